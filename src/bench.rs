@@ -1,0 +1,80 @@
+//! `arena bench`: the load generator (scenarios in later commits) and small HTTP helpers.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Errors of a plain HTTP request.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot reach {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{addr} did not answer within {timeout:?}")]
+    Timeout { addr: String, timeout: Duration },
+    #[error("malformed HTTP response from {0}")]
+    Malformed(String),
+}
+
+/// `GET path` over HTTP/1.1 with `Connection: close`: (status, body). For loopback use.
+pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String), HttpError> {
+    let timeout = Duration::from_secs(5);
+    let fut = async {
+        let mut s = TcpStream::connect(addr)
+            .await
+            .map_err(|source| HttpError::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let io_err = |source| HttpError::Connect {
+            addr: addr.to_string(),
+            source,
+        };
+        s.write_all(req.as_bytes()).await.map_err(io_err)?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.map_err(io_err)?;
+        let text = String::from_utf8_lossy(&buf);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| HttpError::Malformed(addr.to_string()))?;
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| HttpError::Malformed(addr.to_string()))?;
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        Ok((status, body))
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| HttpError::Timeout {
+            addr: addr.to_string(),
+            timeout,
+        })?
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}

@@ -1,0 +1,81 @@
+//! The `arena` binary: parse the command line, set up logs, run the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "arena",
+    version,
+    about = "A real-time competition server that scales out over Redis"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one instance against a Redis (config by flags or env).
+    Serve(arena::config::Config),
+    /// Start a managed Redis (unless REDIS_URL is set) and N instances; Ctrl-C stops all.
+    Demo(arena::launcher::DemoOptions),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    arena::telemetry::init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("arena: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(run(cli));
+    // A blocked stdin read (supervised mode) must not hold the process open.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("arena: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let shutdown = arena::shutdown::signal();
+    match cli.command {
+        Command::Serve(config) => {
+            if std::env::var_os(arena::launcher::SUPERVISED_ENV).is_some() {
+                exit_with_parent(shutdown.clone());
+            }
+            let app = arena::app::App::build(config).await?;
+            app.run(shutdown)
+                .await
+                .context("instance stopped with an error")?;
+        }
+        Command::Demo(opts) => arena::launcher::run(opts, shutdown).await?,
+    }
+    Ok(())
+}
+
+/// Under `arena demo`, stdin is a pipe from the launcher: EOF means the launcher is gone.
+fn exit_with_parent(shutdown: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = stdin.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+        tracing::info!("launcher is gone; stopping");
+        shutdown.cancel();
+    });
+}
