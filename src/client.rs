@@ -216,6 +216,11 @@ impl Client {
         }
     }
 
+    /// Has the connection ended (the reader stopped)?
+    pub fn is_closed(&self) -> bool {
+        self.tasks[0].is_finished()
+    }
+
     /// Close the connection (the server sees a transport close).
     pub fn close(&self) {
         let _ = self.out.send(Message::Close(None));

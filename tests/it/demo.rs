@@ -1,0 +1,132 @@
+//! `arena demo` end to end: separate processes, crash restarts, clean stop, the browser
+//! page and the stock socket.io client.
+
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use crate::harness::demo::Demo;
+use crate::harness::eventually;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn status(addr: &str) -> Option<Value> {
+    match arena::bench::http_get(addr, "/status").await {
+        Ok((200, body)) => serde_json::from_str(&body).ok(),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_killed_instance_is_restarted_and_clients_reconnect() {
+    let mut demo = Demo::start(2, &[("TICK_MS", "500"), ("LOCK_TTL_MS", "400")]).await;
+    let s0 = status(&demo.addr(0)).await.expect("status");
+    assert_eq!(s0["instanceId"], "arena-0");
+    let pid = s0["pid"].as_u64().unwrap() as i32;
+    assert_ne!(pid as u32, demo.pid(), "instances are separate processes");
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    let addr = demo.addr(0);
+    let new = eventually(Duration::from_secs(20), "arena-0 to come back", || {
+        let addr = addr.clone();
+        async move {
+            status(&addr)
+                .await
+                .filter(|s| s["pid"].as_u64() != Some(pid as u64))
+        }
+    })
+    .await;
+    assert_eq!(new["instanceId"], "arena-0");
+
+    // Clients reconnect to the restarted instance and rooms work across instances again.
+    let a = arena::client::Client::connect(&demo.url(0), json!({"player": "a"}))
+        .await
+        .unwrap();
+    let mut b = arena::client::Client::connect(&demo.url(1), json!({"player": "b"}))
+        .await
+        .unwrap();
+    for c in [&a, &b] {
+        let ack = c
+            .emit_with_ack("join_room", &json!({"room": "x"}), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(ack["ok"], json!(true));
+    }
+    let ack = a
+        .emit_with_ack("attack", &json!({"room": "x", "damage": 3}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], json!(true));
+    let got = b.next_event("attack", WAIT).await.unwrap();
+    assert_eq!(got["instanceId"], "arena-0");
+
+    // SIGTERM stops everything cleanly: exit 0, ports closed.
+    assert_eq!(
+        demo.terminate(Duration::from_secs(20)),
+        Some(0),
+        "{:?}",
+        demo.stdout()
+    );
+    for i in 0..2 {
+        assert!(
+            std::net::TcpStream::connect(demo.addr(i)).is_err(),
+            "instance {i} still listening"
+        );
+    }
+    let redis_line = demo
+        .stdout()
+        .into_iter()
+        .find(|l| l.contains("started redis-server at"))
+        .expect("redis line");
+    let redis_port = redis_line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{redis_port}")).is_err(),
+        "managed redis still running"
+    );
+}
+
+/// Run a node script from tests/ui with the demo's URLs; fail with its output.
+fn run_node(script: &str, urls: &[String]) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui");
+    assert!(
+        std::path::Path::new(dir).join("node_modules").exists(),
+        "tests/ui/node_modules is missing: run `make test` (or `npm ci --prefix tests/ui`)"
+    );
+    let out = Command::new("node")
+        .arg(script)
+        .current_dir(dir)
+        .env("ARENA_URLS", urls.join(","))
+        .output()
+        .expect("node is required for the browser and compatibility tests");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{script} failed:\n{text}");
+}
+
+#[tokio::test]
+async fn stock_socket_io_client_works() {
+    let demo = Demo::start(2, &[]).await;
+    let urls = demo.urls();
+    tokio::task::spawn_blocking(move || run_node("compat.mjs", &urls))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn browser_page_shows_ticks_from_both_instances_and_own_attack() {
+    let demo = Demo::start(2, &[("TICK_MS", "300"), ("LOCK_TTL_MS", "200")]).await;
+    let urls = demo.urls();
+    tokio::task::spawn_blocking(move || run_node("browser.mjs", &urls))
+        .await
+        .unwrap();
+}

@@ -1,0 +1,129 @@
+//! Faults: Redis killed and restarted, slow clients.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::harness::{Arena, eventually, redis};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn ready_follows_redis_and_broadcasts_resume_after_a_restart() {
+    let mut redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let a = arena[0].client_in("a", "r").await;
+    let mut b = arena[1].client_in("b", "r").await;
+    assert_eq!(arena[0].get("/ready").await.0, 200);
+
+    redis.kill();
+    eventually(WAIT, "/ready to turn 503", || async {
+        (arena[0].get("/ready").await.0 == 503).then_some(())
+    })
+    .await;
+    assert_eq!(
+        arena[0].get("/health").await.0,
+        200,
+        "liveness does not depend on Redis"
+    );
+    // While Redis is down an attack is refused as unavailable, not lost silently.
+    let ack = a
+        .emit_with_ack("attack", &json!({"room": "r", "damage": 1}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack["error"]["code"], "unavailable", "{ack}");
+
+    redis.restart().expect("restart redis");
+    eventually(Duration::from_secs(10), "/ready to turn 200", || async {
+        (arena[0].get("/ready").await.0 == 200).then_some(())
+    })
+    .await;
+    // Broadcasts flow again across instances within a few seconds, without restarting arena.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "attacks did not cross instances after the restart"
+        );
+        let ack = a
+            .emit_with_ack("attack", &json!({"room": "r", "damage": 2}), WAIT)
+            .await
+            .unwrap();
+        if ack["ok"] == json!(true)
+            && b.next_event("attack", Duration::from_millis(300))
+                .await
+                .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(arena[1].metric("arena_pubsub_reconnects_total").await >= 1.0);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_never_slows_the_room() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| c.client_buffer = 16).await;
+    // A raw client that joins, then never reads again.
+    let url = arena::client::socket_url(&arena[0].url).unwrap();
+    let (mut stuck, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    stuck.next().await.unwrap().unwrap(); // open
+    stuck
+        .send(Message::text(r#"40{"player":"stuck"}"#))
+        .await
+        .unwrap();
+    stuck.next().await.unwrap().unwrap(); // connect
+    stuck
+        .send(Message::text(r#"421["join_room",{"room":"r"}]"#))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let sender = arena[0].client_in("s", "r").await;
+    let mut fast = arena[0].client_in("f", "r").await;
+    let pad = "p".repeat(16 * 1024);
+    let n = 600;
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        let ack = sender
+            .emit_with_ack(
+                "attack",
+                &json!({"room": "r", "damage": 1, "i": i, "pad": pad}),
+                WAIT,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ack["ok"], json!(true));
+    }
+    for i in 0..n {
+        let got = fast.next_event("attack", WAIT).await.unwrap();
+        assert_eq!(
+            got["i"],
+            json!(i),
+            "the fast client gets everything, in order"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // The stuck client's queue overflowed and was counted, not awaited.
+    assert!(arena[0].metric("arena_client_send_dropped_total").await > 0.0);
+    drop(stuck);
+}
+
+#[tokio::test]
+async fn graceful_stop_with_connected_clients() {
+    let redis = redis();
+    let mut arena = Arena::spawn(&redis.url(), 1).await;
+    let mut c = arena[0].client_in("a", "r").await;
+    let inst = arena.instances.remove(0);
+    let stopped = tokio::time::timeout(Duration::from_secs(10), inst.stop()).await;
+    assert!(matches!(stopped, Ok(Ok(()))), "{stopped:?}");
+    // The client saw its connection end.
+    let end = c.next_any(Duration::from_secs(5)).await;
+    assert!(
+        end.is_err() || end.as_ref().is_ok_and(|(n, _)| n == "welcome"),
+        "{end:?}"
+    );
+}

@@ -1,0 +1,54 @@
+//! The shared test harness: Redis servers, arena instances, clients, bounded waits.
+
+pub mod app;
+pub mod demo;
+
+pub use app::{Arena, Instance};
+pub use arena::redis_server::{RedisOptions, RedisServer};
+
+use std::time::Duration;
+
+/// Start a Redis for one test (no persistence), with a clear panic if it cannot start.
+pub fn redis() -> RedisServer {
+    init_logs();
+    RedisServer::start(RedisOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Logs are silent unless `TEST_LOG=1`.
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        arena::telemetry::init();
+    }
+}
+
+/// Poll `f` every 50 ms until it returns `Some`, or panic with `what` after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `n` consecutive free ports (for `arena demo --port`): the first one.
+pub fn free_port_pair_n(n: u16) -> u16 {
+    for _ in 0..200 {
+        let p = 20_000 + (rand::random::<u16>() % 40_000);
+        let all: Vec<_> = (0..n)
+            .map(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)))
+            .collect();
+        if all.iter().all(Result::is_ok) {
+            return p;
+        }
+    }
+    panic!("no {n} consecutive free ports found");
+}

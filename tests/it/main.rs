@@ -1,0 +1,13 @@
+//! Integration tests: real `redis-server` processes, real arena instances, real Socket.IO
+//! clients. One test binary (one link) with one harness.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod harness;
+
+mod demo;
+mod faults;
+mod input;
+mod metrics;
+mod rooms;
+mod ticks;

@@ -1,0 +1,80 @@
+//! Metrics add up to what happened.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Arena, eventually, redis};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn attacks_and_clients_are_counted_per_instance() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let a = arena[0].client_in("a", "room").await;
+    let b = arena[1].client_in("b", "room").await;
+    let b2 = arena[1].client("b2").await;
+    for _ in 0..5 {
+        let ack = a
+            .emit_with_ack("attack", &json!({"room": "room", "damage": 1}), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(ack["ok"], json!(true));
+    }
+    for _ in 0..3 {
+        let ack = b
+            .emit_with_ack("attack", &json!({"room": "room", "damage": 2}), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(ack["ok"], json!(true));
+    }
+    // A rejected attack is not counted.
+    let _ = a
+        .emit_with_ack("attack", &json!({"room": "nope", "damage": 1}), WAIT)
+        .await;
+
+    let total =
+        arena[0].metric("arena_attacks_total").await + arena[1].metric("arena_attacks_total").await;
+    assert_eq!(total, 8.0);
+    assert_eq!(arena[0].metric("arena_connected_clients").await, 1.0);
+    assert_eq!(arena[1].metric("arena_connected_clients").await, 2.0);
+    assert_eq!(
+        arena[0].get_json("/status").await["connectedClients"],
+        json!(1)
+    );
+    assert_eq!(arena[1].metric("arena_active_rooms").await, 1.0);
+
+    b2.close();
+    eventually(WAIT, "client count to drop", || async {
+        (arena[1].metric("arena_connected_clients").await == 1.0).then_some(())
+    })
+    .await;
+    let (_, text) = arena[0].get("/metrics").await;
+    assert!(
+        text.contains(r#"arena_handler_duration_seconds_bucket{handler="attack",le="0.001"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("arena_redis_pubsub_roundtrip_seconds"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn health_ready_status() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 1).await;
+    assert_eq!(arena[0].get("/health").await.0, 200);
+    assert_eq!(arena[0].get("/ready").await.0, 200);
+    let s = arena[0].get_json("/status").await;
+    assert_eq!(s["instanceId"], "i0");
+    assert_eq!(s["pid"], json!(std::process::id()));
+    assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
+    assert!(s["uptimeSeconds"].as_f64().is_some());
+    assert!(s["rssBytes"].as_u64().unwrap() > 0);
+    let (status, page) = arena[0].get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<html"), "{page:.200}");
+    assert_eq!(arena[0].get("/app.js").await.0, 200);
+}

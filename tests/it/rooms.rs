@@ -1,0 +1,108 @@
+//! Rooms across instances: attacks reach every member on every instance, and only them.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Arena, redis};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn attacks_cross_instances_with_extras_and_stay_in_the_room() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let mut a = arena[0].client_in("alice", "r1").await;
+    let mut b = arena[1].client_in("bob", "r1").await;
+    let mut outsider = arena[1].client("carol").await;
+    let mut other_room = arena[0].client_in("dave", "r2").await;
+
+    let sent =
+        json!({"room": "r1", "damage": 7, "combo": [1, 2], "note": "hi", "nested": {"x": 1}});
+    let ack = a.emit_with_ack("attack", &sent, WAIT).await.unwrap();
+    assert_eq!(ack, json!({"ok": true}));
+    let ack = b
+        .emit_with_ack("attack", &json!({"room": "r1", "damage": 0}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack, json!({"ok": true}));
+
+    for (who, c) in [("alice", &mut a), ("bob", &mut b)] {
+        // Attacks from different instances may interleave: order by sender.
+        let mut got = vec![
+            c.next_event("attack", WAIT).await.unwrap(),
+            c.next_event("attack", WAIT).await.unwrap(),
+        ];
+        got.sort_by_key(|v| v["from"].as_str().unwrap_or_default().to_string());
+        let (first, second) = (&got[0], &got[1]);
+        assert_eq!(first["from"], "alice", "{who} got {first}");
+        assert_eq!(first["instanceId"], "i0");
+        for k in ["room", "damage", "combo", "note", "nested"] {
+            assert_eq!(first[k], sent[k], "{who}: field {k} changed: {first}");
+        }
+        assert_eq!(second["from"], "bob");
+        assert_eq!(second["instanceId"], "i1");
+    }
+    assert!(
+        outsider
+            .collect("attack", Duration::from_millis(400))
+            .await
+            .is_empty()
+    );
+    assert!(
+        other_room
+            .collect("attack", Duration::from_millis(50))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn leaving_a_room_stops_delivery() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let a = arena[0].client_in("alice", "r").await;
+    let mut b = arena[1].client_in("bob", "r").await;
+    let ack = b
+        .emit_with_ack("leave_room", &json!({"room": "r"}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack, json!({"ok": true, "room": "r"}));
+    a.emit_with_ack("attack", &json!({"room": "r", "damage": 1}), WAIT)
+        .await
+        .unwrap();
+    assert!(
+        b.collect("attack", Duration::from_millis(400))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn welcome_names_instance_and_socket() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 1).await;
+    let mut c = arena[0].client("zoe").await;
+    let w = c.next_event("welcome", WAIT).await.unwrap();
+    assert_eq!(w["instanceId"], "i0");
+    assert_eq!(w["socketId"], c.sid.as_str());
+    assert_eq!(w["player"], "zoe");
+}
+
+#[tokio::test]
+async fn handshake_with_a_bad_player_id_is_refused() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 1).await;
+    let r = arena::client::Client::connect(&arena[0].url, json!({"player": "bad id!"})).await;
+    match r {
+        Err(arena::client::ClientError::Refused(m)) => assert!(m.contains("player"), "{m}"),
+        Err(e) => panic!("expected a refusal, got {e}"),
+        Ok(_) => panic!("expected a refusal, got a connection"),
+    }
+    // No auth at all: a guest.
+    let mut g = arena::client::Client::connect(&arena[0].url, json!(null))
+        .await
+        .unwrap();
+    let w = g.next_event("welcome", WAIT).await.unwrap();
+    assert!(w["player"].as_str().unwrap().starts_with("guest-"), "{w}");
+}

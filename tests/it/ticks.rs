@@ -1,0 +1,149 @@
+//! Ticks: exactly one `server_tick` per interval, seen by clients on every instance with
+//! the same number, whatever the instances' start offsets.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use arena::client::Client;
+use arena::tick::unix_ms;
+
+use crate::harness::{Arena, Instance, redis};
+
+const TICK_MS: u64 = 300;
+
+fn tweak(c: &mut arena::config::Config) {
+    c.tick_ms = TICK_MS;
+    c.lock_ttl_ms = 200;
+}
+
+/// Sleep until `frac` of the way into the next interval.
+async fn until_phase(frac: f64) {
+    let now = unix_ms();
+    let target = (now / TICK_MS + 1) * TICK_MS + (TICK_MS as f64 * frac) as u64;
+    tokio::time::sleep(Duration::from_millis(target - now)).await;
+}
+
+async fn check_exactly_one_per_interval(n_instances: usize) {
+    let redis = redis();
+    let mut instances = Vec::new();
+    // Start each instance a different fraction into an interval.
+    for i in 0..n_instances {
+        until_phase(0.5 * i as f64 / n_instances as f64 + 0.1).await;
+        let cfg = crate::harness::app::config(&redis.url(), |c| {
+            tweak(c);
+            c.instance_id = Some(format!("i{i}"));
+        });
+        instances.push(Instance::start(cfg).await);
+    }
+    let arena = Arena { instances };
+    let mut clients: Vec<Client> = Vec::new();
+    for (i, inst) in arena.instances.iter().enumerate() {
+        clients.push(inst.client(&format!("watcher{i}")).await);
+    }
+    // Counters at two mid-interval moments 12 intervals apart.
+    until_phase(0.5).await;
+    let n1 = unix_ms() / TICK_MS;
+    let mut before = Vec::new();
+    for inst in &arena.instances {
+        before.push((
+            inst.metric("arena_ticks_acquired_total").await,
+            inst.metric("arena_ticks_skipped_total").await,
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(TICK_MS * 12)).await;
+    until_phase(0.5).await;
+    let n2 = unix_ms() / TICK_MS;
+    let mut acquired = 0.0;
+    for (inst, (a0, s0)) in arena.instances.iter().zip(&before) {
+        let a = inst.metric("arena_ticks_acquired_total").await - a0;
+        let s = inst.metric("arena_ticks_skipped_total").await - s0;
+        assert_eq!(
+            a + s,
+            (n2 - n1) as f64,
+            "{}: acquired {a} + skipped {s} != intervals",
+            inst.id
+        );
+        acquired += a;
+    }
+    assert_eq!(
+        acquired,
+        (n2 - n1) as f64,
+        "exactly one winner per interval"
+    );
+
+    // Every client saw each interval in (n1, n2] exactly once, with the same winner.
+    let mut seen: Vec<BTreeMap<u64, Vec<String>>> = Vec::new();
+    for c in clients.iter_mut() {
+        let mut by_tick: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for t in c.collect("server_tick", Duration::from_millis(50)).await {
+            let tick = t["tick"].as_u64().expect("tick number");
+            by_tick
+                .entry(tick)
+                .or_default()
+                .push(t["instanceId"].as_str().unwrap_or("?").to_string());
+        }
+        seen.push(by_tick);
+    }
+    for n in n1 + 1..=n2 {
+        let winners: Vec<&Vec<String>> = seen
+            .iter()
+            .map(|m| {
+                m.get(&n)
+                    .unwrap_or_else(|| panic!("interval {n} missing: {m:?}"))
+            })
+            .collect();
+        for w in &winners {
+            assert_eq!(w.len(), 1, "interval {n} ticked {} times: {w:?}", w.len());
+            assert_eq!(w, &winners[0], "clients disagree on interval {n}");
+        }
+    }
+    for m in &seen {
+        for (n, w) in m {
+            assert_eq!(w.len(), 1, "interval {n} ticked twice: {w:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_instances_started_apart_tick_once_per_interval() {
+    check_exactly_one_per_interval(2).await;
+}
+
+#[tokio::test]
+async fn three_instances_tick_once_per_interval() {
+    check_exactly_one_per_interval(3).await;
+}
+
+#[tokio::test]
+async fn an_interval_is_never_won_twice_even_after_its_lease_expires() {
+    // A skewed clock reaching interval n after n's lease key expired must still lose.
+    let redis = redis();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+    assert!(
+        arena::redis::scripts::tick_acquire(&mut conn, 100, "a", 20)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !arena::redis::scripts::tick_acquire(&mut conn, 100, "b", 20)
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(
+        !arena::redis::scripts::tick_acquire(&mut conn, 100, "b", 20)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !arena::redis::scripts::tick_acquire(&mut conn, 99, "b", 20)
+            .await
+            .unwrap()
+    );
+    assert!(
+        arena::redis::scripts::tick_acquire(&mut conn, 101, "b", 20)
+            .await
+            .unwrap()
+    );
+}
