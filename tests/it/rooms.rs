@@ -29,7 +29,7 @@ async fn attacks_cross_instances_with_extras_and_stay_in_the_room() {
 
     for (who, c) in [("alice", &mut a), ("bob", &mut b)] {
         // Attacks from different instances may interleave: order by sender.
-        let mut got = vec![
+        let mut got = [
             c.next_event("attack", WAIT).await.unwrap(),
             c.next_event("attack", WAIT).await.unwrap(),
         ];
