@@ -20,11 +20,14 @@ enum Command {
     Serve(arena::config::Config),
     /// Start a managed Redis (unless REDIS_URL is set) and N instances; Ctrl-C stops all.
     Demo(arena::launcher::DemoOptions),
+    /// Load generator: fanout, connections, ticks (see `arena bench --help`).
+    Bench(arena::bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     arena::telemetry::init();
+    arena::process::raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,6 +63,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("instance stopped with an error")?;
         }
         Command::Demo(opts) => arena::launcher::run(opts, shutdown).await?,
+        Command::Bench(args) => {
+            if !arena::bench::run(args).await? {
+                anyhow::bail!("the run found a correctness failure (see the report)");
+            }
+        }
     }
     Ok(())
 }

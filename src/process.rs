@@ -38,3 +38,13 @@ fn page_size() -> u64 {
         .map(|v| v as u64)
         .unwrap_or(4096)
 }
+
+/// Raise the soft open-files limit to the hard limit: every client is a socket.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}

@@ -1,4 +1,5 @@
-//! `arena bench`: the load generator (scenarios in later commits) and small HTTP helpers.
+//! A minimal HTTP/1.1 GET for loopback use (bench, launcher, tests): no client crate needed
+//! for three JSON endpoints.
 
 use std::time::Duration;
 
@@ -19,33 +20,27 @@ pub enum HttpError {
     Malformed(String),
 }
 
-/// `GET path` over HTTP/1.1 with `Connection: close`: (status, body). For loopback use.
+/// `GET path` with `Connection: close`: (status, body).
 pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String), HttpError> {
     let timeout = Duration::from_secs(5);
+    let io_err = |source| HttpError::Connect {
+        addr: addr.to_string(),
+        source,
+    };
     let fut = async {
-        let mut s = TcpStream::connect(addr)
-            .await
-            .map_err(|source| HttpError::Connect {
-                addr: addr.to_string(),
-                source,
-            })?;
+        let mut s = TcpStream::connect(addr).await.map_err(io_err)?;
         let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        let io_err = |source| HttpError::Connect {
-            addr: addr.to_string(),
-            source,
-        };
         s.write_all(req.as_bytes()).await.map_err(io_err)?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.map_err(io_err)?;
         let text = String::from_utf8_lossy(&buf);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| HttpError::Malformed(addr.to_string()))?;
+        let malformed = || HttpError::Malformed(addr.to_string());
+        let (head, body) = text.split_once("\r\n\r\n").ok_or_else(malformed)?;
         let status = head
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| HttpError::Malformed(addr.to_string()))?;
+            .ok_or_else(malformed)?;
         let body = if head
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked")
@@ -77,4 +72,15 @@ fn dechunk(mut s: &str) -> String {
         s = rest[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dechunks() {
+        assert_eq!(
+            super::dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            "hello world"
+        );
+    }
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install what arena needs from Debian's packages, only where it is missing.
+#   scripts/deps.sh demo   -> redis-server
+#   scripts/deps.sh test   -> redis-server, redis-tools, chromium, node + npm, tests/ui npm packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(redis-server)
+[ "${1:-demo}" = test ] && want+=(redis-cli chromium node npm)
+
+pkg_for() {
+  case "$1" in
+    redis-server) echo redis-server ;;
+    redis-cli) echo redis-tools ;;
+    chromium) echo chromium ;;
+    node) echo nodejs ;;
+    npm) echo npm ;;
+  esac
+}
+
+missing=()
+for cmd in "${want[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$(pkg_for "$cmd")")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "==> installing ${missing[*]} (apt-get)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-demo}" = test ]; then
+  # The browser and stock-client checks' npm packages (lock file pinned; no browser download).
+  if [ ! -d tests/ui/node_modules ] || [ tests/ui/package-lock.json -nt tests/ui/node_modules ]; then
+    echo "==> npm ci (tests/ui)"
+    npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
+  fi
+fi
