@@ -64,7 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(opts) => arena::launcher::run(opts, shutdown).await?,
         Command::Bench(args) => {
-            if !arena::bench::run(args).await? {
+            if !arena::bench::run(args).await?.ok {
                 anyhow::bail!("the run found a correctness failure (see the report)");
             }
         }

@@ -25,7 +25,7 @@ pub struct ConnectionsArgs {
     pub settle_ms: u64,
 }
 
-pub async fn run(args: ConnectionsArgs) -> Result<bool, BenchError> {
+pub async fn run(args: ConnectionsArgs) -> Result<super::Outcome, BenchError> {
     let addrs = targets(&args.common)?;
     if args.clients == 0 || args.clients > 50_000 || args.concurrency == 0 {
         return Err(BenchError::Invalid(
@@ -124,6 +124,5 @@ pub async fn run(args: ConnectionsArgs) -> Result<bool, BenchError> {
         "rss_delta_bytes": rss_delta, "bytes_per_client": per_client, "per_instance": per_instance,
         "connect": latency, "connect_all_s": connect_all_s,
     });
-    emit(&args.common, "arena bench connections", rows, j);
-    Ok(ok)
+    Ok(emit(&args.common, "arena bench connections", rows, j, ok))
 }

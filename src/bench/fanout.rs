@@ -99,7 +99,7 @@ struct Room {
     members: usize,
 }
 
-pub async fn run(args: FanoutArgs) -> Result<bool, BenchError> {
+pub async fn run(args: FanoutArgs) -> Result<super::Outcome, BenchError> {
     let addrs = targets(&args.common)?;
     if args.rooms == 0 || args.clients == 0 || args.duration == 0 || args.rate == 0 {
         return Err(BenchError::Invalid(
@@ -140,7 +140,10 @@ pub async fn run(args: FanoutArgs) -> Result<bool, BenchError> {
     };
     let shown = best.clone().or_else(|| results.first().cloned());
     let ok = args.find_max || results.iter().all(|r| r.lost() == 0);
-    if let Some(r) = &shown {
+    let Some(r) = &shown else {
+        return Err(BenchError::Protocol("no run completed".into()));
+    };
+    {
         write_plot(&args.common, || {
             plot_svg(
                 &format!(
@@ -205,9 +208,8 @@ pub async fn run(args: FanoutArgs) -> Result<bool, BenchError> {
             "result": r.json(),
             "steps": results.iter().map(StepResult::json).collect::<Vec<_>>(),
         });
-        emit(&args.common, "arena bench fanout", rows, j);
+        Ok(emit(&args.common, "arena bench fanout", rows, j, ok))
     }
-    Ok(ok)
 }
 
 fn lat(l: &Latency) -> String {

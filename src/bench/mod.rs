@@ -79,9 +79,16 @@ pub struct BenchArgs {
     pub scenario: Scenario,
 }
 
-/// Run a scenario and print its report. Returns `Ok(false)` if the run found a
-/// correctness failure (lost messages, double ticks), so the caller can exit non-zero.
-pub async fn run(args: BenchArgs) -> Result<bool, BenchError> {
+/// What a scenario found: `ok` is false on a correctness failure (lost messages, double
+/// ticks, uncounted clients), so the caller can exit non-zero; `report` is the JSON line.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub ok: bool,
+    pub report: serde_json::Value,
+}
+
+/// Run a scenario and print its report (a table, or one JSON line with `--json`).
+pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
     match args.scenario {
         Scenario::Fanout(a) => fanout::run(a).await,
         Scenario::Connections(a) => connections::run(a).await,
@@ -173,13 +180,20 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-/// Print a report: the table, or one JSON line.
-pub fn emit(common: &Common, title: &str, rows: Vec<(String, String)>, json: serde_json::Value) {
+/// Print a report (the table, or one JSON line) and wrap it in an [`Outcome`].
+pub fn emit(
+    common: &Common,
+    title: &str,
+    rows: Vec<(String, String)>,
+    json: serde_json::Value,
+    ok: bool,
+) -> Outcome {
     if common.json {
         println!("{json}");
     } else {
         print!("{}", report::table(title, &rows));
     }
+    Outcome { ok, report: json }
 }
 
 /// Write the SVG plot if `--plot` was given.

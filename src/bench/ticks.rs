@@ -54,7 +54,7 @@ pub fn judge(observed: &Observed, first: u64, last: u64) -> TickCounts {
     c
 }
 
-pub async fn run(args: TicksArgs) -> Result<bool, BenchError> {
+pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
     let addrs = targets(&args.common)?;
     if args.seconds == 0 || args.seconds > 3600 {
         return Err(BenchError::Invalid("--seconds must be 1..=3600".into()));
@@ -147,8 +147,7 @@ pub async fn run(args: TicksArgs) -> Result<bool, BenchError> {
         ),
     ];
     let j = json!({"scenario": "ticks", "instances": addrs.len(), "tick_ms": tick_ms, "counts": counts, "wins": winners, "ok": ok});
-    emit(&args.common, "arena bench ticks", rows, j);
-    Ok(ok)
+    Ok(emit(&args.common, "arena bench ticks", rows, j, ok))
 }
 
 #[cfg(test)]

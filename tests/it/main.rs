@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod bench;
 mod demo;
 mod faults;
 mod input;

@@ -1,0 +1,134 @@
+//! `arena bench` against a real two-instance arena, on small sizes: exact counts, JSON
+//! output, refusals and clear errors.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::{Arena, redis};
+
+/// Run the real binary: (exit success, stdout, stderr).
+fn bench(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("run arena bench");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn fanout_counts_every_delivery_exactly() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let urls = format!("{},{}", arena[0].url, arena[1].url);
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        bench(&[
+            "fanout",
+            "--url",
+            &urls,
+            "--rooms",
+            "3",
+            "--clients",
+            "4",
+            "--rate",
+            "400",
+            "--duration",
+            "2",
+            "--json",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let r = &report["result"];
+    let sent = r["sent"].as_u64().unwrap();
+    assert!(sent >= 150, "{r}"); // 100 attacks/s for 2 s
+    assert_eq!(r["expected"].as_u64().unwrap(), sent * 4);
+    assert_eq!(
+        r["delivered"], r["expected"],
+        "no lost or invented deliveries: {r}"
+    );
+    assert_eq!(r["lost"], 0);
+    // 4 clients per room over 2 instances: half of each room's members are remote.
+    assert_eq!(r["cross"]["count"].as_u64().unwrap(), sent * 2);
+    assert!(r["cross"]["p99_ms"].as_f64().unwrap() > 0.0);
+    // Every accepted attack was counted once by the servers.
+    let attacks =
+        arena[0].metric("arena_attacks_total").await + arena[1].metric("arena_attacks_total").await;
+    assert_eq!(attacks, sent as f64);
+}
+
+#[tokio::test]
+async fn ticks_and_connections_scenarios_report_exact_counts() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.tick_ms = 200;
+        c.lock_ttl_ms = 150;
+    })
+    .await;
+    let urls = format!("{},{}", arena[0].url, arena[1].url);
+    let args = arena::bench::BenchArgs {
+        scenario: arena::bench::Scenario::Ticks(arena::bench::ticks::TicksArgs {
+            common: common(&urls),
+            seconds: 3,
+        }),
+    };
+    let outcome = arena::bench::run(args).await.unwrap();
+    let c = &outcome.report["counts"];
+    assert!(outcome.ok, "{}", outcome.report);
+    assert!(c["intervals"].as_u64().unwrap() >= 10, "{c}");
+    assert_eq!(c["with_1"], c["intervals"]);
+
+    let args = arena::bench::BenchArgs {
+        scenario: arena::bench::Scenario::Connections(arena::bench::connections::ConnectionsArgs {
+            common: common(&urls),
+            clients: 60,
+            concurrency: 20,
+            settle_ms: 100,
+        }),
+    };
+    let outcome = arena::bench::run(args).await.unwrap();
+    assert!(outcome.ok, "{}", outcome.report);
+    assert_eq!(outcome.report["counted"], 60);
+    assert_eq!(outcome.report["per_instance"][0]["clients"], 30);
+}
+
+fn common(urls: &str) -> arena::bench::Common {
+    arena::bench::Common {
+        url: urls.split(',').map(str::to_string).collect(),
+        allow_remote: false,
+        json: true,
+        plot: None,
+    }
+}
+
+#[test]
+fn a_remote_url_is_refused_without_the_flag() {
+    // Refused before any connection is attempted.
+    let (ok, _, err) = bench(&[
+        "ticks",
+        "--url",
+        "http://203.0.113.5:3000",
+        "--seconds",
+        "1",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("--allow-remote"), "{err}");
+}
+
+#[test]
+fn a_dead_server_is_a_clear_error_and_a_non_zero_exit() {
+    let port = arena::redis_server::free_port().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let (ok, _, err) = bench(&["fanout", "--url", &url, "--duration", "1"]);
+    assert!(!ok);
+    assert!(err.contains("is not answering /status"), "{err}");
+    let (ok, _, err) = bench(&["connections", "--url", &url]);
+    assert!(!ok, "{err}");
+}
