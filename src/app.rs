@@ -1,5 +1,6 @@
 //! Wiring: build one instance as a value (so tests can start several), run it, stop it.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -152,8 +153,16 @@ impl App {
             // Open WebSockets would hold the server open: close them first.
             io_close.close().await;
         });
-        let served = server.await;
         let fuse = Duration::from_millis(state.config.shutdown_timeout_ms);
+        // A client that never completes the close handshake must not hold the stop open:
+        // once shutdown starts, connections get `fuse` to finish, then they are dropped.
+        let served = tokio::select! {
+            r = server.into_future() => r,
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(fuse).await } => {
+                tracing::warn!(?fuse, "connections did not close in time; dropping them");
+                Ok(())
+            }
+        };
         stop_tasks.cancel();
         if tokio::time::timeout(fuse, tasks.wait()).await.is_err() {
             return Err(AppError::ShutdownTimeout(fuse));
