@@ -34,6 +34,8 @@ pub enum AppError {
     },
     #[error(transparent)]
     Realtime(#[from] RealtimeError),
+    #[error("redlock: {0}")]
+    Lock(#[from] crate::lock::LockError),
     #[error("server: {0}")]
     Serve(std::io::Error),
     #[error("shutdown took longer than {0:?}; stopped anyway")]
@@ -76,11 +78,20 @@ impl App {
         let driver = ReconnectingDriver::connect(&config.redis_url, timeout, metrics.clone())
             .await
             .map_err(redis_err)?;
+        let lock_config =
+            crate::lock::LockConfig::default().with_ttl(Duration::from_millis(config.lock_ttl_ms));
+        let redlock = crate::lock::Redlock::new(&crate::lock::master_urls(&config), lock_config)?
+            .with_data(redis.clone())
+            .with_metrics(crate::lock::LockMetrics {
+                acquire_duration: metrics.lock_acquire_duration.clone(),
+                lost: metrics.lock_lost.clone(),
+            });
         let state = AppState {
             config: Arc::new(config),
             instance_id,
             metrics,
             redis,
+            redlock,
             started: Instant::now(),
         };
         let (layer, io) = realtime::build(&state.config, state.clone(), driver.clone()).await?;
@@ -140,6 +151,20 @@ impl App {
             stop_tasks.clone(),
         ));
         tasks.spawn(upkeep(state.metrics.clone(), stop_tasks.clone()));
+        tasks.spawn(crate::warmup::run(state.clone()));
+        tasks.spawn(
+            crate::hunt::map::MapGenerator::new(state.clone(), io.clone()).run(stop_tasks.clone()),
+        );
+        tasks.spawn(
+            crate::hunt::board::BoardBroadcaster::new(state.clone(), io.clone())
+                .run(stop_tasks.clone()),
+        );
+        match crate::hunt::projection::Projection::new(state.clone()) {
+            Ok(p) => {
+                tasks.spawn(p.run(stop_tasks.clone()));
+            }
+            Err(e) => tracing::error!(error = %e, "hunt projection not started"),
+        }
         tasks.close();
 
         // Small frames must not wait for Nagle + delayed ACK (~40 ms per hop otherwise).

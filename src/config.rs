@@ -14,6 +14,11 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
 
+    /// Comma-separated URLs of the independent Redis masters that Redlock leases need a
+    /// quorum of (N/2+1); fencing counters stay on REDIS_URL (default: REDIS_URL alone).
+    #[arg(long, env = "REDLOCK_URLS")]
+    pub redlock_urls: Option<String>,
+
     /// Address to bind (default 127.0.0.1).
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -54,6 +59,50 @@ pub struct Config {
     /// How long shutdown may take before it is cut short, in milliseconds (default 10000).
     #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
     pub shutdown_timeout_ms: u64,
+
+    /// Test only: hold the battle lock this long before committing (simulates a handler
+    /// slower than the lease TTL) (default 0).
+    #[arg(
+        long,
+        env = "ARENA_TEST_BATTLE_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub test_battle_delay_ms: u64,
+
+    /// Treasure hunt: one map is generated per period of this many milliseconds, across
+    /// all instances (default 1000). A map can be claimed for 5 periods.
+    #[arg(long, env = "MAP_MS", default_value_t = 1000)]
+    pub map_ms: u64,
+
+    /// Treasure hunt: number of partitions (claim streams, `{p<k>}` hash tags) (default 16).
+    /// Changing it orphans existing maps and streams.
+    #[arg(long, env = "HUNT_PARTITIONS", default_value_t = 16)]
+    pub hunt_partitions: u32,
+
+    /// Treasure hunt: TTL in seconds of maps, owners, per-map boards and apply-once
+    /// markers (default 21600 = 6 h).
+    #[arg(long = "hunt-key-ttl", env = "HUNT_KEY_TTL", default_value_t = 21_600)]
+    pub hunt_key_ttl_s: u64,
+
+    /// Treasure hunt: claims per second allowed per player, shared by all instances; the
+    /// same number may be spent at once (default 20).
+    #[arg(long, env = "CLAIM_RATE", default_value_t = 20)]
+    pub claim_rate: u32,
+
+    /// Treasure hunt: a claim entry pending this long (its consumer died or stalled) is
+    /// taken over by another consumer, in milliseconds (default 5000).
+    #[arg(long, env = "HUNT_RECLAIM_IDLE_MS", default_value_t = 5000)]
+    pub hunt_reclaim_idle_ms: u64,
+
+    /// Treasure hunt: deliveries after which an entry that still fails is dead-lettered (default 5).
+    #[arg(long, env = "HUNT_MAX_DELIVERIES", default_value_t = 5)]
+    pub hunt_max_deliveries: u64,
+
+    /// Treasure hunt: approximate cap of each claim stream (XADD MAXLEN ~) (default 1000000).
+    /// `arena hunt rebuild` is exact only while the streams hold every claim.
+    #[arg(long, env = "HUNT_STREAM_MAXLEN", default_value_t = 1_000_000)]
+    pub hunt_stream_maxlen: u64,
 }
 
 /// A setting that cannot be used, with the reason.
@@ -76,6 +125,7 @@ impl Config {
     pub fn for_redis(redis_url: impl Into<String>) -> Self {
         Self {
             redis_url: redis_url.into(),
+            redlock_urls: None,
             host: IpAddr::from([127, 0, 0, 1]),
             port: 0,
             instance_id: None,
@@ -86,6 +136,14 @@ impl Config {
             redis_timeout_ms: 500,
             pubsub_buffer: 8192,
             shutdown_timeout_ms: 10_000,
+            test_battle_delay_ms: 0,
+            map_ms: 1000,
+            hunt_partitions: 16,
+            hunt_key_ttl_s: 21_600,
+            claim_rate: 20,
+            hunt_reclaim_idle_ms: 5000,
+            hunt_max_deliveries: 5,
+            hunt_stream_maxlen: 1_000_000,
         }
     }
 
@@ -97,6 +155,26 @@ impl Config {
                 format!("cannot parse {:?}: {e}", self.redis_url),
             )
         })?;
+        if let Some(urls) = &self.redlock_urls {
+            let urls: Vec<&str> = urls.split(',').map(str::trim).collect();
+            for (i, &url) in urls.iter().enumerate() {
+                if url.is_empty() {
+                    return Err(bad("REDLOCK_URLS", "has an empty entry"));
+                }
+                if urls[..i].contains(&url) {
+                    return Err(bad(
+                        "REDLOCK_URLS",
+                        format!("{} is listed twice", redact_url(url)),
+                    ));
+                }
+                redis::Client::open(url).map_err(|e| {
+                    bad(
+                        "REDLOCK_URLS",
+                        format!("cannot parse {:?}: {e}", redact_url(url)),
+                    )
+                })?;
+            }
+        }
         if let Some(id) = &self.instance_id {
             crate::realtime::protocol::check_name(id, 64, true)
                 .map_err(|r| bad("INSTANCE_ID", r))?;
@@ -133,6 +211,43 @@ impl Config {
         }
         if !(16..=1_048_576).contains(&self.pubsub_buffer) {
             return Err(bad("PUBSUB_BUFFER", "must be between 16 and 1048576"));
+        }
+        if !(50..=3_600_000).contains(&self.map_ms) {
+            return Err(bad("MAP_MS", "must be between 50 and 3600000"));
+        }
+        if !(1..=1024).contains(&self.hunt_partitions) {
+            return Err(bad("HUNT_PARTITIONS", "must be between 1 and 1024"));
+        }
+        if !(60..=30 * 86_400).contains(&self.hunt_key_ttl_s) {
+            return Err(bad(
+                "HUNT_KEY_TTL",
+                "must be between 60 and 2592000 seconds",
+            ));
+        }
+        if self.hunt_key_ttl_s * 1000 <= 5 * self.map_ms {
+            return Err(bad(
+                "HUNT_KEY_TTL",
+                format!(
+                    "{} s must outlive a map (5 x MAP_MS = {} ms)",
+                    self.hunt_key_ttl_s,
+                    5 * self.map_ms
+                ),
+            ));
+        }
+        if !(1..=100_000).contains(&self.claim_rate) {
+            return Err(bad("CLAIM_RATE", "must be between 1 and 100000"));
+        }
+        if !(100..=3_600_000).contains(&self.hunt_reclaim_idle_ms) {
+            return Err(bad(
+                "HUNT_RECLAIM_IDLE_MS",
+                "must be between 100 and 3600000",
+            ));
+        }
+        if !(1..=1000).contains(&self.hunt_max_deliveries) {
+            return Err(bad("HUNT_MAX_DELIVERIES", "must be between 1 and 1000"));
+        }
+        if self.hunt_stream_maxlen < 1000 {
+            return Err(bad("HUNT_STREAM_MAXLEN", "must be at least 1000"));
         }
         Ok(())
     }
@@ -194,6 +309,23 @@ mod tests {
         let mut c = cfg();
         c.instance_id = Some("has space".into());
         assert_eq!(c.validate().unwrap_err().setting, "INSTANCE_ID");
+    }
+
+    #[test]
+    fn hunt_settings_are_checked() {
+        let mut c = cfg();
+        c.map_ms = 10;
+        assert_eq!(c.validate().unwrap_err().setting, "MAP_MS");
+        let mut c = cfg();
+        c.hunt_partitions = 0;
+        assert_eq!(c.validate().unwrap_err().setting, "HUNT_PARTITIONS");
+        let mut c = cfg();
+        c.claim_rate = 0;
+        assert_eq!(c.validate().unwrap_err().setting, "CLAIM_RATE");
+        let mut c = cfg();
+        c.map_ms = 3_600_000;
+        c.hunt_key_ttl_s = 3600;
+        assert_eq!(c.validate().unwrap_err().setting, "HUNT_KEY_TTL");
     }
 
     #[test]

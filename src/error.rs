@@ -15,6 +15,16 @@ pub enum ErrorCode {
     PayloadTooLarge,
     Unavailable,
     Internal,
+    /// Treasure hunt: the tile already has an owner (named in `error.owner`).
+    TileTaken,
+    /// Treasure hunt: the map can no longer be claimed.
+    MapExpired,
+    /// Treasure hunt: the tile is not on the map.
+    InvalidTile,
+    /// Treasure hunt: no such map (never created, or its keys expired).
+    UnknownMap,
+    /// No such resource (e.g. a battle id that is unknown or already ended).
+    NotFound,
 }
 
 impl ErrorCode {
@@ -26,16 +36,23 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::TileTaken => "tile_taken",
+            ErrorCode::MapExpired => "map_expired",
+            ErrorCode::InvalidTile => "invalid_tile",
+            ErrorCode::UnknownMap => "unknown_map",
+            ErrorCode::NotFound => "not_found",
         }
     }
 }
 
-/// An error as acknowledged to a client: `{ok:false, error:{code, message}}`.
+/// An error as acknowledged to a client: `{ok:false, error:{code, message, ...detail}}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code:?}: {message}")]
 pub struct AckError {
     pub code: ErrorCode,
     pub message: String,
+    /// Extra fields placed next to `code` inside `error` (e.g. `owner` of `tile_taken`).
+    pub detail: serde_json::Map<String, serde_json::Value>,
 }
 
 impl AckError {
@@ -43,7 +60,13 @@ impl AckError {
         Self {
             code,
             message: message.into(),
+            detail: serde_json::Map::new(),
         }
+    }
+    /// Add a field next to `code` inside `error`.
+    pub fn with_detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.detail.insert(key.to_string(), value.into());
+        self
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)
@@ -60,6 +83,8 @@ impl AckError {
 struct ErrorBody<'a> {
     code: ErrorCode,
     message: &'a str,
+    #[serde(flatten)]
+    detail: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -86,6 +111,7 @@ pub fn ack_value<T: Serialize>(result: &Result<T, AckError>) -> serde_json::Valu
             error: ErrorBody {
                 code: e.code,
                 message: &e.message,
+                detail: &e.detail,
             },
         },
     };

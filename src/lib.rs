@@ -9,6 +9,13 @@
 //! - `realtime`: the Socket.IO gateway — `protocol` (wire payloads, parsers),
 //!   `handlers` (events), `adapter` (cross-instance rooms over Redis pub/sub), `probe`.
 //! - `tick`: leader-elected ticks, at most one winner per interval.
+//! - `battle`: duplicate-free battles (idempotency key + fenced commit, one Lua step).
+//! - `warmup`: start-up seeding, at most once per minute across all instances.
+//! - `lock`: Redlock over N masters — leases with renewal and a lost-lease signal,
+//!   fencing tokens and fenced writes.
+//! - `hunt`: the treasure hunt — leader-elected maps, exactly-once claims (one Lua CAS +
+//!   XADD), a partitioned claim log and its idempotent leaderboard projection.
+//! - `limiter`: rate limits shared by all instances (GCRA in Lua).
 //! - `redis`: connections, key builders (`keys`), Lua scripts (`scripts`, `lua/`).
 //! - `http`: `/health`, `/ready`, `/status`, `/metrics` and the UI.
 //! - `metrics`: every metric name, one registry per instance.
@@ -25,12 +32,16 @@
 //! The sender gets `{ok:true}`; `arena_attacks_total` counts it once, on its instance.
 
 pub mod app;
+pub mod battle;
 pub mod bench;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod hunt;
 pub mod launcher;
+pub mod limiter;
+pub mod lock;
 pub mod metrics;
 pub mod process;
 pub mod realtime;
@@ -40,3 +51,4 @@ pub mod shutdown;
 pub mod state;
 pub mod telemetry;
 pub mod tick;
+pub mod warmup;

@@ -22,6 +22,24 @@ enum Command {
     Demo(arena::launcher::DemoOptions),
     /// Load generator: fanout, connections, ticks (see `arena bench --help`).
     Bench(arena::bench::BenchArgs),
+    /// Treasure-hunt maintenance (see `arena hunt --help`).
+    Hunt {
+        #[command(subcommand)]
+        action: HuntAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum HuntAction {
+    /// Recompute the hunt leaderboard from the claim streams (run while claims are quiet).
+    Rebuild {
+        /// The Redis holding the hunt.
+        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+        redis_url: String,
+        /// Number of partitions the instances use (HUNT_PARTITIONS).
+        #[arg(long, env = "HUNT_PARTITIONS", default_value_t = 16)]
+        hunt_partitions: u32,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,8 +81,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("instance stopped with an error")?;
         }
         Command::Demo(opts) => arena::launcher::run(opts, shutdown).await?,
+        Command::Hunt {
+            action:
+                HuntAction::Rebuild {
+                    redis_url,
+                    hunt_partitions,
+                },
+        } => {
+            let mut conn =
+                arena::redis::command_connection(&redis_url, std::time::Duration::from_secs(10))
+                    .context("bad REDIS_URL")?;
+            let r = arena::hunt::board::rebuild(&mut conn, hunt_partitions)
+                .await
+                .context("rebuild failed")?;
+            println!(
+                "leaderboard rebuilt: {} claims, {} players, total {}",
+                r.claims, r.players, r.total
+            );
+        }
         Command::Bench(args) => {
-            if !arena::bench::run(args).await?.ok {
+            // Ctrl-C / SIGTERM end a run at once (its connections close with the process).
+            let outcome = tokio::select! {
+                r = arena::bench::run(args) => r?,
+                _ = shutdown.cancelled() => anyhow::bail!("interrupted"),
+            };
+            if !outcome.ok {
                 anyhow::bail!("the run found a correctness failure (see the report)");
             }
         }

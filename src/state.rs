@@ -16,5 +16,7 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The command connection (never used for pub/sub).
     pub redis: ConnectionManager,
+    /// Redlock over `REDLOCK_URLS`; fencing counters and guarded data on `redis`.
+    pub redlock: crate::lock::Redlock,
     pub started: Instant,
 }

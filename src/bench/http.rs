@@ -22,6 +22,21 @@ pub enum HttpError {
 
 /// `GET path` with `Connection: close`: (status, body).
 pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String), HttpError> {
+    http_send(addr, "GET", path, None).await
+}
+
+/// `POST path` with a JSON body: (status, body).
+pub async fn http_post(addr: &str, path: &str, json: &str) -> Result<(u16, String), HttpError> {
+    http_send(addr, "POST", path, Some(json)).await
+}
+
+/// One request with `Connection: close`: (status, body).
+pub async fn http_send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> Result<(u16, String), HttpError> {
     let timeout = Duration::from_secs(5);
     let io_err = |source| HttpError::Connect {
         addr: addr.to_string(),
@@ -29,7 +44,15 @@ pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String), HttpError
     };
     let fut = async {
         let mut s = TcpStream::connect(addr).await.map_err(io_err)?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let req = match json {
+            Some(body) => format!(
+                "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            None => {
+                format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+            }
+        };
         s.write_all(req.as_bytes()).await.map_err(io_err)?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.map_err(io_err)?;

@@ -1,10 +1,13 @@
 //! `arena bench`: the load generator that proves the numbers.
 //!
 //! Scenarios: `fanout` (room broadcast latency and loss across instances), `connections`
-//! (server memory per idle client), `ticks` (exactly one tick per interval). Every run is
+//! (server memory per idle client), `ticks` (exactly one tick per interval), `battles`
+//! (contended battle starts), `claims` (treasure-hunt claims). Every run is
 //! bounded in count and time, targets loopback unless `--allow-remote`, shows a progress
 //! bar, and prints a table or one JSON line (`--json`); `--plot` writes an SVG.
 
+pub mod battles;
+pub mod claims;
 pub mod connections;
 pub mod fanout;
 pub mod http;
@@ -19,7 +22,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
-pub use http::{HttpError, http_get};
+pub use http::{HttpError, http_get, http_post};
 
 /// Errors of a bench run.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,10 @@ pub enum Scenario {
     Connections(connections::ConnectionsArgs),
     /// Observe server_tick from every instance: intervals with 0, 1, 2+ ticks.
     Ticks(ticks::TicksArgs),
+    /// Contended battle starts: starts/s, latency, exactly one battle per pairing.
+    Battles(battles::BattlesArgs),
+    /// Treasure-hunt claims: claims/s, ack latency, outcomes, no tile with two owners.
+    Claims(claims::ClaimsArgs),
 }
 
 /// `arena bench <scenario>`.
@@ -93,6 +100,8 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
         Scenario::Fanout(a) => fanout::run(a).await,
         Scenario::Connections(a) => connections::run(a).await,
         Scenario::Ticks(a) => ticks::run(a).await,
+        Scenario::Battles(a) => battles::run(a).await,
+        Scenario::Claims(a) => claims::run(a).await,
     }
 }
 

@@ -115,10 +115,26 @@ impl Writer {
             .is_ok()
     }
 
+    /// Queue an event that asks for ack `id`: `42<id><json array>`.
+    pub fn request(&self, id: u64, array_json: &str) -> bool {
+        self.tx
+            .send(Message::text(format!("42{id}{array_json}")))
+            .is_ok()
+    }
+
     /// Close the connection.
     pub fn close(&self) {
         let _ = self.tx.send(Message::Close(None));
     }
+}
+
+/// A Socket.IO packet a bench cares about.
+#[derive(Debug)]
+pub enum Packet {
+    /// An event: the JSON array after `42`.
+    Event(String),
+    /// An ack: its id and the JSON array after `43<id>`.
+    Ack(u64, String),
 }
 
 /// Reads frames from one connection.
@@ -128,6 +144,29 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// The next event or ack, `None` when the connection ends.
+    pub async fn next_packet(&mut self) -> Option<Packet> {
+        loop {
+            match self.stream.next().await? {
+                Ok(Message::Text(t)) => {
+                    let t = t.as_str();
+                    if t == "2" {
+                        let _ = self.pong.send(Message::text("3"));
+                    } else if let Some(ev) = t.strip_prefix("42") {
+                        return Some(Packet::Event(ev.to_string()));
+                    } else if let Some(rest) = t.strip_prefix("43") {
+                        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                        if let Ok(id) = rest[..digits].parse() {
+                            return Some(Packet::Ack(id, rest[digits..].to_string()));
+                        }
+                    }
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// The next Socket.IO event frame (the text after `42`), `None` when the connection ends.
     pub async fn next_event(&mut self) -> Option<String> {
         loop {

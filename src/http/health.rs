@@ -61,9 +61,14 @@ pub async fn status(State(s): State<HttpState>) -> Json<Status> {
 }
 
 pub async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
-    // Rooms with at least one member on this instance.
+    // Rooms with at least one member on this instance (not the personal player:* rooms).
     if let Ok(rooms) = s.io.local().rooms().await {
-        s.app.metrics.active_rooms.set(rooms.len() as f64);
+        let n = rooms.iter().filter(|r| !r.starts_with("player:")).count();
+        s.app.metrics.active_rooms.set(n as f64);
+    }
+    // Global (the same on every instance): take the max across instances, not the sum.
+    if let Ok(n) = crate::battle::active_count(&s.app).await {
+        s.app.metrics.active_battles.set(n as f64);
     }
     (
         [(

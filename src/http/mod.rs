@@ -1,6 +1,8 @@
 //! The HTTP routes. One port serves these, Socket.IO (`/socket.io/`) and the UI.
 
+mod api;
 mod health;
+mod hunt;
 mod ui;
 
 use axum::Router;
@@ -23,6 +25,11 @@ pub fn router(state: HttpState) -> Router {
         .route("/ready", get(health::ready))
         .route("/status", get(health::status))
         .route("/metrics", get(health::metrics))
+        .route("/api/battles", axum::routing::post(api::start_battle))
+        .route("/api/battles/{id}", get(api::get_battle))
+        .route("/api/shared/increment", axum::routing::post(api::increment))
+        .route("/api/hunt/leaderboard", get(hunt::leaderboard))
+        .route("/api/hunt/maps/{id}", get(hunt::map))
         .merge(ui::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -66,6 +66,11 @@ async fn on_connect(s: SocketRef<Adapter>, State(app): State<AppState>) {
     s.on("join_room", join_room);
     s.on("leave_room", leave_room);
     s.on("attack", attack);
+    s.on("claim", claim);
+    s.on("start_battle", start_battle);
+    s.on("end_battle", end_battle);
+    // A personal room, so battles can pull a player's sockets in from any instance.
+    s.join(crate::battle::player_room(player.as_str()));
     s.on_disconnect(|State(app): State<AppState>| async move { app.metrics.client_disconnected() });
     app.metrics
         .handler(Handler::Connect)
@@ -98,6 +103,9 @@ fn reply<T: Serialize>(
 
 fn parse_room(req: Result<RoomReq, impl std::fmt::Display>) -> Result<RoomName, AckError> {
     let req = req.map_err(|e| AckError::bad_request(format!("expected {{room}}: {e}")))?;
+    if req.room.starts_with("player:") {
+        return Err(AckError::bad_request("rooms named player:* are reserved"));
+    }
     RoomName::parse(&req.room)
 }
 
@@ -177,4 +185,117 @@ async fn attack(
     }
     .await;
     reply(&app, ack, Handler::Attack, start, r);
+}
+
+/// `claim {mapId, tile}`: ack `{ok:true, value}` or an error; on success `tile_claimed`
+/// goes to the room `hunt` on every instance, built from the claim script's reply.
+async fn claim(
+    s: SocketRef<Adapter>,
+    TryData(v): TryData<Value>,
+    ack: AckSender<Adapter>,
+    State(app): State<AppState>,
+) {
+    let start = Instant::now();
+    let r = crate::hunt::claim::handle(&app, &player_of(&s), v).await;
+    let delta = r.as_ref().ok().cloned();
+    let r = r.map(|d| crate::hunt::claim::ClaimAck { value: d.value });
+    reply(&app, ack, Handler::Claim, start, r);
+    if let Some(delta) = delta {
+        // Every member of the room on every instance, the claimer included if it is one.
+        match s
+            .within(crate::hunt::ROOM)
+            .emit("tile_claimed", &delta)
+            .await
+        {
+            Ok(()) => {}
+            Err(BroadcastError::Socket(errs)) => {
+                app.metrics.client_send_dropped.increment(errs.len() as u64)
+            }
+            Err(e) => tracing::warn!(error = %e, "tile_claimed broadcast failed"),
+        }
+    }
+}
+
+/// `start_battle {players}`: ack `{ok, battleId, created}`. Every asker gets
+/// `battle_started`; when this call created the battle, the players' sockets (on any
+/// instance) join the battle room and get it there.
+async fn start_battle(
+    s: SocketRef<Adapter>,
+    io: super::Io,
+    TryData(req): TryData<super::protocol::StartBattleReq>,
+    ack: AckSender<Adapter>,
+    State(app): State<AppState>,
+) {
+    let start = Instant::now();
+    let r = async {
+        let req =
+            req.map_err(|e| AckError::bad_request(format!("expected {{players: [ids]}}: {e}")))?;
+        let started = crate::battle::start(&app, &app.redlock, &req.players).await?;
+        announce(&io, &started, Some(&s)).await;
+        Ok(super::protocol::StartBattleAck::from(&started))
+    }
+    .await;
+    reply(&app, ack, Handler::StartBattle, start, r);
+}
+
+/// Tell the players (and the asker) that a battle started; on creation, pull every
+/// player's sockets into the battle room first.
+pub async fn announce(
+    io: &super::Io,
+    started: &crate::battle::Started,
+    asker: Option<&SocketRef<Adapter>>,
+) {
+    let b = &started.battle;
+    let event = super::protocol::BattleStarted {
+        battle_id: b.battle_id.clone(),
+        players: b.players.clone(),
+    };
+    let room = crate::battle::room(&b.battle_id);
+    let asker_is_player = asker.is_some_and(|s| {
+        s.extensions
+            .get::<PlayerId>()
+            .is_some_and(|p| b.players.iter().any(|x| x == p.as_str()))
+    });
+    if started.created {
+        let players: Vec<String> = b
+            .players
+            .iter()
+            .map(|p| crate::battle::player_room(p))
+            .collect();
+        if let Err(e) = io.within(players).join(room.clone()).await {
+            tracing::warn!(error = %e, "could not add players to the battle room");
+        }
+        if let Err(e) = io.within(room).emit("battle_started", &event).await {
+            tracing::warn!(error = %e, "battle_started broadcast failed");
+        }
+    }
+    // The asker always hears back once: from the room above, or directly.
+    if let Some(s) = asker
+        && !(started.created && asker_is_player)
+    {
+        let _ = s.emit("battle_started", &event);
+    }
+}
+
+/// `end_battle {battleId}`: ack `{ok, battleId}`; `battle_ended` to the battle room.
+async fn end_battle(
+    s: SocketRef<Adapter>,
+    TryData(req): TryData<super::protocol::BattleIdReq>,
+    ack: AckSender<Adapter>,
+    State(app): State<AppState>,
+) {
+    let start = Instant::now();
+    let r = async {
+        let req = req.map_err(|e| AckError::bad_request(format!("expected {{battleId}}: {e}")))?;
+        let battle = crate::battle::end(&app, &req.battle_id).await?;
+        let room = crate::battle::room(&battle.battle_id);
+        if let Err(e) = s.within(room).emit("battle_ended", &battle).await {
+            tracing::warn!(error = %e, "battle_ended broadcast failed");
+        }
+        Ok(super::protocol::BattleIdAck {
+            battle_id: battle.battle_id,
+        })
+    }
+    .await;
+    reply(&app, ack, Handler::EndBattle, start, r);
 }

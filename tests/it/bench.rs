@@ -132,3 +132,62 @@ fn a_dead_server_is_a_clear_error_and_a_non_zero_exit() {
     let (ok, _, err) = bench(&["connections", "--url", &url]);
     assert!(!ok, "{err}");
 }
+
+#[tokio::test]
+async fn battles_scenario_creates_one_battle_per_pairing_and_round() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let urls = format!("{},{}", arena[0].url, arena[1].url);
+    let args = arena::bench::BenchArgs {
+        scenario: arena::bench::Scenario::Battles(arena::bench::battles::BattlesArgs {
+            common: common(&urls),
+            pairings: 2,
+            contenders: 3,
+            rounds: 2,
+        }),
+    };
+    let outcome = arena::bench::run(args).await.unwrap();
+    assert!(outcome.ok, "{}", outcome.report);
+    assert_eq!(outcome.report["starts"], 12);
+    assert_eq!(outcome.report["created"], 4);
+    assert_eq!(outcome.report["mismatches"], 0);
+}
+
+#[tokio::test]
+async fn claims_scenario_never_sees_a_tile_with_two_owners() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.map_ms = 200;
+        c.claim_rate = 100_000;
+    })
+    .await;
+    let urls = format!("{},{}", arena[0].url, arena[1].url);
+    let args = arena::bench::BenchArgs {
+        scenario: arena::bench::Scenario::Claims(arena::bench::claims::ClaimsArgs {
+            common: common(&urls),
+            players: 10,
+            rate: 200,
+            duration: 2,
+            conflict: 0.3,
+        }),
+    };
+    let outcome = arena::bench::run(args).await.unwrap();
+    let r = &outcome.report;
+    assert!(outcome.ok, "{r}");
+    assert_eq!(r["unanswered"], 0);
+    assert_eq!(r["double_owned"], 0);
+    let sent = r["sent"].as_u64().unwrap();
+    assert!(sent >= 300, "{r}");
+    let answered: u64 = r["outcomes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(answered, sent, "every claim answered exactly once: {r}");
+    assert!(r["outcomes"]["ok"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        r["outcomes"]["tile_taken"].as_u64().unwrap() > 0,
+        "hot tiles conflict: {r}"
+    );
+}

@@ -5,10 +5,13 @@
 
 mod harness;
 
+mod battles;
 mod bench;
 mod demo;
 mod faults;
+mod hunt;
 mod input;
+mod locks;
 mod metrics;
 mod rooms;
 mod ticks;

@@ -1,0 +1,26 @@
+-- Create the battle of a pairing, at most once, in one atomic step. Two independent
+-- safeguards: the fencing token (a holder whose lease was lost, superseded by a newer
+-- lease, cannot write) and the pairing's idempotency key (SET only if absent).
+-- Returns {'created', id}, {'exists', active_id} or {'stale', newest_token}.
+local fence_key = KEYS[1]   -- arena:{lock:battle:<pairing>}:fence
+local active_key = KEYS[2]  -- arena:{lock:battle:<pairing>}:data:active
+local record_key = KEYS[3]  -- arena:{lock:battle:<pairing>}:data:battle:<n>
+local token = tonumber(ARGV[1])
+local battle_id = ARGV[2]
+local record = ARGV[3]
+local ttl_s = ARGV[4]
+
+local newest = tonumber(redis.call('GET', fence_key) or '0')
+if token < newest then
+  return {'stale', tostring(newest)}
+end
+local active = redis.call('GET', active_key)
+if active then
+  return {'exists', active}
+end
+if token > newest then
+  redis.call('SET', fence_key, ARGV[1])
+end
+redis.call('SET', active_key, battle_id, 'EX', ttl_s)
+redis.call('SET', record_key, record, 'EX', ttl_s)
+return {'created', battle_id}

@@ -1,0 +1,37 @@
+-- Claim one tile of one map, exactly once, in one atomic step: validate the map and the
+-- tile, compare-and-set the tile's owner, append the claim to the partition's stream.
+-- Every key shares the map's partition tag {p<k>} (one Cluster slot).
+-- Replies: {'claimed', value, entry_id} | {'taken', owner} | {'expired'} | {'invalid'} | {'no_map'}
+local map_key = KEYS[1]     -- arena:{p<k>}:map:<id>         hash: width height expiresAt v:<tile>...
+local owners_key = KEYS[2]  -- arena:{p<k>}:map:<id>:owners  hash: tile -> player
+local stream_key = KEYS[3]  -- arena:{p<k>}:claims           stream of claims
+local map_id = ARGV[1]
+local tile = tonumber(ARGV[2])
+local player = ARGV[3]
+local now_ms = tonumber(ARGV[4])
+local maxlen = ARGV[5]
+local ttl_s = tonumber(ARGV[6])
+
+local m = redis.call('HMGET', map_key, 'width', 'height', 'expiresAt', 'v:' .. ARGV[2])
+if not m[1] then
+  return {'no_map'}
+end
+if now_ms >= tonumber(m[3]) then
+  return {'expired'}
+end
+local size = tonumber(m[1]) * tonumber(m[2])
+if not tile or tile ~= math.floor(tile) or tile < 0 or tile >= size then
+  return {'invalid'}
+end
+-- The compare-and-set: only the first claim of a tile sets its owner.
+if redis.call('HSETNX', owners_key, ARGV[2], player) == 0 then
+  return {'taken', redis.call('HGET', owners_key, ARGV[2])}
+end
+redis.call('EXPIRE', owners_key, ttl_s)
+-- A tile without treasure is claimable and worth 0.
+local value = tonumber(m[4] or '0')
+local claim_id = map_id .. ':' .. ARGV[2]
+local entry_id = redis.call('XADD', stream_key, 'MAXLEN', '~', maxlen, '*',
+  'mapId', map_id, 'tile', ARGV[2], 'player', player, 'value', value,
+  'claimId', claim_id, 'at', ARGV[4])
+return {'claimed', value, entry_id}

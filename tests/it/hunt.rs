@@ -1,0 +1,699 @@
+//! Treasure hunt: exactly-once claims under contention across instances, the idempotent
+//! leaderboard projection (dead consumers, poison entries, rebuild), durability of
+//! acknowledged claims across a Redis SIGKILL, one map per period, and refusals that
+//! write nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arena::config::Config;
+use arena::hunt::map::HuntMap;
+use arena::hunt::projection::{self, ClaimEntry};
+use arena::redis::keys;
+use arena::redis::scripts::{self, ClaimArgs, ClaimKeys};
+use arena::tick::unix_ms;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
+use serde_json::{Value, json};
+
+use crate::harness::{Arena, RedisOptions, RedisServer, eventually, redis};
+
+const WAIT: Duration = Duration::from_secs(10);
+const PARTITIONS: u32 = 4;
+
+/// Hunt settings for tests: few partitions, fast reclaim, and no generated maps in the
+/// way (the tests store their own maps) unless a test sets `map_ms` itself.
+fn tweak(c: &mut Config) {
+    c.hunt_partitions = PARTITIONS;
+    c.map_ms = 600_000;
+    c.hunt_reclaim_idle_ms = 300;
+}
+
+async fn conn(url: &str) -> ConnectionManager {
+    let mut c = arena::redis::command_connection(url, Duration::from_secs(5)).unwrap();
+    arena::redis::ping(&c, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let _: String = redis::cmd("PING").query_async(&mut c).await.unwrap();
+    c
+}
+
+/// Store map `id` with `treasures` (tile -> value), claimable for `valid_ms` more.
+async fn store_map(c: &mut ConnectionManager, id: u64, treasures: &[(u32, i64)], valid_ms: i64) {
+    let map = HuntMap {
+        map_id: id,
+        width: 16,
+        height: 16,
+        treasures: treasures.iter().map(|(t, v)| (t.to_string(), *v)).collect(),
+        expires_at: (unix_ms() as i64 + valid_ms) as u64,
+    };
+    arena::hunt::map::store(c, &map, PARTITIONS, 3600)
+        .await
+        .unwrap();
+}
+
+/// Every claim entry in every partition stream.
+async fn log(c: &mut ConnectionManager) -> Vec<ClaimEntry> {
+    let mut all = Vec::new();
+    for p in 0..PARTITIONS {
+        let r: StreamRangeReply = c.xrange_all(keys::hunt_claims(p)).await.unwrap();
+        all.extend(
+            r.ids
+                .iter()
+                .map(|e| ClaimEntry::parse(e).expect("well-formed entry")),
+        );
+    }
+    all
+}
+
+async fn owners(c: &mut ConnectionManager, map_id: u64) -> HashMap<String, String> {
+    let p = keys::partition_of(map_id, PARTITIONS);
+    c.hgetall(keys::hunt_owners(p, map_id)).await.unwrap()
+}
+
+/// The live global board as player -> score.
+async fn board(c: &mut ConnectionManager) -> BTreeMap<String, i64> {
+    let rows: Vec<(String, f64)> = c.zrange_withscores(keys::lb_global(), 0, -1).await.unwrap();
+    rows.into_iter().map(|(p, s)| (p, s as i64)).collect()
+}
+
+async fn pending_total(c: &mut ConnectionManager) -> usize {
+    let mut n = 0;
+    for p in 0..PARTITIONS {
+        let r: redis::streams::StreamPendingReply = c
+            .xpending(keys::hunt_claims(p), projection::GROUP)
+            .await
+            .unwrap();
+        n += r.count();
+    }
+    n
+}
+
+fn code(ack: &Value) -> &str {
+    ack["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn hunt_concurrent_claimers_get_exactly_one_winner_per_tile() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, tweak).await;
+    let mut c = conn(&redis.url()).await;
+    const MAP: u64 = 7;
+    // Tiles 0..10 hold 1..=10; tile 20 holds nothing (worth 0, still claimable).
+    let treasures: Vec<(u32, i64)> = (0..10).map(|t| (t, t as i64 + 1)).collect();
+    store_map(&mut c, MAP, &treasures, 120_000).await;
+    let tiles: Vec<i64> = (0..10).chain([20]).collect();
+    let value_of = |t: i64| if t < 10 { t + 1 } else { 0 };
+
+    let mut watchers = [
+        arena[0].client_in("watch0", "hunt").await,
+        arena[1].client_in("watch1", "hunt").await,
+    ];
+    let mut clients = Vec::new();
+    for i in 0..200 {
+        clients.push(Arc::new(arena[i % 2].client(&format!("p{i}")).await));
+    }
+    let mut tasks = Vec::new();
+    for (i, client) in clients.iter().enumerate() {
+        let client = client.clone();
+        let mut order = tiles.clone();
+        order.rotate_left(i % tiles.len());
+        tasks.push(tokio::spawn(async move {
+            let mut acks = Vec::new();
+            for t in order {
+                let ack = client
+                    .emit_with_ack("claim", &json!({"mapId": MAP, "tile": t}), WAIT)
+                    .await
+                    .expect("claim ack");
+                acks.push((format!("p{i}"), t, ack));
+            }
+            acks
+        }));
+    }
+    let mut acks = Vec::new();
+    for t in tasks {
+        acks.extend(t.await.unwrap());
+    }
+    assert_eq!(acks.len(), 200 * tiles.len());
+
+    // Exactly one ok per tile; every loser was told who won.
+    let mut winners: HashMap<i64, String> = HashMap::new();
+    for (player, tile, ack) in &acks {
+        if ack["ok"] == json!(true) {
+            assert_eq!(ack["value"], json!(value_of(*tile)), "{ack}");
+            assert!(
+                winners.insert(*tile, player.clone()).is_none(),
+                "tile {tile} acknowledged twice"
+            );
+        }
+    }
+    assert_eq!(winners.len(), tiles.len(), "every tile has a winner");
+    for (player, tile, ack) in &acks {
+        if ack["ok"] != json!(true) {
+            assert_eq!(code(ack), "tile_taken", "{ack}");
+            assert_eq!(
+                ack["error"]["owner"],
+                json!(winners[tile]),
+                "{player}: {ack}"
+            );
+        }
+    }
+    // The owners hash agrees, and each acknowledged claim is in the log exactly once.
+    let owners = owners(&mut c, MAP).await;
+    assert_eq!(owners.len(), tiles.len());
+    for (tile, winner) in &winners {
+        assert_eq!(&owners[&tile.to_string()], winner);
+    }
+    let entries: Vec<ClaimEntry> = log(&mut c)
+        .await
+        .into_iter()
+        .filter(|e| e.map_id == MAP)
+        .collect();
+    assert_eq!(
+        entries.len(),
+        tiles.len(),
+        "one log entry per acknowledged claim"
+    );
+    for e in &entries {
+        assert_eq!(winners[&e.tile], e.player);
+        assert_eq!(e.value, value_of(e.tile));
+        assert_eq!(e.claim_id, format!("{MAP}:{}", e.tile));
+    }
+    // Watchers on both instances saw each tile_claimed once, with the winner.
+    for w in watchers.iter_mut() {
+        let mut seen = HashMap::new();
+        while seen.len() < tiles.len() {
+            let d = w
+                .next_event("tile_claimed", WAIT)
+                .await
+                .expect("tile_claimed");
+            let tile = d["tile"].as_i64().unwrap();
+            assert_eq!(d["player"], json!(winners[&tile]));
+            assert_eq!(d["value"], json!(value_of(tile)));
+            assert!(
+                seen.insert(tile, ()).is_none(),
+                "tile_claimed twice for {tile}"
+            );
+        }
+        assert!(
+            w.next_event("tile_claimed", Duration::from_millis(300))
+                .await
+                .is_err()
+        );
+    }
+    // The projection catches up: the board holds exactly the acknowledged values.
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for (tile, winner) in &winners {
+        *expected.entry(winner.clone()).or_default() += value_of(*tile);
+    }
+    let got = eventually(WAIT, "leaderboard to match the acks", || {
+        let mut c = c.clone();
+        let expected = expected.clone();
+        async move {
+            let b = board(&mut c).await;
+            (b == expected).then_some(b)
+        }
+    })
+    .await;
+    let http = arena[1].get_json("/api/hunt/leaderboard?limit=1000").await;
+    let rows = http["entries"].as_array().unwrap();
+    assert_eq!(rows.len(), got.len());
+    assert_eq!(rows[0]["rank"], json!(1));
+    let total: f64 = rows.iter().map(|r| r["score"].as_f64().unwrap()).sum();
+    assert_eq!(total as i64, 55);
+    let m = arena[0].get_json(&format!("/api/hunt/maps/{MAP}")).await;
+    assert_eq!(m["owners"].as_object().unwrap().len(), tiles.len());
+    assert_eq!(m["mapId"], json!(MAP));
+    // The leader's periodic `leaderboard` broadcast reaches the room on both instances.
+    for w in watchers.iter_mut() {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no full leaderboard broadcast"
+            );
+            let b = w
+                .next_event("leaderboard", WAIT)
+                .await
+                .expect("leaderboard");
+            let entries = b["entries"].as_array().unwrap();
+            let scores: Vec<f64> = entries
+                .iter()
+                .map(|e| e["score"].as_f64().unwrap())
+                .collect();
+            let ranks: Vec<u64> = entries
+                .iter()
+                .map(|e| e["rank"].as_u64().unwrap())
+                .collect();
+            assert!(scores.windows(2).all(|p| p[0] >= p[1]), "best first: {b}");
+            assert_eq!(ranks, (1..=entries.len() as u64).collect::<Vec<_>>());
+            assert!(entries.len() <= 10);
+            let top: Vec<(String, i64)> = entries
+                .iter()
+                .map(|e| {
+                    (
+                        e["player"].as_str().unwrap().to_string(),
+                        e["score"].as_f64().unwrap() as i64,
+                    )
+                })
+                .collect();
+            if top.len() == got.len().min(10) && top.iter().all(|(p, s)| got.get(p) == Some(s)) {
+                break;
+            }
+        }
+    }
+    // Metrics: every claim counted once, on the instance that handled it; the projection
+    // measured its lag once per applied claim.
+    let (mut ok, mut taken, mut lag) = (0.0, 0.0, 0.0);
+    for i in &arena.instances {
+        ok += i.metric("arena_claims_total{result=\"ok\"}").await;
+        taken += i.metric("arena_claims_total{result=\"taken\"}").await;
+        lag += i.metric("arena_leaderboard_lag_seconds_count").await;
+    }
+    assert_eq!(ok, tiles.len() as f64);
+    assert_eq!(taken, (acks.len() - tiles.len()) as f64);
+    assert_eq!(lag, tiles.len() as f64);
+    let (_, body) = arena[0].get("/metrics").await;
+    assert!(
+        body.contains("arena_claim_duration_seconds_bucket"),
+        "a histogram, not a summary"
+    );
+}
+
+#[tokio::test]
+async fn hunt_projection_survives_a_dead_consumer_and_rebuild_matches() {
+    let redis = redis();
+    let mut c = conn(&redis.url()).await;
+    // Claims logged before any instance runs: 5 maps x 40 tiles, 5 players.
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for map in 100..105u64 {
+        let treasures: Vec<(u32, i64)> = (0..40).map(|t| (t, (t % 7 + 1) as i64)).collect();
+        store_map(&mut c, map, &treasures, 120_000).await;
+        for t in 0..40i64 {
+            let player = format!("p{}", (map as i64 + t) % 5);
+            let out = scripts::claim(
+                &mut c,
+                &ClaimKeys::new(map, PARTITIONS),
+                &ClaimArgs {
+                    map_id: map,
+                    tile: t,
+                    player: &player,
+                    now_ms: unix_ms(),
+                    stream_maxlen: 100_000,
+                    ttl_s: 3600,
+                },
+            )
+            .await
+            .unwrap();
+            assert!(matches!(
+                out,
+                arena::hunt::claim::ClaimOutcome::Claimed { .. }
+            ));
+            *expected.entry(player).or_default() += t % 7 + 1;
+        }
+    }
+    // A consumer reads part of every partition and dies without acking; it even applied
+    // some of its entries before dying (applied, never acked).
+    projection::ensure_groups(&mut c, PARTITIONS).await.unwrap();
+    let mut ghost_entries = 0;
+    for p in 0..PARTITIONS {
+        let opts = StreamReadOptions::default()
+            .group(projection::GROUP, "ghost")
+            .count(25);
+        let r: Option<StreamReadReply> = c
+            .xread_options(&[keys::hunt_claims(p)], &[">"], &opts)
+            .await
+            .unwrap();
+        for k in r.map(|r| r.keys).unwrap_or_default() {
+            for (i, e) in k.ids.iter().enumerate() {
+                ghost_entries += 1;
+                if i % 3 == 0 {
+                    let entry = ClaimEntry::parse(e).unwrap();
+                    assert!(projection::apply_entry(&mut c, &entry, 3600).await.unwrap());
+                    // Applying the same entry twice changes nothing.
+                    assert!(!projection::apply_entry(&mut c, &entry, 3600).await.unwrap());
+                }
+            }
+        }
+    }
+    assert_eq!(ghost_entries, 25 * PARTITIONS as usize);
+    assert_eq!(pending_total(&mut c).await, ghost_entries);
+
+    // Live consumers start, take over the ghost's entries and project everything once.
+    let arena = Arena::spawn_with(&redis.url(), 2, tweak).await;
+    eventually(WAIT, "the board to hold every claim once", || {
+        let mut c = c.clone();
+        let expected = expected.clone();
+        async move {
+            (board(&mut c).await == expected && pending_total(&mut c).await == 0).then_some(())
+        }
+    })
+    .await;
+    // Stays put (nothing is counted twice later).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(board(&mut c).await, expected);
+    let mut dead = 0.0;
+    for i in &arena.instances {
+        dead += i.metric("arena_dead_letters_total").await;
+    }
+    assert_eq!(dead, 0.0);
+
+    // The rebuild from the log equals the live board.
+    let live = board(&mut c).await;
+    let report = arena::hunt::board::rebuild(&mut c, PARTITIONS)
+        .await
+        .unwrap();
+    assert_eq!(report.claims, 200);
+    assert_eq!(report.total, expected.values().sum::<i64>());
+    assert_eq!(board(&mut c).await, live);
+
+    // The projection keeps working after a rebuild: a new claim over a socket is counted.
+    store_map(&mut c, 200, &[(3, 50)], 60_000).await;
+    let client = arena[0].client("p0").await;
+    let ack = client
+        .emit_with_ack("claim", &json!({"mapId": 200, "tile": 3}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    *expected.get_mut("p0").unwrap() += 50;
+    eventually(WAIT, "the new claim on the board", || {
+        let mut c = c.clone();
+        let expected = expected.clone();
+        async move { (board(&mut c).await == expected).then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hunt_poison_entries_are_dead_lettered_and_counted() {
+    let redis = redis();
+    let mut c = conn(&redis.url()).await;
+    let arena = Arena::spawn_with(&redis.url(), 2, |cfg| {
+        tweak(cfg);
+        cfg.hunt_max_deliveries = 2;
+    })
+    .await;
+    // Wait for the groups, then log an entry no projection can apply.
+    eventually(WAIT, "consumer groups", || {
+        let mut c = c.clone();
+        async move {
+            let r: redis::RedisResult<redis::streams::StreamPendingReply> =
+                c.xpending(keys::hunt_claims(0), projection::GROUP).await;
+            r.ok().map(|_| ())
+        }
+    })
+    .await;
+    let _: String = c
+        .xadd(keys::hunt_claims(0), "*", &[("mapId", "not-a-number")])
+        .await
+        .unwrap();
+    let dead = eventually(WAIT, "the poison entry in the dead-letter stream", || {
+        let mut c = c.clone();
+        async move {
+            let r: StreamRangeReply = c.xrange_all(keys::hunt_dead_letters(0)).await.unwrap();
+            (!r.ids.is_empty()).then_some(r.ids)
+        }
+    })
+    .await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0].get::<String>("mapId").as_deref(),
+        Some("not-a-number")
+    );
+    eventually(WAIT, "no pending entries", || {
+        let mut c = c.clone();
+        async move { (pending_total(&mut c).await == 0).then_some(()) }
+    })
+    .await;
+    let mut counted = 0.0;
+    for i in &arena.instances {
+        counted += i.metric("arena_dead_letters_total").await;
+    }
+    assert_eq!(counted, 1.0);
+}
+
+#[tokio::test]
+async fn hunt_acknowledged_claims_survive_a_redis_sigkill() {
+    crate::harness::init_logs();
+    let mut redis = RedisServer::start(RedisOptions {
+        appendonly: true,
+        appendfsync: "always",
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let arena = Arena::spawn_with(&redis.url(), 1, |cfg| {
+        tweak(cfg);
+        cfg.claim_rate = 100_000;
+    })
+    .await;
+    const MAP: u64 = 9;
+    {
+        let mut c = conn(&redis.url()).await;
+        let treasures: Vec<(u32, i64)> = (0..256).map(|t| (t, 1 + (t % 100) as i64)).collect();
+        store_map(&mut c, MAP, &treasures, 300_000).await;
+    }
+    // Two players claim tiles as fast as acks come back; Redis is SIGKILLed mid-stream.
+    let a = Arc::new(arena[0].client("alice").await);
+    let b = Arc::new(arena[0].client("bob").await);
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<(i64, String)>::new()));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut tasks = Vec::new();
+    for (client, player, offset) in [(a, "alice", 0i64), (b, "bob", 1)] {
+        let acked = acked.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tile = offset;
+            while !stop.is_cancelled() && tile < 256 {
+                let r = client
+                    .emit_with_ack(
+                        "claim",
+                        &json!({"mapId": MAP, "tile": tile}),
+                        Duration::from_secs(2),
+                    )
+                    .await;
+                if let Ok(ack) = r
+                    && ack["ok"] == json!(true)
+                {
+                    acked.lock().unwrap().push((tile, player.to_string()));
+                }
+                tile += 2;
+            }
+        }));
+    }
+    eventually(WAIT, "some acknowledged claims", || {
+        let n = acked.lock().unwrap().len();
+        async move { (n >= 40).then_some(()) }
+    })
+    .await;
+    redis.kill();
+    let at_kill = acked.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart().expect("restart redis");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= at_kill && at_kill >= 40);
+
+    let mut c = conn(&redis.url()).await;
+    let owners = owners(&mut c, MAP).await;
+    let logged: HashMap<String, ClaimEntry> = log(&mut c)
+        .await
+        .into_iter()
+        .map(|e| (e.claim_id.clone(), e))
+        .collect();
+    for (tile, player) in &acked {
+        assert_eq!(
+            owners.get(&tile.to_string()),
+            Some(player),
+            "acknowledged claim of tile {tile} lost from the owners"
+        );
+        let e = logged
+            .get(&format!("{MAP}:{tile}"))
+            .unwrap_or_else(|| panic!("acknowledged claim of tile {tile} lost from the log"));
+        assert_eq!(&e.player, player);
+    }
+    // And the log holds nothing the owners do not (the two are written in one step).
+    assert_eq!(owners.len(), logged.len());
+}
+
+#[tokio::test]
+async fn hunt_exactly_one_map_per_period_across_three_instances() {
+    const MAP_MS: u64 = 100;
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 3, |cfg| {
+        tweak(cfg);
+        cfg.map_ms = MAP_MS;
+        cfg.hunt_key_ttl_s = 120;
+    })
+    .await;
+    let mut watchers = Vec::new();
+    for (i, inst) in arena.instances.iter().enumerate() {
+        watchers.push(inst.client_in(&format!("w{i}"), "hunt").await);
+    }
+    let mut before = 0.0;
+    for i in &arena.instances {
+        before += i.metric("arena_maps_generated_total").await;
+    }
+    let first = unix_ms() / MAP_MS + 2;
+    let last = first + 20;
+    // Wait until period `last` is over, plus slack for the broadcast.
+    tokio::time::sleep(Duration::from_millis((last + 1) * MAP_MS - unix_ms() + 300)).await;
+    let mut after = 0.0;
+    for i in &arena.instances {
+        after += i.metric("arena_maps_generated_total").await;
+    }
+    for w in watchers.iter_mut() {
+        let ids: Vec<u64> = w
+            .collect("map_created", Duration::from_millis(100))
+            .await
+            .iter()
+            .map(|m| m["mapId"].as_u64().unwrap())
+            .filter(|id| (first..=last).contains(id))
+            .collect();
+        let expected: Vec<u64> = (first..=last).collect();
+        assert_eq!(ids, expected, "one map_created per period, in order");
+    }
+    // Every map in the window exists once, with its own partition, and the generators
+    // counted exactly one map per period overall.
+    for id in [first, last] {
+        let m = arena[2].get_json(&format!("/api/hunt/maps/{id}")).await;
+        assert_eq!(m["mapId"], json!(id));
+        assert_eq!(m["treasures"].as_object().unwrap().len(), 20);
+    }
+    let periods_elapsed = after - before;
+    assert!(periods_elapsed >= 21.0, "maps generated {periods_elapsed}");
+    let mut c = conn(&redis.url()).await;
+    let fence: u64 = c.get(keys::mapgen_last()).await.unwrap();
+    assert!(fence >= last);
+}
+
+#[tokio::test]
+async fn hunt_refusals_get_their_code_and_write_nothing() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |cfg| {
+        tweak(cfg);
+        cfg.claim_rate = 5;
+    })
+    .await;
+    let mut c = conn(&redis.url()).await;
+    store_map(&mut c, 21, &[(1, 10), (2, 20)], 60_000).await;
+    store_map(&mut c, 22, &[(1, 10)], -1).await;
+    let client = arena[0].client("carol").await;
+    let claim = |payload: Value| {
+        let client = &client;
+        async move { client.emit_with_ack("claim", &payload, WAIT).await.unwrap() }
+    };
+
+    assert_eq!(
+        code(&claim(json!({"mapId": 22, "tile": 1})).await),
+        "map_expired"
+    );
+    assert_eq!(
+        code(&claim(json!({"mapId": 21, "tile": 256})).await),
+        "invalid_tile"
+    );
+    assert_eq!(
+        code(&claim(json!({"mapId": 21, "tile": -1})).await),
+        "invalid_tile"
+    );
+    assert_eq!(
+        code(&claim(json!({"mapId": 999_999, "tile": 0})).await),
+        "unknown_map"
+    );
+    for bad in [
+        json!("x"),
+        json!({}),
+        json!([1, 2]),
+        json!({"mapId": "21", "tile": 1}),
+        json!({"mapId": 21, "tile": 1.5}),
+        json!({"mapId": -21, "tile": 1}),
+    ] {
+        let ack = claim(bad.clone()).await;
+        assert_eq!(code(&ack), "bad_request", "{bad}: {ack}");
+    }
+    let ack = client.request(r#"["claim"]"#, "claim", WAIT).await.unwrap();
+    assert_eq!(code(&ack), "bad_request", "{ack}");
+    assert!(
+        log(&mut c).await.is_empty(),
+        "refused claims wrote to the log"
+    );
+    assert!(owners(&mut c, 21).await.is_empty());
+    assert!(owners(&mut c, 22).await.is_empty());
+
+    // Over the rate limit (5/s, burst 5): refused with rate_limited, nothing written.
+    let spammer = Arc::new(arena[0].client("spammer").await);
+    let mut tasks = Vec::new();
+    for tile in 100..130i64 {
+        let s = spammer.clone();
+        tasks.push(tokio::spawn(async move {
+            let ack = s
+                .emit_with_ack("claim", &json!({"mapId": 21, "tile": tile}), WAIT)
+                .await
+                .unwrap();
+            (tile, ack)
+        }));
+    }
+    let mut ok = HashSet::new();
+    let mut limited = HashSet::new();
+    for t in tasks {
+        let (tile, ack) = t.await.unwrap();
+        if ack["ok"] == json!(true) {
+            assert_eq!(ack["value"], json!(0));
+            ok.insert(tile);
+        } else {
+            assert_eq!(code(&ack), "rate_limited", "{ack}");
+            limited.insert(tile);
+        }
+    }
+    assert!(
+        (5..=8).contains(&ok.len()),
+        "{} claims passed a 5/s limit",
+        ok.len()
+    );
+    let owners = owners(&mut c, 21).await;
+    let owned: HashSet<i64> = owners.keys().map(|t| t.parse().unwrap()).collect();
+    assert_eq!(owned, ok, "exactly the allowed claims own their tiles");
+    assert_eq!(log(&mut c).await.len(), ok.len());
+    let limited_n = limited.len() as f64;
+    assert_eq!(
+        arena[0]
+            .metric("arena_rate_limited_total{action=\"claim\"}")
+            .await,
+        limited_n
+    );
+    assert_eq!(
+        arena[0]
+            .metric("arena_claims_total{result=\"rate_limited\"}")
+            .await,
+        limited_n
+    );
+    assert_eq!(
+        arena[0]
+            .metric("arena_claims_total{result=\"bad_request\"}")
+            .await,
+        7.0
+    );
+    assert_eq!(
+        arena[0]
+            .metric("arena_claims_total{result=\"expired\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        arena[0]
+            .metric("arena_claims_total{result=\"invalid\"}")
+            .await,
+        3.0
+    );
+
+    // HTTP reads: unknown map 404, bad limit 400.
+    assert_eq!(arena[0].get("/api/hunt/maps/424242").await.0, 404);
+    assert_eq!(arena[0].get("/api/hunt/maps/abc").await.0, 400);
+    assert_eq!(arena[0].get("/api/hunt/leaderboard?limit=0").await.0, 400);
+    assert_eq!(arena[0].get("/api/hunt/leaderboard?limit=x").await.0, 400);
+}
