@@ -21,15 +21,15 @@ pub async fn tick_acquire(
     token: &str,
     ttl_ms: u64,
 ) -> Result<bool, RedisError> {
-    let won: i64 = TICK_ACQUIRE
-        .key(keys::tick_lock(n))
-        .key(keys::tick_last())
-        .arg(n)
-        .arg(token)
-        .arg(ttl_ms)
-        .invoke_async(conn)
-        .await?;
-    Ok(won == 1)
+    interval_acquire(
+        conn,
+        &keys::tick_lock(n),
+        keys::tick_last(),
+        n,
+        token,
+        ttl_ms,
+    )
+    .await
 }
 
 static LOCK_RELEASE: LazyLock<Script> =

@@ -133,3 +133,42 @@ async fn browser_page_shows_ticks_from_both_instances_and_own_attack() {
         .await
         .unwrap();
 }
+
+#[test]
+fn a_missing_redis_server_is_a_one_line_error_naming_the_package() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["demo", "--port", "39000"])
+        .env_remove("REDIS_URL")
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("redis-server") && last.contains("apt-get install redis-server"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_settings_are_refused_at_start_naming_the_setting() {
+    for (env, want) in [
+        (
+            ("LOCK_TTL_MS", "2000"),
+            "LOCK_TTL_MS: 2000 must be below TICK_MS (2000)",
+        ),
+        (("REDIS_URL", "http//nope"), "REDIS_URL"),
+        (("TICK_MS", "abc"), "TICK_MS"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+            .args(["serve", "--port", "0"])
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{env:?}: {err}");
+    }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
+# `arena bench` as the client, every run 3 times. Writes one JSON line per run to
+# bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
+#   scripts/bench.sh [fanout|connections|claims|battles|ticks|all]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh demo
+cargo build --release --locked
+BIN=target/release/arena
+OUT=${OUT:-bench-results.jsonl}
+PORT=${PORT:-4600}
+URLS="http://127.0.0.1:$PORT,http://127.0.0.1:$((PORT + 1))"
+what=${1:-all}
+
+demo_up() { # extra env for the demo as arguments
+  env "$@" RUST_LOG=warn "$BIN" demo --port "$PORT" >/tmp/arena-bench-demo.log 2>&1 &
+  DEMO=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$((PORT + 1))/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "demo did not come up" >&2; exit 1
+}
+demo_down() { kill -TERM "$DEMO" 2>/dev/null || true; wait "$DEMO" 2>/dev/null || true; }
+# The same claim script straight from redis-benchmark (50 clients, no pipelining) against
+# the demo's own Redis, on a map of 1000x1000 tiles so claims rarely collide.
+redis_benchmark_claim() {
+  local rport sha now
+  rport=$(grep -o 'redis://127.0.0.1:[0-9]*' /tmp/arena-bench-demo.log | head -1 | cut -d: -f3)
+  sha=$(redis-cli -p "$rport" SCRIPT LOAD "$(cat src/redis/lua/claim.lua)")
+  redis-cli -p "$rport" HSET 'arena:{p0}:map:999999999' width 1000 height 1000 expiresAt 99999999999999 treasures '{}' >/dev/null
+  redis-cli -p "$rport" CONFIG RESETSTAT >/dev/null
+  now=$(date +%s%3N)
+  local rps
+  rps=$(redis-benchmark -p "$rport" -c 50 -n 200000 -r 1000000 --csv EVALSHA "$sha" 3 \
+    'arena:{p0}:map:999999999' 'arena:{p0}:map:999999999:owners' 'arena:{p0}:claims' \
+    999999999 __rand_int__ bench "$now" 1000000 21600 | tail -1 | cut -d, -f2 | tr -d '"')
+  local usec
+  usec=$(redis-cli -p "$rport" INFO commandstats | grep '^cmdstat_evalsha' | sed 's/.*usec_per_call=\([0-9.]*\).*/\1/')
+  echo "{\"label\":\"$1\",\"rps\":$rps,\"usec_per_call\":$usec}" | tee -a "$OUT"
+}
+
+run() { # label, then the bench arguments
+  local label=$1; shift
+  echo "==> $label" >&2
+  "$BIN" bench "$@" --url "$URLS" --json | sed "s/^{/{\"label\":\"$label\",/" | tee -a "$OUT"
+}
+
+if [[ $what == all || $what == connections ]]; then
+  for n in 1000 5000 10000; do for i in 1 2 3; do
+    demo_up; run "connections-$n" connections --clients "$n"; demo_down
+  done; done
+fi
+if [[ $what == all || $what == fanout ]]; then
+  for rate in 5000 20000; do for i in 1 2 3; do
+    demo_up; run "fanout-$rate" fanout --rate "$rate" --duration 10; demo_down
+  done; done
+  for i in 1 2 3; do
+    demo_up; run "fanout-max" fanout --find-max --rate 20000 --duration 5 --max-p99-ms 50; demo_down
+  done
+fi
+if [[ $what == all || $what == claims ]]; then
+  for rate in 2000 20000; do for i in 1 2 3; do
+    demo_up CLAIM_RATE=100000; run "claims-$rate" claims --players 200 --rate "$rate" --duration 10
+    curl -s "http://127.0.0.1:$PORT/metrics" | grep '^arena_leaderboard_lag_seconds' > "/tmp/lag-$rate-$i.txt" || true
+    if [[ $rate == 2000 ]]; then redis_benchmark_claim "claims-redis-benchmark"; fi
+    demo_down
+  done; done
+fi
+if [[ $what == all || $what == battles ]]; then
+  for i in 1 2 3; do
+    demo_up; run "battles" battles --pairings 10 --contenders 10 --rounds 20; demo_down
+  done
+fi
+if [[ $what == ticks ]]; then
+  demo_up; run "ticks-600" ticks --seconds 600; demo_down
+fi
