@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|connections|claims|battles|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|connections|claims|battles|ticks|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh demo
@@ -44,7 +44,8 @@ redis_benchmark_claim() {
 run() { # label, then the bench arguments
   local label=$1; shift
   echo "==> $label" >&2
-  "$BIN" bench "$@" --url "$URLS" --json | sed "s/^{/{\"label\":\"$label\",/" | tee -a "$OUT"
+  "$BIN" bench "$@" --url "$URLS" --json | sed "s/^{/{\"label\":\"$label\",/" | tee -a "$OUT" ||
+    echo "run $label failed (see above)" >&2
 }
 
 if [[ $what == all || $what == connections ]]; then
@@ -56,6 +57,8 @@ if [[ $what == all || $what == fanout ]]; then
   for rate in 5000 20000; do for i in 1 2 3; do
     demo_up; run "fanout-$rate" fanout --rate "$rate" --duration 10; demo_down
   done; done
+fi
+if [[ $what == all || $what == fanout || $what == fanout-max ]]; then
   for i in 1 2 3; do
     demo_up; run "fanout-max" fanout --find-max --rate 20000 --duration 5 --max-p99-ms 50; demo_down
   done

@@ -344,9 +344,7 @@ async fn step(
         let closed = shared.closed.load(Ordering::Relaxed);
         if closed > 0 {
             pb.finish_and_clear();
-            return Err(BenchError::Protocol(format!(
-                "{closed} connection(s) were closed during the run (server gone, or a client too slow to answer pings)"
-            )));
+            return Err(BenchError::ConnectionsLost(closed));
         }
         let due = (elapsed.as_secs_f64() * attacks_per_s) as u64;
         while sent < due {
@@ -409,7 +407,16 @@ async fn find_max(
     let mut rate = args.rate;
     let (mut lo, mut hi) = (0u64, None);
     while rate <= args.max_rate {
-        let r = step(args, addrs, rooms, stats, shared, rate, false).await?;
+        let r = match step(args, addrs, rooms, stats, shared, rate, false).await {
+            Ok(r) => r,
+            // Overload made clients miss pings and the servers dropped them: over capacity,
+            // and with connections gone the search cannot go on.
+            Err(BenchError::ConnectionsLost(n)) => {
+                eprintln!("  {rate:>8}/s  {n} connection(s) lost: over capacity");
+                return Ok(results);
+            }
+            Err(e) => return Err(e),
+        };
         let ok = good(&r);
         eprintln!(
             "  {rate:>8}/s  p99 {:>8.2} ms  lost {:>6}  {}",
@@ -431,7 +438,14 @@ async fn find_max(
             if mid <= lo || hi - lo < hi / 20 {
                 break;
             }
-            let r = step(args, addrs, rooms, stats, shared, mid, false).await?;
+            let r = match step(args, addrs, rooms, stats, shared, mid, false).await {
+                Ok(r) => r,
+                Err(BenchError::ConnectionsLost(n)) => {
+                    eprintln!("  {mid:>8}/s  {n} connection(s) lost: over capacity");
+                    return Ok(results);
+                }
+                Err(e) => return Err(e),
+            };
             let ok = good(&r);
             eprintln!(
                 "  {mid:>8}/s  p99 {:>8.2} ms  lost {:>6}  {}",

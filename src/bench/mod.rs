@@ -37,6 +37,12 @@ pub enum BenchError {
     Status(String, String),
     #[error("protocol: {0}")]
     Protocol(String),
+    #[error(
+        "{0} connection(s) were closed during the run (server gone, or a client too slow to answer pings)"
+    )]
+    ConnectionsLost(u64),
+    #[error("the run did not finish within its bound of {0:?}")]
+    TimedOut(Duration),
     #[error("invalid option: {0}")]
     Invalid(String),
     #[error("cannot write {0}: {1}")]
@@ -96,13 +102,28 @@ pub struct Outcome {
 
 /// Run a scenario and print its report (a table, or one JSON line with `--json`).
 pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
-    match args.scenario {
-        Scenario::Fanout(a) => fanout::run(a).await,
-        Scenario::Connections(a) => connections::run(a).await,
-        Scenario::Ticks(a) => ticks::run(a).await,
-        Scenario::Battles(a) => battles::run(a).await,
-        Scenario::Claims(a) => claims::run(a).await,
-    }
+    // Every run is bounded in time, whatever the servers do.
+    let secs = |s: u64| Duration::from_secs(s);
+    let limit = match &args.scenario {
+        Scenario::Fanout(a) if a.find_max => secs(20 * (a.duration + 15) + 120),
+        Scenario::Fanout(a) => secs(a.duration + 120),
+        Scenario::Connections(a) => secs(a.clients as u64 / 20 + 120),
+        Scenario::Ticks(a) => secs(a.seconds + 60),
+        Scenario::Battles(a) => secs(a.rounds as u64 * 30 + 120),
+        Scenario::Claims(a) => secs(a.duration + 120),
+    };
+    let fut = async move {
+        match args.scenario {
+            Scenario::Fanout(a) => fanout::run(a).await,
+            Scenario::Connections(a) => connections::run(a).await,
+            Scenario::Ticks(a) => ticks::run(a).await,
+            Scenario::Battles(a) => battles::run(a).await,
+            Scenario::Claims(a) => claims::run(a).await,
+        }
+    };
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| BenchError::TimedOut(limit))?
 }
 
 /// Check every URL: well-formed, loopback unless allowed; returns `host:port` strings.

@@ -74,7 +74,9 @@ impl Wire {
     pub async fn join(&mut self, room: &str) -> Result<(), BenchError> {
         self.send(format!(r#"420["join_room",{{"room":"{room}"}}]"#))
             .await?;
-        let ack = self.expect_prefix("430").await?;
+        let ack = tokio::time::timeout(Duration::from_secs(10), self.expect_prefix("430"))
+            .await
+            .map_err(|_| BenchError::Protocol(format!("join_room {room}: no ack within 10 s")))??;
         if ack.contains(r#""ok":true"#) {
             Ok(())
         } else {
