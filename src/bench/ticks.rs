@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 
+use super::report::{Latency, histogram, plot_svg};
 use super::wire::{Wire, scan_str, scan_u64};
-use super::{BenchError, Common, emit, progress, statuses, targets};
+use super::{BenchError, Common, emit, progress, statuses, targets, write_plot};
 
 #[derive(Debug, Clone, Args)]
 pub struct TicksArgs {
@@ -69,6 +70,8 @@ pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
         tasks.push(tokio::spawn(async move {
             let _keep = _writer;
             let mut seen: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            // Delay from the start of interval n to this client receiving its tick.
+            let mut delay = histogram();
             while let Ok(Some(ev)) =
                 tokio::time::timeout_at(deadline.into(), reader.next_event()).await
             {
@@ -78,9 +81,11 @@ pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
                     seen.entry(n)
                         .or_default()
                         .push(scan_str(&ev, "instanceId").unwrap_or("?").to_string());
+                    let late_ms = crate::tick::unix_ms().saturating_sub(n * tick_ms);
+                    delay.saturating_record((late_ms * 1000).max(1));
                 }
             }
-            seen
+            (seen, delay)
         }));
     }
     let pb = progress(args.seconds, "observing ticks");
@@ -92,9 +97,19 @@ pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
         );
     }
     let mut observed: Observed = Vec::new();
+    let mut delay = histogram();
     for t in tasks {
-        observed.push(t.await.unwrap_or_default());
+        let (seen, d) = t.await.unwrap_or_else(|_| (BTreeMap::new(), histogram()));
+        observed.push(seen);
+        let _ = delay.add(&d);
     }
+    let delay_lat = Latency::of(&delay);
+    write_plot(&args.common, || {
+        plot_svg(
+            "server_tick delay after the interval boundary",
+            &[("tick received", &delay)],
+        )
+    })?;
     pb.finish_and_clear();
     // Judge only the intervals every observer watched in full: skip the first and last seen.
     let first = observed
@@ -138,6 +153,13 @@ pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
         ),
         ("wins by instance".into(), format!("{winners:?}")),
         (
+            "tick delay p50/p99/max".into(),
+            format!(
+                "{:.1} / {:.1} / {:.1} ms after the boundary",
+                delay_lat.p50_ms, delay_lat.p99_ms, delay_lat.max_ms
+            ),
+        ),
+        (
             "verdict".into(),
             if ok {
                 "exactly one tick per interval".into()
@@ -146,7 +168,7 @@ pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
             },
         ),
     ];
-    let j = json!({"scenario": "ticks", "instances": addrs.len(), "tick_ms": tick_ms, "counts": counts, "wins": winners, "ok": ok});
+    let j = json!({"scenario": "ticks", "instances": addrs.len(), "tick_ms": tick_ms, "counts": counts, "wins": winners, "delay": delay_lat, "ok": ok});
     Ok(emit(&args.common, "arena bench ticks", rows, j, ok))
 }
 

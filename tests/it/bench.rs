@@ -73,9 +73,14 @@ async fn ticks_and_connections_scenarios_report_exact_counts() {
     })
     .await;
     let urls = format!("{},{}", arena[0].url, arena[1].url);
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("ticks.svg");
     let args = arena::bench::BenchArgs {
         scenario: arena::bench::Scenario::Ticks(arena::bench::ticks::TicksArgs {
-            common: common(&urls),
+            common: arena::bench::Common {
+                plot: Some(plot.clone()),
+                ..common(&urls)
+            },
             seconds: 3,
         }),
     };
@@ -84,6 +89,9 @@ async fn ticks_and_connections_scenarios_report_exact_counts() {
     assert!(outcome.ok, "{}", outcome.report);
     assert!(c["intervals"].as_u64().unwrap() >= 10, "{c}");
     assert_eq!(c["with_1"], c["intervals"]);
+    assert!(outcome.report["delay"]["count"].as_u64().unwrap() >= 20);
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"));
 
     let args = arena::bench::BenchArgs {
         scenario: arena::bench::Scenario::Connections(arena::bench::connections::ConnectionsArgs {
