@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::report::{Latency, histogram, plot_svg};
 use super::wire::Wire;
-use super::{BenchError, Common, emit, progress, statuses, targets, write_plot};
+use super::{BenchError, Common, cpu_between, emit, progress, statuses, targets, write_plot};
 
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionsArgs {
@@ -112,6 +112,10 @@ pub async fn run(args: ConnectionsArgs) -> Result<super::Outcome, BenchError> {
             ),
         ),
         (
+            "server CPU while connecting and settling".into(),
+            format!("{:.2} s", cpu_between(&before, &after)),
+        ),
+        (
             "all connected in".into(),
             format!(
                 "{connect_all_s:.2} s ({:.0}/s)",
@@ -122,7 +126,7 @@ pub async fn run(args: ConnectionsArgs) -> Result<super::Outcome, BenchError> {
     let j = json!({
         "scenario": "connections", "instances": n, "clients": args.clients, "counted": counted,
         "rss_delta_bytes": rss_delta, "bytes_per_client": per_client, "per_instance": per_instance,
-        "connect": latency, "connect_all_s": connect_all_s,
+        "connect": latency, "connect_all_s": connect_all_s, "server_cpu_s": cpu_between(&before, &after),
     });
     Ok(emit(&args.common, "arena bench connections", rows, j, ok))
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::report::{Latency, histogram, plot_svg};
 use super::wire::{Wire, scan_str, scan_u64};
-use super::{BenchError, Common, emit, progress, statuses, targets, write_plot};
+use super::{BenchError, Common, cpu_between, emit, progress, statuses, targets, write_plot};
 
 #[derive(Debug, Clone, Args)]
 pub struct TicksArgs {
@@ -104,6 +104,7 @@ pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
         let _ = delay.add(&d);
     }
     let delay_lat = Latency::of(&delay);
+    let cpu = cpu_between(&status, &statuses(&addrs).await?);
     write_plot(&args.common, || {
         plot_svg(
             "server_tick delay after the interval boundary",
@@ -152,6 +153,7 @@ pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
             counts.disagreements.to_string(),
         ),
         ("wins by instance".into(), format!("{winners:?}")),
+        ("server CPU during the run".into(), format!("{cpu:.2} s")),
         (
             "tick delay p50/p99/max".into(),
             format!(
@@ -168,7 +170,7 @@ pub async fn run(args: TicksArgs) -> Result<super::Outcome, BenchError> {
             },
         ),
     ];
-    let j = json!({"scenario": "ticks", "instances": addrs.len(), "tick_ms": tick_ms, "counts": counts, "wins": winners, "delay": delay_lat, "ok": ok});
+    let j = json!({"scenario": "ticks", "instances": addrs.len(), "tick_ms": tick_ms, "counts": counts, "wins": winners, "delay": delay_lat, "server_cpu_s": cpu, "ok": ok});
     Ok(emit(&args.common, "arena bench ticks", rows, j, ok))
 }
 
