@@ -172,17 +172,8 @@ impl Reader {
     /// The next Socket.IO event frame (the text after `42`), `None` when the connection ends.
     pub async fn next_event(&mut self) -> Option<String> {
         loop {
-            match self.stream.next().await? {
-                Ok(Message::Text(t)) => {
-                    let t = t.as_str();
-                    if t == "2" {
-                        let _ = self.pong.send(Message::text("3"));
-                    } else if let Some(ev) = t.strip_prefix("42") {
-                        return Some(ev.to_string());
-                    }
-                }
-                Ok(Message::Close(_)) | Err(_) => return None,
-                Ok(_) => {}
+            if let Packet::Event(ev) = self.next_packet().await? {
+                return Some(ev);
             }
         }
     }
