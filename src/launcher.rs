@@ -228,5 +228,8 @@ async fn wait_healthy(urls: &[String], within: Duration) {
 
 /// A minimal HTTP/1.1 GET on loopback: does `path` answer 200?
 pub async fn http_get_ok(addr: &str, path: &str) -> bool {
-    matches!(crate::bench::http_get(addr, path).await, Ok((200, _)))
+    matches!(
+        crate::http::client::http_get(addr, path).await,
+        Ok((200, _))
+    )
 }

@@ -402,34 +402,40 @@ async fn find_max(
     stats: &[Arc<Mutex<RecvStats>>],
     shared: &Shared,
 ) -> Result<Vec<StepResult>, BenchError> {
-    let good = |r: &StepResult| r.lost() == 0 && r.cross.p99_ms <= args.max_p99_ms;
     let mut results = Vec::new();
+    // One step at `rate`: Some(within bound), or None when the search must stop because
+    // overload made clients miss pings and the servers dropped them.
+    let probe =
+        async |rate: u64, results: &mut Vec<StepResult>| -> Result<Option<bool>, BenchError> {
+            let r = match step(args, addrs, rooms, stats, shared, rate, false).await {
+                Ok(r) => r,
+                Err(BenchError::ConnectionsLost(n)) => {
+                    eprintln!("  {rate:>8}/s  {n} connection(s) lost: over capacity");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            let ok = r.lost() == 0 && r.cross.p99_ms <= args.max_p99_ms;
+            eprintln!(
+                "  {rate:>8}/s  p99 {:>8.2} ms  lost {:>6}  {}",
+                r.cross.p99_ms,
+                r.lost(),
+                if ok { "ok" } else { "over" }
+            );
+            results.push(r);
+            Ok(Some(ok))
+        };
     let mut rate = args.rate;
     let (mut lo, mut hi) = (0u64, None);
     while rate <= args.max_rate {
-        let r = match step(args, addrs, rooms, stats, shared, rate, false).await {
-            Ok(r) => r,
-            // Overload made clients miss pings and the servers dropped them: over capacity,
-            // and with connections gone the search cannot go on.
-            Err(BenchError::ConnectionsLost(n)) => {
-                eprintln!("  {rate:>8}/s  {n} connection(s) lost: over capacity");
-                return Ok(results);
+        match probe(rate, &mut results).await? {
+            None => return Ok(results),
+            Some(true) => lo = rate,
+            Some(false) => {
+                hi = Some(rate);
+                break;
             }
-            Err(e) => return Err(e),
-        };
-        let ok = good(&r);
-        eprintln!(
-            "  {rate:>8}/s  p99 {:>8.2} ms  lost {:>6}  {}",
-            r.cross.p99_ms,
-            r.lost(),
-            if ok { "ok" } else { "over" }
-        );
-        results.push(r);
-        if !ok {
-            hi = Some(rate);
-            break;
         }
-        lo = rate;
         rate = rate * 3 / 2;
     }
     if let Some(mut hi) = hi {
@@ -438,23 +444,11 @@ async fn find_max(
             if mid <= lo || hi - lo < hi / 20 {
                 break;
             }
-            let r = match step(args, addrs, rooms, stats, shared, mid, false).await {
-                Ok(r) => r,
-                Err(BenchError::ConnectionsLost(n)) => {
-                    eprintln!("  {mid:>8}/s  {n} connection(s) lost: over capacity");
-                    return Ok(results);
-                }
-                Err(e) => return Err(e),
-            };
-            let ok = good(&r);
-            eprintln!(
-                "  {mid:>8}/s  p99 {:>8.2} ms  lost {:>6}  {}",
-                r.cross.p99_ms,
-                r.lost(),
-                if ok { "ok" } else { "over" }
-            );
-            results.push(r);
-            if ok { lo = mid } else { hi = mid }
+            match probe(mid, &mut results).await? {
+                None => break,
+                Some(true) => lo = mid,
+                Some(false) => hi = mid,
+            }
         }
     }
     Ok(results)

@@ -10,7 +10,6 @@ pub mod battles;
 pub mod claims;
 pub mod connections;
 pub mod fanout;
-pub mod http;
 pub mod report;
 pub mod ticks;
 pub mod wire;
@@ -22,7 +21,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
-pub use http::{HttpError, http_get, http_post};
+pub use crate::http::client::{HttpError, http_get, http_post};
 
 /// Errors of a bench run.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! The HTTP routes. One port serves these, Socket.IO (`/socket.io/`) and the UI.
 
 mod api;
+pub mod client;
 mod health;
 mod hunt;
 mod ui;

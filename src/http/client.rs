@@ -1,4 +1,4 @@
-//! A minimal HTTP/1.1 GET for loopback use (bench, launcher, tests): no client crate needed
+//! A minimal HTTP/1.1 client for loopback use (launcher, bench, tests): no client crate needed
 //! for three JSON endpoints.
 
 use std::time::Duration;
