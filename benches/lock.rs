@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use arena::lock::{LockConfig, Redlock, Resource};
-use arena::redis_server::{RedisOptions, RedisServer};
+use arena::services::lock::{LockConfig, Redlock, Resource};
+use arena::tools::redis_server::{RedisOptions, RedisServer};
 use criterion::Criterion;
 use hdrhistogram::Histogram;
 

@@ -23,18 +23,28 @@ for cmd in "${want[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$(pkg_for "$cmd")")
 done
 
+# apt can fail on a flaky mirror: one retry after a pause.
+apt_install() {
+  $sudo apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "==> installing ${missing[*]} (apt-get)"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  if ! apt_install "${missing[@]}"; then
+    echo "==> apt-get failed; retrying once in 10 s"
+    sleep 10
+    apt_install "${missing[@]}"
+  fi
 fi
 
 if [ "${1:-demo}" = test ]; then
   # The browser and stock-client checks' npm packages (lock file pinned; no browser download).
   if [ ! -d tests/ui/node_modules ] || [ tests/ui/package-lock.json -nt tests/ui/node_modules ]; then
     echo "==> npm ci (tests/ui)"
-    npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
+    npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error ||
+      { sleep 10; npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error; }
   fi
 fi

@@ -1,54 +1,41 @@
 //! # arena
 //!
 //! A real-time competition server that scales out over Redis: several `arena` processes
-//! share one Redis; every client on every instance sees the same rooms and ticks.
+//! share one Redis; every client on every instance sees the same rooms, ticks, battles
+//! and treasure hunt.
 //!
 //! # Layout
-//! - `config`: typed, validated settings of one instance.
-//! - `app`: builds an instance as a value (`App::build`, `local_addr`, `run`).
-//! - `realtime`: the Socket.IO gateway — `protocol` (wire payloads, parsers),
-//!   `handlers` (events), `adapter` (cross-instance rooms over Redis pub/sub), `probe`.
-//! - `tick`: leader-elected ticks, at most one winner per interval.
-//! - `battle`: duplicate-free battles (idempotency key + fenced commit, one Lua step).
-//! - `warmup`: start-up seeding, at most once per minute across all instances.
-//! - `lock`: Redlock over N masters — leases with renewal and a lost-lease signal,
-//!   fencing tokens and fenced writes.
-//! - `hunt`: the treasure hunt — leader-elected maps, exactly-once claims (one Lua CAS +
-//!   XADD), a partitioned claim log and its idempotent leaderboard projection.
-//! - `limiter`: rate limits shared by all instances (GCRA in Lua).
-//! - `redis`: connections, key builders (`keys`), Lua scripts (`scripts`, `lua/`).
-//! - `http`: `/health`, `/ready`, `/status`, `/metrics` and the UI.
-//! - `metrics`: every metric name, one registry per instance.
-//! - `launcher`: `arena demo` — a managed Redis and N instances, restarted on crash.
-//! - `redis_server`: start and stop a `redis-server` process (demo and tests).
-//! - `client`: a small Socket.IO v4 client (tests and `arena bench`).
-//! - `bench`: `arena bench`, the load generator.
+//! Five layers; a module only uses its own layer and the ones below it (a test in
+//! `tests/layers.rs` keeps it so, and keeps the module graph free of cycles):
+//! - `edge`: the instance's wiring (`app`), its whole config, the Socket.IO namespace
+//!   (`socket`) and the HTTP router (`http`). `tools` sits beside it: `arena demo`,
+//!   `arena bench` and the clients they use. `main.rs` is the binary over both.
+//! - `modes`: one folder per game mode — `rooms` (rooms, attacks, ticks), `battle`,
+//!   `hunt` (the treasure hunt), `workers` (warm-up and the shared counter). Each owns its
+//!   events, payloads, routes, scripts, keys, metrics, settings and tasks.
+//! - `services`: what modes share — `state`, `settings`, `lock` (Redlock), `limiter`,
+//!   `period` (the leader-per-period runner), `metrics`, `realtime` (the Socket.IO
+//!   adapter and the handler wrapper) and `mode` (the contract a mode implements).
+//! - `redis`: connections, the shared keys and the hash-tag rule, the script helper.
+//! - `base`: ids, the clock, the error envelope, config errors, process facts, logs,
+//!   the shutdown signal.
 //!
-//! # Follow an attack
-//! A client emits `attack {room, damage}` -> `realtime::handlers::attack` parses it with
-//! `protocol::Attack::parse` (bad input -> error ack), checks membership, and calls
-//! `within(room).emit`, which publishes through `realtime::adapter::ReconnectingDriver`;
-//! every other instance receives it from Redis and emits to its local members.
-//! The sender gets `{ok:true}`; `arena_attacks_total` counts it once, on its instance.
+//! # Follow a claim
+//! A client emits `claim {mapId, tile}` -> `services::realtime::events::Event::on`
+//! parses the payload and calls `modes::hunt::events::claim` -> `modes::hunt::claim::handle`
+//! (`ClaimReq::parse`, then the shared rate limit `services::limiter::check`) ->
+//! `modes::hunt::scripts::claim` runs `modes/hunt/lua/claim.lua` (validate, set the
+//! owner, XADD to the partition stream: one atomic step) -> the wrapper acks
+//! `{ok:true, value}` and the handler emits `tile_claimed` to the room `hunt`, which
+//! `services::realtime::adapter` carries to every other instance -> in the background
+//! `modes::hunt::projection` reads the stream and applies each claim once to the
+//! leaderboard -> `modes::hunt::board` broadcasts the top 10 every 500 ms from the one
+//! instance that wins that period (`services::period`). ARCHITECTURE.md walks it file
+//! by file.
 
-pub mod app;
-pub mod battle;
-pub mod bench;
-pub mod client;
-pub mod config;
-pub mod error;
-pub mod http;
-pub mod hunt;
-pub mod launcher;
-pub mod limiter;
-pub mod lock;
-pub mod metrics;
-pub mod process;
-pub mod realtime;
+pub mod base;
+pub mod edge;
+pub mod modes;
 pub mod redis;
-pub mod redis_server;
-pub mod shutdown;
-pub mod state;
-pub mod telemetry;
-pub mod tick;
-pub mod warmup;
+pub mod services;
+pub mod tools;

@@ -17,11 +17,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one instance against a Redis (config by flags or env).
-    Serve(arena::config::Config),
+    Serve(arena::edge::config::Config),
     /// Start a managed Redis (unless REDIS_URL is set) and N instances; Ctrl-C stops all.
-    Demo(arena::launcher::DemoOptions),
-    /// Load generator: fanout, connections, ticks (see `arena bench --help`).
-    Bench(arena::bench::BenchArgs),
+    Demo(arena::tools::launcher::DemoOptions),
+    /// Load generator: fanout, connections, ticks, battles, claims (see `arena bench --help`).
+    Bench(arena::tools::bench::BenchArgs),
     /// Treasure-hunt maintenance (see `arena hunt --help`).
     Hunt {
         #[command(subcommand)]
@@ -34,18 +34,18 @@ enum HuntAction {
     /// Recompute the hunt leaderboard from the claim streams (run while claims are quiet).
     Rebuild {
         /// The Redis holding the hunt.
-        #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+        #[arg(long, env = "REDIS_URL", default_value = arena::services::settings::REDIS_URL)]
         redis_url: String,
         /// Number of partitions the instances use (HUNT_PARTITIONS).
-        #[arg(long, env = "HUNT_PARTITIONS", default_value_t = 16)]
+        #[arg(long, env = "HUNT_PARTITIONS", default_value_t = arena::modes::hunt::PARTITIONS)]
         hunt_partitions: u32,
     },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    arena::telemetry::init();
-    arena::process::raise_fd_limit();
+    arena::base::telemetry::init();
+    arena::base::process::raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -69,18 +69,18 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let shutdown = arena::shutdown::signal();
+    let shutdown = arena::base::shutdown::signal();
     match cli.command {
         Command::Serve(config) => {
-            if std::env::var_os(arena::launcher::SUPERVISED_ENV).is_some() {
+            if std::env::var_os(arena::tools::launcher::SUPERVISED_ENV).is_some() {
                 exit_with_parent(shutdown.clone());
             }
-            let app = arena::app::App::build(config).await?;
+            let app = arena::edge::app::App::build(config).await?;
             app.run(shutdown)
                 .await
                 .context("instance stopped with an error")?;
         }
-        Command::Demo(opts) => arena::launcher::run(opts, shutdown).await?,
+        Command::Demo(opts) => arena::tools::launcher::run(opts, shutdown).await?,
         Command::Hunt {
             action:
                 HuntAction::Rebuild {
@@ -91,7 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn =
                 arena::redis::command_connection(&redis_url, std::time::Duration::from_secs(10))
                     .context("bad REDIS_URL")?;
-            let r = arena::hunt::board::rebuild(&mut conn, hunt_partitions)
+            let r = arena::modes::hunt::board::rebuild(&mut conn, hunt_partitions)
                 .await
                 .context("rebuild failed")?;
             println!(
@@ -102,7 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => {
             // Ctrl-C / SIGTERM end a run at once (its connections close with the process).
             let outcome = tokio::select! {
-                r = arena::bench::run(args) => r?,
+                r = arena::tools::bench::run(args) => r?,
                 _ = shutdown.cancelled() => anyhow::bail!("interrupted"),
             };
             if !outcome.ok {

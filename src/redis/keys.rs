@@ -1,42 +1,31 @@
-//! Every Redis key and channel arena uses, built in one place.
+//! The keys and channels of the shared services, and the hash-tag rule every key obeys.
 //!
 //! Rule: all keys that one Lua script touches share a `{hash tag}`, so every script runs
-//! on one Redis Cluster slot. Tags name the thing that is updated together:
+//! on one Redis Cluster slot. Tags name the thing that is updated together. Each mode
+//! builds its own keys in its `keys.rs` (e.g. `modes/hunt/keys.rs`); ARCHITECTURE.md has
+//! the whole map. The shared ones:
 //!
 //! | key | type | purpose |
 //! |---|---|---|
-//! | `arena:{tick}:lock:<n>` | string, PX < tick | lease on interval `n`; value = winner's token |
-//! | `arena:{tick}:last` | string | highest interval number won so far (monotonic fence) |
+//! | `arena:{<race>}:lock:<n>` | string, PX < period | lease on period `n` of a leader race (`tick`, `mapgen`, `hunt:board`); value = winner's token |
+//! | `arena:{<race>}:last` | string | highest period of that race won so far (monotonic fence) |
 //! | `arena:{lock:<r>}:lease` | string, PX ttl | Redlock lease on resource `r`, on every master; value = holder's random token |
 //! | `arena:{lock:<r>}:fence` | string (int) | on the data Redis: newest fencing token issued or seen for `r` (INCR at acquire) |
 //! | `arena:{lock:<r>}:data:<name>` | any | data guarded by lock `r`, written by the fenced scripts (same tag as its fence) |
-//! | `arena:{mapgen}:lock:<n>` | string, PX < map_ms | lease on map period `n`; value = generator's token |
-//! | `arena:{mapgen}:last` | string | highest map period generated so far (monotonic fence) |
-//! | `arena:{p<k>}:map:<id>` | hash, EX hunt_key_ttl | immutable map `id` (k = id % partitions): width, height, createdAt, expiresAt, treasures (JSON), `v:<tile>` = value |
-//! | `arena:{p<k>}:map:<id>:owners` | hash, EX hunt_key_ttl | tile -> player; set once per tile by `claim.lua` |
-//! | `arena:{p<k>}:claims` | stream, MAXLEN ~ | the claim log of partition k: mapId, tile, player, value, claimId, at |
-//! | `arena:{p<k>}:claims:dead` | stream, MAXLEN ~ | claim entries that failed `hunt_max_deliveries` times |
-//! | `arena:{lb}:global` | zset | hunt leaderboard, player -> score (projection of every partition) |
-//! | `arena:{lb}:map:<id>` | zset, EX hunt_key_ttl | leaderboard of one map |
-//! | `arena:{lb}:applied:<claimId>` | string, EX hunt_key_ttl | apply-once marker of a claim; in `{lb}` so the check and the ZINCRBY are one script on one slot (the price: every projection write lands on the `{lb}` slot) |
-//! | `arena:{hunt:board}:lock:<n>` / `:last` | string | leader race for the 500 ms leaderboard broadcast |
-//! | `arena:{rl:<action>:<player>}` | string, PX | GCRA theoretical arrival time of one player's `action` (rate_limit.lua) |
+//! | `arena:{rl:<action>:<subject>}` | string, PX | GCRA theoretical arrival time of one subject's `action` (rate_limit.lua) |
 //!
 //! Pub/sub channels (not keys): socketioxide-redis uses `arena-request#/#`,
 //! `arena-request#/#<uid>#` and `arena-response#/#<uid>#` (one set per namespace); the
 //! round-trip probe uses `arena-probe#<uid>`.
 
-/// Prefix of the socketioxide-redis channels.
-pub const ADAPTER_PREFIX: &str = "arena";
-
-/// The lease key of tick interval `n`.
-pub fn tick_lock(n: u64) -> String {
-    format!("arena:{{tick}}:lock:{n}")
+/// The lease key of period `n` of the leader race named `race` (e.g. `tick`).
+pub fn period_lock(race: &str, n: u64) -> String {
+    format!("arena:{{{race}}}:lock:{n}")
 }
 
-/// The highest interval number won so far.
-pub fn tick_last() -> &'static str {
-    "arena:{tick}:last"
+/// The highest period of race `race` won so far (its monotonic fence).
+pub fn period_last(race: &str) -> String {
+    format!("arena:{{{race}}}:last")
 }
 
 /// The pub/sub round-trip probe channel of one instance.
@@ -60,71 +49,6 @@ pub fn lock_data(resource: &str, name: &str) -> String {
     format!("arena:{{lock:{resource}}}:data:{name}")
 }
 
-/// The lease key of map period `n` (the map generator's race).
-pub fn mapgen_lock(n: u64) -> String {
-    format!("arena:{{mapgen}}:lock:{n}")
-}
-
-/// The highest map period generated so far.
-pub fn mapgen_last() -> &'static str {
-    "arena:{mapgen}:last"
-}
-
-/// The lease key of leaderboard-broadcast period `n`.
-pub fn board_lock(n: u64) -> String {
-    format!("arena:{{hunt:board}}:lock:{n}")
-}
-
-/// The highest leaderboard-broadcast period won so far.
-pub fn board_last() -> &'static str {
-    "arena:{hunt:board}:last"
-}
-
-/// The partition of map `map_id`: `map_id % partitions`.
-pub fn partition_of(map_id: u64, partitions: u32) -> u32 {
-    (map_id % u64::from(partitions.max(1))) as u32
-}
-
-/// The immutable map `map_id`, in partition `p`.
-pub fn hunt_map(p: u32, map_id: u64) -> String {
-    format!("arena:{{p{p}}}:map:{map_id}")
-}
-
-/// Tile owners of map `map_id`, in partition `p`.
-pub fn hunt_owners(p: u32, map_id: u64) -> String {
-    format!("arena:{{p{p}}}:map:{map_id}:owners")
-}
-
-/// The claim stream of partition `p`.
-pub fn hunt_claims(p: u32) -> String {
-    format!("arena:{{p{p}}}:claims")
-}
-
-/// The dead-letter stream of partition `p`.
-pub fn hunt_dead_letters(p: u32) -> String {
-    format!("arena:{{p{p}}}:claims:dead")
-}
-
-/// The global hunt leaderboard.
-pub fn lb_global() -> &'static str {
-    "arena:{lb}:global"
-}
-
-/// The leaderboard of map `map_id`.
-pub fn lb_map(map_id: u64) -> String {
-    format!("arena:{{lb}}:map:{map_id}")
-}
-
-/// The apply-once marker of claim `claim_id`.
-pub fn lb_applied(claim_id: &str) -> String {
-    format!("arena:{{lb}}:applied:{claim_id}")
-}
-
-/// A scratch key for `arena hunt rebuild` (renamed over `lb_global`: same tag).
-pub fn lb_rebuild(nonce: u64) -> String {
-    format!("arena:{{lb}}:rebuild:{nonce}")
-}
-
 /// The rate-limit state of `subject` for `action`.
 pub fn rate_limit(action: &str, subject: &str) -> String {
     format!("arena:{{rl:{action}:{subject}}}")
@@ -141,9 +65,13 @@ pub fn hash_tag(key: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn tick_keys_share_a_slot_tag() {
-        assert!(super::tick_lock(7).contains("{tick}"));
-        assert!(super::tick_last().contains("{tick}"));
+    fn period_keys_share_a_slot_tag() {
+        assert_eq!(
+            super::hash_tag(&super::period_lock("tick", 7)),
+            Some("tick")
+        );
+        assert_eq!(super::hash_tag(&super::period_last("tick")), Some("tick"));
+        assert_eq!(super::period_last("hunt:board"), "arena:{hunt:board}:last");
     }
 
     #[test]
@@ -160,19 +88,5 @@ mod tests {
         assert_eq!(super::hash_tag("a{}b{c}"), None);
         assert_eq!(super::hash_tag("abc"), None);
         assert_eq!(super::hash_tag("a{bc"), None);
-    }
-
-    #[test]
-    fn hunt_keys_share_their_partition_tag() {
-        let p = super::partition_of(42, 16);
-        assert_eq!(p, 10);
-        assert_eq!(super::hash_tag(&super::hunt_map(p, 42)), Some("p10"));
-        assert_eq!(super::hash_tag(&super::hunt_owners(p, 42)), Some("p10"));
-        assert_eq!(super::hash_tag(&super::hunt_claims(p)), Some("p10"));
-        assert_eq!(super::hash_tag(&super::hunt_dead_letters(p)), Some("p10"));
-        assert_eq!(super::hash_tag(super::lb_global()), Some("lb"));
-        assert_eq!(super::hash_tag(&super::lb_map(42)), Some("lb"));
-        assert_eq!(super::hash_tag(&super::lb_applied("42:7")), Some("lb"));
-        assert_eq!(super::hash_tag(&super::lb_rebuild(1)), Some("lb"));
     }
 }

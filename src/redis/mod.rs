@@ -2,10 +2,10 @@
 //!
 //! Commands go over one multiplexed [`ConnectionManager`] with a short response timeout
 //! (it reconnects by itself after a Redis restart). Pub/sub for cross-instance rooms has
-//! its own connections in `realtime::adapter`, never shared with commands.
+//! its own connections in `services::realtime::adapter`, never shared with commands.
 
 pub mod keys;
-pub mod scripts;
+pub mod script;
 
 use std::time::Duration;
 

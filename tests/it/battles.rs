@@ -9,28 +9,16 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use serde_json::{Value, json};
 
-use crate::harness::{Arena, Instance, redis};
+use crate::harness::battle::battle_keys;
+use crate::harness::{Arena, BattleClient, Instance, RoomsClient, redis};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn battle_keys(url: &str) -> Vec<String> {
-    let mut conn = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = conn
-        .keys("arena:{lock:battle:*}:data:battle:*")
-        .await
-        .unwrap();
-    keys
-}
 
 async fn fifty_concurrent_starts(delay_ms: u64) {
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 2, |c| {
-        c.lock_ttl_ms = 300;
-        c.test_battle_delay_ms = delay_ms;
+        c.services.lock_ttl_ms = 300;
+        c.modes.battle.test_battle_delay_ms = delay_ms;
     })
     .await;
     let mut clients = Vec::new();
@@ -39,21 +27,17 @@ async fn fifty_concurrent_starts(delay_ms: u64) {
     }
     let acks = futures_util::future::join_all(clients.iter().enumerate().map(|(i, c)| {
         // The same set of players, in varying order.
-        let players = if i % 2 == 0 {
-            json!(["alice", "bob"])
+        let players: &[&str] = if i % 2 == 0 {
+            &["alice", "bob"]
         } else {
-            json!(["bob", "alice"])
+            &["bob", "alice"]
         };
-        async move {
-            c.emit_with_ack("start_battle", &json!({"players": players}), WAIT)
-                .await
-        }
+        async move { c.start_battle(players).await }
     }))
     .await;
     let mut ids = HashSet::new();
     let mut created = 0;
     for ack in acks {
-        let ack = ack.unwrap();
         assert_eq!(ack["ok"], json!(true), "{ack}");
         ids.insert(ack["battleId"].as_str().unwrap().to_string());
         created += usize::from(ack["created"] == json!(true));
@@ -93,10 +77,7 @@ async fn players_join_the_battle_room_on_any_instance_and_it_can_end() {
     let mut alice = arena[0].client("alice").await;
     let mut bob = arena[1].client("bob").await;
     let mut carol = arena[0].client("carol").await;
-    let ack = carol
-        .emit_with_ack("start_battle", &json!({"players": ["bob", "alice"]}), WAIT)
-        .await
-        .unwrap();
+    let ack = carol.start_battle(&["bob", "alice"]).await;
     assert_eq!(ack["created"], json!(true), "{ack}");
     assert_eq!(ack["players"], json!(["alice", "bob"]));
     let id = ack["battleId"].as_str().unwrap().to_string();
@@ -108,19 +89,13 @@ async fn players_join_the_battle_room_on_any_instance_and_it_can_end() {
     assert_eq!(got["state"], "active");
     assert_eq!(arena[0].metric("arena_active_battles").await, 1.0);
 
-    let end = alice
-        .emit_with_ack("end_battle", &json!({"battleId": id}), WAIT)
-        .await
-        .unwrap();
+    let end = alice.end_battle(&id).await;
     assert_eq!(end, json!({"ok": true, "battleId": id}));
     for c in [&mut alice, &mut bob] {
         let ev = c.next_event("battle_ended", WAIT).await.unwrap();
         assert_eq!(ev["state"], "ended");
     }
-    let again = alice
-        .emit_with_ack("end_battle", &json!({"battleId": id}), WAIT)
-        .await
-        .unwrap();
+    let again = alice.end_battle(&id).await;
     assert_eq!(again["error"]["code"], "not_found");
     assert_eq!(
         arena[0].get_json(&format!("/api/battles/{id}")).await["state"],
@@ -128,7 +103,7 @@ async fn players_join_the_battle_room_on_any_instance_and_it_can_end() {
     );
 
     // After the end, the same pairing can battle again: a new id, over HTTP this time.
-    let (status, body) = arena::bench::http_post(
+    let (status, body) = arena::tools::http_client::http_post(
         &arena[1].addr.to_string(),
         "/api/battles",
         r#"{"players":["alice","bob"]}"#,
@@ -139,7 +114,7 @@ async fn players_join_the_battle_room_on_any_instance_and_it_can_end() {
     let second: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(second["created"], json!(true));
     assert_ne!(second["battleId"], json!(id));
-    let (status, _) = arena::bench::http_post(
+    let (status, _) = arena::tools::http_client::http_post(
         &arena[0].addr.to_string(),
         "/api/battles",
         r#"{"players":["bob","alice"]}"#,
@@ -163,6 +138,7 @@ async fn bad_player_lists_are_refused_and_create_nothing() {
     let arena = Arena::spawn(&redis.url(), 1).await;
     let c = arena[0].client("m").await;
     let many: Vec<String> = (0..17).map(|i| format!("p{i}")).collect();
+    // A table of refused payloads, sent raw: several are not a list of names at all.
     for payload in [
         json!({"players": []}),
         json!({"players": ["solo"]}),
@@ -180,7 +156,7 @@ async fn bad_player_lists_are_refused_and_create_nothing() {
             .unwrap();
         assert_eq!(ack["error"]["code"], "bad_request", "{payload}: {ack}");
     }
-    let (status, body) = arena::bench::http_post(
+    let (status, body) = arena::tools::http_client::http_post(
         &arena[0].addr.to_string(),
         "/api/battles",
         r#"{"players":["x"]}"#,
@@ -189,15 +165,9 @@ async fn bad_player_lists_are_refused_and_create_nothing() {
     .unwrap();
     assert_eq!(status, 400, "{body}");
     assert!(battle_keys(&redis.url()).await.is_empty());
-    let ack = c
-        .emit_with_ack("end_battle", &json!({"battleId": "../etc"}), WAIT)
-        .await
-        .unwrap();
+    let ack = c.end_battle("../etc").await;
     assert_eq!(ack["error"]["code"], "bad_request");
-    let ack = c
-        .emit_with_ack("join_room", &json!({"room": "player:alice"}), WAIT)
-        .await
-        .unwrap();
+    let ack = c.join("player:alice").await;
     assert_eq!(
         ack["error"]["code"], "bad_request",
         "personal rooms are reserved"
@@ -209,11 +179,14 @@ async fn locked_read_modify_writes_serialize_across_instances() {
     let redis = redis();
     let arena = Arena::spawn(&redis.url(), 2).await;
     let addrs = [arena[0].addr.to_string(), arena[1].addr.to_string()];
-    let results = futures_util::future::join_all((0..40).map(|i| {
-        let addr = addrs[i % 2].clone();
-        async move { arena::bench::http_post(&addr, "/api/shared/increment", "{}").await }
-    }))
-    .await;
+    let results =
+        futures_util::future::join_all((0..40).map(|i| {
+            let addr = addrs[i % 2].clone();
+            async move {
+                arena::tools::http_client::http_post(&addr, "/api/shared/increment", "{}").await
+            }
+        }))
+        .await;
     let mut values = HashSet::new();
     for r in results {
         let (status, body) = r.unwrap();
@@ -244,7 +217,7 @@ async fn four_instances_starting_together_warm_up_once() {
     crate::harness::eventually(Duration::from_secs(5), "a warm-up to run", || {
         let mut conn = conn.clone();
         async move {
-            conn.get::<_, Option<u64>>(arena::warmup::RUNS)
+            conn.get::<_, Option<u64>>(arena::modes::workers::warmup::RUNS)
                 .await
                 .unwrap()
                 .map(|_| ())
@@ -252,7 +225,7 @@ async fn four_instances_starting_together_warm_up_once() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let runs: u64 = conn.get(arena::warmup::RUNS).await.unwrap();
+    let runs: u64 = conn.get(arena::modes::workers::warmup::RUNS).await.unwrap();
     assert_eq!(runs, 1);
     let mut total = 0.0;
     for i in &instances {

@@ -68,23 +68,23 @@ async fn fanout_counts_every_delivery_exactly() {
 async fn ticks_and_connections_scenarios_report_exact_counts() {
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 2, |c| {
-        c.tick_ms = 200;
-        c.lock_ttl_ms = 150;
+        c.modes.rooms.tick_ms = 200;
+        c.services.lock_ttl_ms = 150;
     })
     .await;
     let urls = format!("{},{}", arena[0].url, arena[1].url);
     let dir = tempfile::tempdir().unwrap();
     let plot = dir.path().join("ticks.svg");
-    let args = arena::bench::BenchArgs {
-        scenario: arena::bench::Scenario::Ticks(arena::bench::ticks::TicksArgs {
-            common: arena::bench::Common {
+    let args = arena::tools::bench::BenchArgs {
+        scenario: arena::tools::bench::Scenario::Ticks(arena::tools::bench::ticks::TicksArgs {
+            common: arena::tools::bench::Common {
                 plot: Some(plot.clone()),
                 ..common(&urls)
             },
             seconds: 3,
         }),
     };
-    let outcome = arena::bench::run(args).await.unwrap();
+    let outcome = arena::tools::bench::run(args).await.unwrap();
     let c = &outcome.report["counts"];
     assert!(outcome.ok, "{}", outcome.report);
     assert!(c["intervals"].as_u64().unwrap() >= 10, "{c}");
@@ -93,22 +93,24 @@ async fn ticks_and_connections_scenarios_report_exact_counts() {
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("polyline"));
 
-    let args = arena::bench::BenchArgs {
-        scenario: arena::bench::Scenario::Connections(arena::bench::connections::ConnectionsArgs {
-            common: common(&urls),
-            clients: 60,
-            concurrency: 20,
-            settle_ms: 100,
-        }),
+    let args = arena::tools::bench::BenchArgs {
+        scenario: arena::tools::bench::Scenario::Connections(
+            arena::tools::bench::connections::ConnectionsArgs {
+                common: common(&urls),
+                clients: 60,
+                concurrency: 20,
+                settle_ms: 100,
+            },
+        ),
     };
-    let outcome = arena::bench::run(args).await.unwrap();
+    let outcome = arena::tools::bench::run(args).await.unwrap();
     assert!(outcome.ok, "{}", outcome.report);
     assert_eq!(outcome.report["counted"], 60);
     assert_eq!(outcome.report["per_instance"][0]["clients"], 30);
 }
 
-fn common(urls: &str) -> arena::bench::Common {
-    arena::bench::Common {
+fn common(urls: &str) -> arena::tools::bench::Common {
+    arena::tools::bench::Common {
         url: urls.split(',').map(str::to_string).collect(),
         allow_remote: false,
         json: true,
@@ -132,7 +134,7 @@ fn a_remote_url_is_refused_without_the_flag() {
 
 #[test]
 fn a_dead_server_is_a_clear_error_and_a_non_zero_exit() {
-    let port = arena::redis_server::free_port().unwrap();
+    let port = arena::tools::redis_server::free_port().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let (ok, _, err) = bench(&["fanout", "--url", &url, "--duration", "1"]);
     assert!(!ok);
@@ -146,15 +148,17 @@ async fn battles_scenario_creates_one_battle_per_pairing_and_round() {
     let redis = redis();
     let arena = Arena::spawn(&redis.url(), 2).await;
     let urls = format!("{},{}", arena[0].url, arena[1].url);
-    let args = arena::bench::BenchArgs {
-        scenario: arena::bench::Scenario::Battles(arena::bench::battles::BattlesArgs {
-            common: common(&urls),
-            pairings: 2,
-            contenders: 3,
-            rounds: 2,
-        }),
+    let args = arena::tools::bench::BenchArgs {
+        scenario: arena::tools::bench::Scenario::Battles(
+            arena::tools::bench::battles::BattlesArgs {
+                common: common(&urls),
+                pairings: 2,
+                contenders: 3,
+                rounds: 2,
+            },
+        ),
     };
-    let outcome = arena::bench::run(args).await.unwrap();
+    let outcome = arena::tools::bench::run(args).await.unwrap();
     assert!(outcome.ok, "{}", outcome.report);
     assert_eq!(outcome.report["starts"], 12);
     assert_eq!(outcome.report["created"], 4);
@@ -165,13 +169,13 @@ async fn battles_scenario_creates_one_battle_per_pairing_and_round() {
 async fn claims_scenario_never_sees_a_tile_with_two_owners() {
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 2, |c| {
-        c.map_ms = 200;
-        c.claim_rate = 100_000;
+        c.modes.hunt.map_ms = 200;
+        c.modes.hunt.claim_rate = 100_000;
     })
     .await;
     let urls = format!("{},{}", arena[0].url, arena[1].url);
-    let args = arena::bench::BenchArgs {
-        scenario: arena::bench::Scenario::Claims(arena::bench::claims::ClaimsArgs {
+    let args = arena::tools::bench::BenchArgs {
+        scenario: arena::tools::bench::Scenario::Claims(arena::tools::bench::claims::ClaimsArgs {
             common: common(&urls),
             players: 10,
             rate: 200,
@@ -179,7 +183,7 @@ async fn claims_scenario_never_sees_a_tile_with_two_owners() {
             conflict: 0.3,
         }),
     };
-    let outcome = arena::bench::run(args).await.unwrap();
+    let outcome = arena::tools::bench::run(args).await.unwrap();
     let r = &outcome.report;
     assert!(outcome.ok, "{r}");
     assert_eq!(r["unanswered"], 0);

@@ -9,12 +9,12 @@ use nix::unistd::Pid;
 use serde_json::{Value, json};
 
 use crate::harness::demo::Demo;
-use crate::harness::eventually;
+use crate::harness::{RoomsClient, eventually};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn status(addr: &str) -> Option<Value> {
-    match arena::bench::http_get(addr, "/status").await {
+    match arena::tools::http_client::http_get(addr, "/status").await {
         Ok((200, body)) => serde_json::from_str(&body).ok(),
         _ => None,
     }
@@ -41,23 +41,17 @@ async fn a_killed_instance_is_restarted_and_clients_reconnect() {
     assert_eq!(new["instanceId"], "arena-0");
 
     // Clients reconnect to the restarted instance and rooms work across instances again.
-    let a = arena::client::Client::connect(&demo.url(0), json!({"player": "a"}))
+    let a = arena::tools::client::Client::connect(&demo.url(0), json!({"player": "a"}))
         .await
         .unwrap();
-    let mut b = arena::client::Client::connect(&demo.url(1), json!({"player": "b"}))
+    let mut b = arena::tools::client::Client::connect(&demo.url(1), json!({"player": "b"}))
         .await
         .unwrap();
     for c in [&a, &b] {
-        let ack = c
-            .emit_with_ack("join_room", &json!({"room": "x"}), WAIT)
-            .await
-            .unwrap();
+        let ack = c.join("x").await;
         assert_eq!(ack["ok"], json!(true));
     }
-    let ack = a
-        .emit_with_ack("attack", &json!({"room": "x", "damage": 3}), WAIT)
-        .await
-        .unwrap();
+    let ack = a.attack("x", 3).await;
     assert_eq!(ack["ok"], json!(true));
     let got = b.next_event("attack", WAIT).await.unwrap();
     assert_eq!(got["instanceId"], "arena-0");

@@ -6,7 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Arena, eventually, redis};
+use crate::harness::{Arena, RoomsClient, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -29,10 +29,7 @@ async fn ready_follows_redis_and_broadcasts_resume_after_a_restart() {
         "liveness does not depend on Redis"
     );
     // While Redis is down an attack is refused as unavailable, not lost silently.
-    let ack = a
-        .emit_with_ack("attack", &json!({"room": "r", "damage": 1}), WAIT)
-        .await
-        .unwrap();
+    let ack = a.attack("r", 1).await;
     assert_eq!(ack["error"]["code"], "unavailable", "{ack}");
 
     redis.restart().expect("restart redis");
@@ -47,10 +44,7 @@ async fn ready_follows_redis_and_broadcasts_resume_after_a_restart() {
             tokio::time::Instant::now() < deadline,
             "attacks did not cross instances after the restart"
         );
-        let ack = a
-            .emit_with_ack("attack", &json!({"room": "r", "damage": 2}), WAIT)
-            .await
-            .unwrap();
+        let ack = a.attack("r", 2).await;
         if ack["ok"] == json!(true)
             && b.next_event("attack", Duration::from_millis(300))
                 .await
@@ -66,9 +60,9 @@ async fn ready_follows_redis_and_broadcasts_resume_after_a_restart() {
 #[tokio::test]
 async fn a_client_that_stops_reading_never_slows_the_room() {
     let redis = redis();
-    let arena = Arena::spawn_with(&redis.url(), 1, |c| c.client_buffer = 16).await;
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| c.services.client_buffer = 16).await;
     // A raw client that joins, then never reads again.
-    let url = arena::client::socket_url(&arena[0].url).unwrap();
+    let url = arena::tools::client::socket_url(&arena[0].url).unwrap();
     let (mut stuck, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     stuck.next().await.unwrap().unwrap(); // open
     stuck
@@ -89,13 +83,8 @@ async fn a_client_that_stops_reading_never_slows_the_room() {
     let started = std::time::Instant::now();
     for i in 0..n {
         let ack = sender
-            .emit_with_ack(
-                "attack",
-                &json!({"room": "r", "damage": 1, "i": i, "pad": pad}),
-                WAIT,
-            )
-            .await
-            .unwrap();
+            .attack_with("r", 1, &json!({"i": i, "pad": pad}))
+            .await;
         assert_eq!(ack["ok"], json!(true));
     }
     for i in 0..n {

@@ -7,29 +7,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arena::config::Config;
-use arena::hunt::map::HuntMap;
-use arena::hunt::projection::{self, ClaimEntry};
-use arena::redis::keys;
-use arena::redis::scripts::{self, ClaimArgs, ClaimKeys};
-use arena::tick::unix_ms;
+use arena::base::clock::unix_ms;
+use arena::modes::hunt::keys;
+use arena::modes::hunt::projection::{self, ClaimEntry};
+use arena::modes::hunt::scripts::{self, ClaimArgs, ClaimKeys};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use serde_json::{Value, json};
 
-use crate::harness::{Arena, RedisOptions, RedisServer, eventually, redis};
+use crate::harness::hunt::{PARTITIONS, board, log, owners, pending_total, store_map, tweak};
+use crate::harness::{Arena, HuntClient, RedisOptions, RedisServer, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(10);
-const PARTITIONS: u32 = 4;
-
-/// Hunt settings for tests: few partitions, fast reclaim, and no generated maps in the
-/// way (the tests store their own maps) unless a test sets `map_ms` itself.
-fn tweak(c: &mut Config) {
-    c.hunt_partitions = PARTITIONS;
-    c.map_ms = 600_000;
-    c.hunt_reclaim_idle_ms = 300;
-}
 
 async fn conn(url: &str) -> ConnectionManager {
     let mut c = arena::redis::command_connection(url, Duration::from_secs(5)).unwrap();
@@ -38,57 +28,6 @@ async fn conn(url: &str) -> ConnectionManager {
         .unwrap();
     let _: String = redis::cmd("PING").query_async(&mut c).await.unwrap();
     c
-}
-
-/// Store map `id` with `treasures` (tile -> value), claimable for `valid_ms` more.
-async fn store_map(c: &mut ConnectionManager, id: u64, treasures: &[(u32, i64)], valid_ms: i64) {
-    let map = HuntMap {
-        map_id: id,
-        width: 16,
-        height: 16,
-        treasures: treasures.iter().map(|(t, v)| (t.to_string(), *v)).collect(),
-        expires_at: (unix_ms() as i64 + valid_ms) as u64,
-    };
-    arena::hunt::map::store(c, &map, PARTITIONS, 3600)
-        .await
-        .unwrap();
-}
-
-/// Every claim entry in every partition stream.
-async fn log(c: &mut ConnectionManager) -> Vec<ClaimEntry> {
-    let mut all = Vec::new();
-    for p in 0..PARTITIONS {
-        let r: StreamRangeReply = c.xrange_all(keys::hunt_claims(p)).await.unwrap();
-        all.extend(
-            r.ids
-                .iter()
-                .map(|e| ClaimEntry::parse(e).expect("well-formed entry")),
-        );
-    }
-    all
-}
-
-async fn owners(c: &mut ConnectionManager, map_id: u64) -> HashMap<String, String> {
-    let p = keys::partition_of(map_id, PARTITIONS);
-    c.hgetall(keys::hunt_owners(p, map_id)).await.unwrap()
-}
-
-/// The live global board as player -> score.
-async fn board(c: &mut ConnectionManager) -> BTreeMap<String, i64> {
-    let rows: Vec<(String, f64)> = c.zrange_withscores(keys::lb_global(), 0, -1).await.unwrap();
-    rows.into_iter().map(|(p, s)| (p, s as i64)).collect()
-}
-
-async fn pending_total(c: &mut ConnectionManager) -> usize {
-    let mut n = 0;
-    for p in 0..PARTITIONS {
-        let r: redis::streams::StreamPendingReply = c
-            .xpending(keys::hunt_claims(p), projection::GROUP)
-            .await
-            .unwrap();
-        n += r.count();
-    }
-    n
 }
 
 fn code(ack: &Value) -> &str {
@@ -123,10 +62,7 @@ async fn hunt_concurrent_claimers_get_exactly_one_winner_per_tile() {
         tasks.push(tokio::spawn(async move {
             let mut acks = Vec::new();
             for t in order {
-                let ack = client
-                    .emit_with_ack("claim", &json!({"mapId": MAP, "tile": t}), WAIT)
-                    .await
-                    .expect("claim ack");
+                let ack = client.claim(MAP, t).await;
                 acks.push((format!("p{i}"), t, ack));
             }
             acks
@@ -309,7 +245,7 @@ async fn hunt_projection_survives_a_dead_consumer_and_rebuild_matches() {
             .unwrap();
             assert!(matches!(
                 out,
-                arena::hunt::claim::ClaimOutcome::Claimed { .. }
+                arena::modes::hunt::scripts::ClaimOutcome::Claimed { .. }
             ));
             *expected.entry(player).or_default() += t % 7 + 1;
         }
@@ -362,7 +298,7 @@ async fn hunt_projection_survives_a_dead_consumer_and_rebuild_matches() {
 
     // The rebuild from the log equals the live board.
     let live = board(&mut c).await;
-    let report = arena::hunt::board::rebuild(&mut c, PARTITIONS)
+    let report = arena::modes::hunt::board::rebuild(&mut c, PARTITIONS)
         .await
         .unwrap();
     assert_eq!(report.claims, 200);
@@ -372,10 +308,7 @@ async fn hunt_projection_survives_a_dead_consumer_and_rebuild_matches() {
     // The projection keeps working after a rebuild: a new claim over a socket is counted.
     store_map(&mut c, 200, &[(3, 50)], 60_000).await;
     let client = arena[0].client("p0").await;
-    let ack = client
-        .emit_with_ack("claim", &json!({"mapId": 200, "tile": 3}), WAIT)
-        .await
-        .unwrap();
+    let ack = client.claim(200, 3).await;
     assert_eq!(ack["ok"], json!(true), "{ack}");
     *expected.get_mut("p0").unwrap() += 50;
     eventually(WAIT, "the new claim on the board", || {
@@ -392,7 +325,7 @@ async fn hunt_poison_entries_are_dead_lettered_and_counted() {
     let mut c = conn(&redis.url()).await;
     let arena = Arena::spawn_with(&redis.url(), 2, |cfg| {
         tweak(cfg);
-        cfg.hunt_max_deliveries = 2;
+        cfg.modes.hunt.hunt_max_deliveries = 2;
     })
     .await;
     // Wait for the groups, then log an entry no projection can apply.
@@ -445,7 +378,7 @@ async fn hunt_acknowledged_claims_survive_a_redis_sigkill() {
     .unwrap_or_else(|e| panic!("{e}"));
     let arena = Arena::spawn_with(&redis.url(), 1, |cfg| {
         tweak(cfg);
-        cfg.claim_rate = 100_000;
+        cfg.modes.hunt.claim_rate = 100_000;
     })
     .await;
     const MAP: u64 = 9;
@@ -466,13 +399,7 @@ async fn hunt_acknowledged_claims_survive_a_redis_sigkill() {
         tasks.push(tokio::spawn(async move {
             let mut tile = offset;
             while !stop.is_cancelled() && tile < 256 {
-                let r = client
-                    .emit_with_ack(
-                        "claim",
-                        &json!({"mapId": MAP, "tile": tile}),
-                        Duration::from_secs(2),
-                    )
-                    .await;
+                let r = client.try_claim(MAP, tile, Duration::from_secs(2)).await;
                 if let Ok(ack) = r
                     && ack["ok"] == json!(true)
                 {
@@ -527,8 +454,8 @@ async fn hunt_exactly_one_map_per_period_across_three_instances() {
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 3, |cfg| {
         tweak(cfg);
-        cfg.map_ms = MAP_MS;
-        cfg.hunt_key_ttl_s = 120;
+        cfg.modes.hunt.map_ms = MAP_MS;
+        cfg.modes.hunt.hunt_key_ttl_s = 120;
     })
     .await;
     let mut watchers = Vec::new();
@@ -568,7 +495,10 @@ async fn hunt_exactly_one_map_per_period_across_three_instances() {
     let periods_elapsed = after - before;
     assert!(periods_elapsed >= 21.0, "maps generated {periods_elapsed}");
     let mut c = conn(&redis.url()).await;
-    let fence: u64 = c.get(keys::mapgen_last()).await.unwrap();
+    let fence: u64 = c
+        .get(arena::redis::keys::period_last(keys::MAPGEN_RACE))
+        .await
+        .unwrap();
     assert!(fence >= last);
 }
 
@@ -577,34 +507,23 @@ async fn hunt_refusals_get_their_code_and_write_nothing() {
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 1, |cfg| {
         tweak(cfg);
-        cfg.claim_rate = 5;
+        cfg.modes.hunt.claim_rate = 5;
     })
     .await;
     let mut c = conn(&redis.url()).await;
     store_map(&mut c, 21, &[(1, 10), (2, 20)], 60_000).await;
     store_map(&mut c, 22, &[(1, 10)], -1).await;
     let client = arena[0].client("carol").await;
-    let claim = |payload: Value| {
+    // Malformed payloads go out raw: the typed `claim` cannot express them.
+    let raw_claim = |payload: Value| {
         let client = &client;
         async move { client.emit_with_ack("claim", &payload, WAIT).await.unwrap() }
     };
 
-    assert_eq!(
-        code(&claim(json!({"mapId": 22, "tile": 1})).await),
-        "map_expired"
-    );
-    assert_eq!(
-        code(&claim(json!({"mapId": 21, "tile": 256})).await),
-        "invalid_tile"
-    );
-    assert_eq!(
-        code(&claim(json!({"mapId": 21, "tile": -1})).await),
-        "invalid_tile"
-    );
-    assert_eq!(
-        code(&claim(json!({"mapId": 999_999, "tile": 0})).await),
-        "unknown_map"
-    );
+    assert_eq!(code(&client.claim(22, 1).await), "map_expired");
+    assert_eq!(code(&client.claim(21, 256).await), "invalid_tile");
+    assert_eq!(code(&client.claim(21, -1).await), "invalid_tile");
+    assert_eq!(code(&client.claim(999_999, 0).await), "unknown_map");
     for bad in [
         json!("x"),
         json!({}),
@@ -613,7 +532,7 @@ async fn hunt_refusals_get_their_code_and_write_nothing() {
         json!({"mapId": 21, "tile": 1.5}),
         json!({"mapId": -21, "tile": 1}),
     ] {
-        let ack = claim(bad.clone()).await;
+        let ack = raw_claim(bad.clone()).await;
         assert_eq!(code(&ack), "bad_request", "{bad}: {ack}");
     }
     let ack = client.request(r#"["claim"]"#, "claim", WAIT).await.unwrap();
@@ -631,10 +550,7 @@ async fn hunt_refusals_get_their_code_and_write_nothing() {
     for tile in 100..130i64 {
         let s = spammer.clone();
         tasks.push(tokio::spawn(async move {
-            let ack = s
-                .emit_with_ack("claim", &json!({"mapId": 21, "tile": tile}), WAIT)
-                .await
-                .unwrap();
+            let ack = s.claim(21, tile).await;
             (tile, ack)
         }));
     }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Arena, redis};
+use crate::harness::{Arena, RoomsClient, redis};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -70,16 +70,10 @@ async fn bad_payloads_get_typed_errors_and_the_connection_survives() {
                 .is_some_and(|m| !m.is_empty())
         );
         // The same connection still works.
-        let ok = c
-            .emit_with_ack("join_room", &json!({"room": "r"}), WAIT)
-            .await
-            .unwrap();
+        let ok = c.join("r").await;
         assert_eq!(ok["ok"], json!(true));
     }
-    let ok: Value = c
-        .emit_with_ack("attack", &json!({"room": "r", "damage": 1}), WAIT)
-        .await
-        .unwrap();
+    let ok = c.attack("r", 1).await;
     assert_eq!(ok, json!({"ok": true}));
     // Only the one valid attack reached the other client.
     let got = watcher.collect("attack", Duration::from_millis(500)).await;
@@ -107,10 +101,7 @@ async fn unparsable_packets_close_only_that_connection() {
         })
         .await;
         drop(bad);
-        let ack = bystander
-            .emit_with_ack("attack", &json!({"room": "r", "damage": 1}), WAIT)
-            .await
-            .unwrap();
+        let ack = bystander.attack("r", 1).await;
         assert_eq!(ack, json!({"ok": true}), "after {raw:?}");
         bystander.next_event("attack", WAIT).await.unwrap();
     }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arena::lock::{
+use arena::redis::keys;
+use arena::services::lock::scripts;
+use arena::services::lock::{
     FencedOutcome, LockConfig, LockError, LossReason, Redlock, Resource, fenced_incr_by, fenced_set,
 };
-use arena::redis::{keys, scripts};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use tokio::time::{Instant, timeout};
@@ -455,15 +456,15 @@ async fn fencing_tokens_grow_and_a_stale_token_never_commits() {
 
 #[test]
 fn redlock_urls_are_validated_by_name() {
-    let mut c = arena::config::Config::for_redis("redis://127.0.0.1:6379");
-    c.redlock_urls = Some("redis://127.0.0.1:1,redis://127.0.0.1:2".into());
+    let mut c = arena::edge::config::Config::for_redis("redis://127.0.0.1:6379");
+    c.services.redlock_urls = Some("redis://127.0.0.1:1,redis://127.0.0.1:2".into());
     assert_eq!(c.validate(), Ok(()));
     for bad in [
         "redis://127.0.0.1:1,,redis://h:2",
         "redis://h:1,http//nope",
         "redis://h:1, redis://h:1",
     ] {
-        c.redlock_urls = Some(bad.into());
+        c.services.redlock_urls = Some(bad.into());
         assert_eq!(c.validate().unwrap_err().setting, "REDLOCK_URLS", "{bad}");
     }
     let e = Redlock::new(&["redis://h:1", "redis://h:1"], LockConfig::default()).unwrap_err();

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Arena, eventually, redis};
+use crate::harness::{Arena, RoomsClient, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -16,23 +16,15 @@ async fn attacks_and_clients_are_counted_per_instance() {
     let b = arena[1].client_in("b", "room").await;
     let b2 = arena[1].client("b2").await;
     for _ in 0..5 {
-        let ack = a
-            .emit_with_ack("attack", &json!({"room": "room", "damage": 1}), WAIT)
-            .await
-            .unwrap();
+        let ack = a.attack("room", 1).await;
         assert_eq!(ack["ok"], json!(true));
     }
     for _ in 0..3 {
-        let ack = b
-            .emit_with_ack("attack", &json!({"room": "room", "damage": 2}), WAIT)
-            .await
-            .unwrap();
+        let ack = b.attack("room", 2).await;
         assert_eq!(ack["ok"], json!(true));
     }
     // A rejected attack is not counted.
-    let _ = a
-        .emit_with_ack("attack", &json!({"room": "nope", "damage": 1}), WAIT)
-        .await;
+    a.attack("nope", 1).await;
 
     let total =
         arena[0].metric("arena_attacks_total").await + arena[1].metric("arena_attacks_total").await;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Arena, redis};
+use crate::harness::{Arena, RoomsClient, redis};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -17,14 +17,10 @@ async fn attacks_cross_instances_with_extras_and_stay_in_the_room() {
     let mut outsider = arena[1].client("carol").await;
     let mut other_room = arena[0].client_in("dave", "r2").await;
 
-    let sent =
-        json!({"room": "r1", "damage": 7, "combo": [1, 2], "note": "hi", "nested": {"x": 1}});
-    let ack = a.emit_with_ack("attack", &sent, WAIT).await.unwrap();
+    let extras = json!({"combo": [1, 2], "note": "hi", "nested": {"x": 1}});
+    let ack = a.attack_with("r1", 7, &extras).await;
     assert_eq!(ack, json!({"ok": true}));
-    let ack = b
-        .emit_with_ack("attack", &json!({"room": "r1", "damage": 0}), WAIT)
-        .await
-        .unwrap();
+    let ack = b.attack("r1", 0).await;
     assert_eq!(ack, json!({"ok": true}));
 
     for (who, c) in [("alice", &mut a), ("bob", &mut b)] {
@@ -37,8 +33,10 @@ async fn attacks_cross_instances_with_extras_and_stay_in_the_room() {
         let (first, second) = (&got[0], &got[1]);
         assert_eq!(first["from"], "alice", "{who} got {first}");
         assert_eq!(first["instanceId"], "i0");
-        for k in ["room", "damage", "combo", "note", "nested"] {
-            assert_eq!(first[k], sent[k], "{who}: field {k} changed: {first}");
+        assert_eq!(first["room"], "r1", "{who}: field room changed: {first}");
+        assert_eq!(first["damage"], 7, "{who}: field damage changed: {first}");
+        for k in ["combo", "note", "nested"] {
+            assert_eq!(first[k], extras[k], "{who}: field {k} changed: {first}");
         }
         assert_eq!(second["from"], "bob");
         assert_eq!(second["instanceId"], "i1");
@@ -63,14 +61,9 @@ async fn leaving_a_room_stops_delivery() {
     let arena = Arena::spawn(&redis.url(), 2).await;
     let a = arena[0].client_in("alice", "r").await;
     let mut b = arena[1].client_in("bob", "r").await;
-    let ack = b
-        .emit_with_ack("leave_room", &json!({"room": "r"}), WAIT)
-        .await
-        .unwrap();
+    let ack = b.leave("r").await;
     assert_eq!(ack, json!({"ok": true, "room": "r"}));
-    a.emit_with_ack("attack", &json!({"room": "r", "damage": 1}), WAIT)
-        .await
-        .unwrap();
+    a.attack("r", 1).await;
     assert!(
         b.collect("attack", Duration::from_millis(400))
             .await
@@ -93,14 +86,15 @@ async fn welcome_names_instance_and_socket() {
 async fn handshake_with_a_bad_player_id_is_refused() {
     let redis = redis();
     let arena = Arena::spawn(&redis.url(), 1).await;
-    let r = arena::client::Client::connect(&arena[0].url, json!({"player": "bad id!"})).await;
+    let r =
+        arena::tools::client::Client::connect(&arena[0].url, json!({"player": "bad id!"})).await;
     match r {
-        Err(arena::client::ClientError::Refused(m)) => assert!(m.contains("player"), "{m}"),
+        Err(arena::tools::client::ClientError::Refused(m)) => assert!(m.contains("player"), "{m}"),
         Err(e) => panic!("expected a refusal, got {e}"),
         Ok(_) => panic!("expected a refusal, got a connection"),
     }
     // No auth at all: a guest.
-    let mut g = arena::client::Client::connect(&arena[0].url, json!(null))
+    let mut g = arena::tools::client::Client::connect(&arena[0].url, json!(null))
         .await
         .unwrap();
     let w = g.next_event("welcome", WAIT).await.unwrap();

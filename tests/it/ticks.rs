@@ -4,16 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use arena::client::Client;
-use arena::tick::unix_ms;
+use arena::base::clock::unix_ms;
+use arena::tools::client::Client;
 
 use crate::harness::{Arena, Instance, redis};
 
 const TICK_MS: u64 = 300;
 
-fn tweak(c: &mut arena::config::Config) {
-    c.tick_ms = TICK_MS;
-    c.lock_ttl_ms = 200;
+fn tweak(c: &mut arena::edge::config::Config) {
+    c.modes.rooms.tick_ms = TICK_MS;
+    c.services.lock_ttl_ms = 200;
 }
 
 /// Sleep until `frac` of the way into the next interval.
@@ -121,28 +121,28 @@ async fn an_interval_is_never_won_twice_even_after_its_lease_expires() {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = redis::aio::ConnectionManager::new(client).await.unwrap();
     assert!(
-        arena::redis::scripts::tick_acquire(&mut conn, 100, "a", 20)
+        arena::services::period::acquire(&mut conn, "tick", 100, "a", 20)
             .await
             .unwrap()
     );
     assert!(
-        !arena::redis::scripts::tick_acquire(&mut conn, 100, "b", 20)
+        !arena::services::period::acquire(&mut conn, "tick", 100, "b", 20)
             .await
             .unwrap()
     );
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert!(
-        !arena::redis::scripts::tick_acquire(&mut conn, 100, "b", 20)
+        !arena::services::period::acquire(&mut conn, "tick", 100, "b", 20)
             .await
             .unwrap()
     );
     assert!(
-        !arena::redis::scripts::tick_acquire(&mut conn, 99, "b", 20)
+        !arena::services::period::acquire(&mut conn, "tick", 99, "b", 20)
             .await
             .unwrap()
     );
     assert!(
-        arena::redis::scripts::tick_acquire(&mut conn, 101, "b", 20)
+        arena::services::period::acquire(&mut conn, "tick", 101, "b", 20)
             .await
             .unwrap()
     );

@@ -1,14 +1,15 @@
 //! In-process arena instances on port 0, and typed helpers to talk to them.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use arena::app::{App, AppError};
-use arena::client::Client;
-use arena::config::Config;
+use arena::edge::app::{App, AppError};
+use arena::edge::config::Config;
+use arena::tools::client::Client;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use super::rooms::RoomsClient;
 
 /// One running instance.
 pub struct Instance {
@@ -89,17 +90,14 @@ impl Instance {
     /// A client that has joined `room` (ack checked).
     pub async fn client_in(&self, player: &str, room: &str) -> Client {
         let c = self.client(player).await;
-        let ack = c
-            .emit_with_ack("join_room", &json!({"room": room}), Duration::from_secs(5))
-            .await
-            .expect("join ack");
+        let ack = c.join(room).await;
         assert_eq!(ack["ok"], json!(true), "join_room failed: {ack}");
         c
     }
 
     /// `GET path` -> (status, body).
     pub async fn get(&self, path: &str) -> (u16, String) {
-        arena::bench::http_get(&self.addr.to_string(), path)
+        arena::tools::http_client::http_get(&self.addr.to_string(), path)
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }

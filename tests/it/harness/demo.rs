@@ -63,8 +63,11 @@ impl Demo {
                 || {
                     let addr = addr.clone();
                     async move {
-                        matches!(arena::bench::http_get(&addr, "/health").await, Ok((200, _)))
-                            .then_some(())
+                        matches!(
+                            arena::tools::http_client::http_get(&addr, "/health").await,
+                            Ok((200, _))
+                        )
+                        .then_some(())
                     }
                 },
             )

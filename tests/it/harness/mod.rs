@@ -1,12 +1,23 @@
-//! The shared test harness: Redis servers, arena instances, clients, bounded waits.
+//! The shared test harness: Redis servers, arena instances, clients, bounded waits, and
+//! one file per game mode (as in `src/modes/`) with typed requests on the client
+//! (`RoomsClient`, `BattleClient`, `HuntClient`) and that mode's other helpers.
 
 pub mod app;
+pub mod battle;
 pub mod demo;
+pub mod hunt;
+pub mod rooms;
 
 pub use app::{Arena, Instance};
-pub use arena::redis_server::{RedisOptions, RedisServer};
+pub use arena::tools::redis_server::{RedisOptions, RedisServer};
+pub use battle::BattleClient;
+pub use hunt::HuntClient;
+pub use rooms::RoomsClient;
 
 use std::time::Duration;
+
+use arena::tools::client::Client;
+use serde_json::Value;
 
 /// Start a Redis for one test (no persistence), with a clear panic if it cannot start.
 pub fn redis() -> RedisServer {
@@ -17,8 +28,20 @@ pub fn redis() -> RedisServer {
 /// Logs are silent unless `TEST_LOG=1`.
 pub fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
-        arena::telemetry::init();
+        arena::base::telemetry::init();
     }
+}
+
+/// Emit `event` with `payload` and return its ack; panic naming the event and payload if
+/// no ack comes within `within`. The mode helpers (`RoomsClient`, ...) are built on it.
+pub async fn ack(client: &Client, event: &str, payload: &Value, within: Duration) -> Value {
+    client
+        .emit_with_ack(event, payload, within)
+        .await
+        .unwrap_or_else(|e| {
+            let shown = payload.to_string();
+            panic!("no ack to {event} {shown:.200} within {within:?}: {e}")
+        })
 }
 
 /// Poll `f` every 50 ms until it returns `Some`, or panic with `what` after `within`.

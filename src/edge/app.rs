@@ -1,0 +1,226 @@
+//! Wiring: build one instance as a value (so tests can start several), run it, stop it.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::config::Config;
+use super::http::{self, HttpState};
+use super::socket::{self, NamespaceError};
+use crate::base::config::ConfigError;
+use crate::base::shutdown::sleep_unless_cancelled;
+use crate::services::AppState;
+use crate::services::metrics::Metrics;
+use crate::services::mode::{Context, Mode, ModeError};
+use crate::services::realtime::{self, Io, adapter::ReconnectingDriver};
+
+/// Why an instance could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot reach Redis at {url}: {source}")]
+    Redis {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error(transparent)]
+    Mode(#[from] ModeError),
+    #[error("redlock: {0}")]
+    Lock(#[from] crate::services::lock::LockError),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+    #[error("shutdown took longer than {0:?}; stopped anyway")]
+    ShutdownTimeout(Duration),
+}
+
+/// One arena instance, bound to its port and connected to Redis, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    io: Io,
+    driver: ReconnectingDriver,
+    router: axum::Router,
+    modes: Arc<[Arc<dyn Mode>]>,
+    shutdown_timeout: Duration,
+}
+
+impl App {
+    /// Validate the config, bind the port, connect to Redis, register the namespace.
+    pub async fn build(config: Config) -> Result<App, AppError> {
+        config.validate()?;
+        let bind = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|source| AppError::Bind { addr: bind, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| AppError::Bind { addr: bind, source })?;
+        let instance_id: Arc<str> = match &config.instance_id {
+            Some(id) => id.as_str().into(),
+            None => default_instance_id(addr.port()).into(),
+        };
+        let settings = &config.services;
+        let redis_err = |source| AppError::Redis {
+            url: settings.redis_url_redacted(),
+            source,
+        };
+        let timeout = Duration::from_millis(settings.redis_timeout_ms);
+        let metrics = Metrics::new();
+        let redis =
+            crate::redis::command_connection(&settings.redis_url, timeout).map_err(redis_err)?;
+        let driver = ReconnectingDriver::connect(&settings.redis_url, timeout, metrics.clone())
+            .await
+            .map_err(redis_err)?;
+        let redlock =
+            crate::services::lock::Redlock::new(&settings.lock_masters(), settings.lock_config())?
+                .with_data(redis.clone())
+                .with_metrics(crate::services::lock::LockMetrics {
+                    acquire_duration: metrics.lock_acquire_duration.clone(),
+                    lost: metrics.lock_lost.clone(),
+                });
+        let state = AppState {
+            settings: Arc::new(settings.clone()),
+            instance_id,
+            metrics,
+            redis,
+            redlock,
+            started: Instant::now(),
+        };
+        let (layer, io) = realtime::layer(settings, driver.clone());
+        let ctx = Context {
+            app: state.clone(),
+            io: io.clone(),
+        };
+        let modes: Arc<[Arc<dyn Mode>]> = config.modes.build(&ctx)?.into();
+        socket::register(&io, state.clone(), modes.clone()).await?;
+        let router = http::router(HttpState {
+            app: state.clone(),
+            io: io.clone(),
+            modes: modes.clone(),
+            tick_ms: config.modes.rooms.tick_ms,
+        })
+        .layer(layer);
+        Ok(App {
+            listener,
+            addr,
+            state,
+            io,
+            driver,
+            router,
+            modes,
+            shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.state.instance_id
+    }
+
+    /// Serve until `shutdown` is cancelled, then stop in order: stop accepting, disconnect
+    /// sockets, stop background tasks, within `shutdown_timeout_ms`.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), AppError> {
+        let App {
+            listener,
+            addr,
+            state,
+            io,
+            driver,
+            router,
+            modes,
+            shutdown_timeout,
+        } = self;
+        let cfg = &state.settings;
+        tracing::info!(
+            instance = %state.instance_id,
+            version = env!("CARGO_PKG_VERSION"),
+            %addr,
+            redis = %cfg.redis_url_redacted(),
+            lock_ttl_ms = cfg.lock_ttl_ms,
+            modes = ?modes.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            "arena instance started"
+        );
+        let tasks = TaskTracker::new();
+        let stop_tasks = shutdown.child_token();
+        tasks.spawn(realtime::probe::run(
+            driver,
+            state.instance_id.to_string(),
+            state.metrics.clone(),
+            Duration::from_secs(1),
+            stop_tasks.clone(),
+        ));
+        tasks.spawn(upkeep(state.metrics.clone(), stop_tasks.clone()));
+        for mode in modes.iter() {
+            mode.spawn(&tasks, &stop_tasks);
+        }
+        tasks.close();
+
+        // Small frames must not wait for Nagle + delayed ACK (~40 ms per hop otherwise).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let io_close = io.clone();
+        let graceful = shutdown.clone();
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            graceful.cancelled().await;
+            // Open WebSockets would hold the server open: close them first.
+            io_close.close().await;
+        });
+        let fuse = shutdown_timeout;
+        // A client that never completes the close handshake must not hold the stop open:
+        // once shutdown starts, connections get `fuse` to finish, then they are dropped.
+        let served = tokio::select! {
+            r = server.into_future() => r,
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(fuse).await } => {
+                tracing::warn!(?fuse, "connections did not close in time; dropping them");
+                Ok(())
+            }
+        };
+        stop_tasks.cancel();
+        if tokio::time::timeout(fuse, tasks.wait()).await.is_err() {
+            return Err(AppError::ShutdownTimeout(fuse));
+        }
+        tracing::info!(instance = %state.instance_id, "arena instance stopped");
+        served.map_err(AppError::Serve)
+    }
+}
+
+/// `hostname:port`, sanitised to the instance-id alphabet.
+fn default_instance_id(port: u16) -> String {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "arena".into());
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(48)
+        .collect();
+    format!("{host}:{port}")
+}
+
+/// The Prometheus exporter needs periodic upkeep to drain its histogram buffers.
+async fn upkeep(metrics: Metrics, shutdown: CancellationToken) {
+    while sleep_unless_cancelled(Duration::from_secs(5), &shutdown).await {
+        metrics.upkeep();
+    }
+}

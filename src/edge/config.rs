@@ -1,0 +1,158 @@
+//! The whole configuration of one `arena serve` instance: the edge's own settings, the
+//! shared services' and every mode's, composed here (the one place that sees them all)
+//! and checked together at start.
+//!
+//! Every field can come from a flag or an environment variable; defaults are constants
+//! beside each settings struct. `validate` refuses bad values and bad combinations with
+//! one line naming the setting and the reason.
+
+use std::net::IpAddr;
+
+use clap::Args;
+
+use crate::base::config::{ConfigError, bad, in_range};
+use crate::base::ids::check_name;
+
+pub const HOST: &str = "127.0.0.1";
+pub const PORT: u16 = 3000;
+pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
+
+/// Settings of one server instance (`arena serve`).
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = HOST)]
+    pub host: IpAddr,
+
+    /// Port for HTTP, Socket.IO and the UI; 0 picks a free port.
+    #[arg(long, env = "PORT", default_value_t = PORT)]
+    pub port: u16,
+
+    /// Name of this instance in ticks, attacks and /status [default: hostname:port].
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
+    /// How long shutdown may take before it is cut short, in milliseconds.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", default_value_t = SHUTDOWN_TIMEOUT_MS)]
+    pub shutdown_timeout_ms: u64,
+
+    #[command(flatten)]
+    pub services: crate::services::Settings,
+
+    #[command(flatten)]
+    pub modes: crate::modes::Settings,
+}
+
+impl Config {
+    /// A config for tests and embedding: the defaults, port 0, the given Redis URL.
+    pub fn for_redis(redis_url: impl Into<String>) -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            instance_id: None,
+            shutdown_timeout_ms: SHUTDOWN_TIMEOUT_MS,
+            services: crate::services::Settings {
+                redis_url: redis_url.into(),
+                ..Default::default()
+            },
+            modes: Default::default(),
+        }
+    }
+
+    /// Check every value and every constraint between settings; the error names the
+    /// setting and the reason.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(id) = &self.instance_id {
+            check_name(id, 64, true).map_err(|r| bad("INSTANCE_ID", r))?;
+        }
+        in_range(
+            "SHUTDOWN_TIMEOUT_MS",
+            self.shutdown_timeout_ms,
+            100,
+            600_000,
+        )?;
+        self.services.validate()?;
+        self.modes.validate()?;
+        // The tick lease is the lock TTL: a lease must never span two intervals.
+        let (lock_ttl, tick) = (self.services.lock_ttl_ms, self.modes.rooms.tick_ms);
+        if lock_ttl >= tick {
+            return Err(bad(
+                "LOCK_TTL_MS",
+                format!(
+                    "{lock_ttl} must be below TICK_MS ({tick}) so that a lease never spans two intervals"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::for_redis("redis://127.0.0.1:6379")
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(cfg().validate(), Ok(()));
+    }
+
+    #[test]
+    fn lock_ttl_must_be_below_tick() {
+        let mut c = cfg();
+        c.services.lock_ttl_ms = 2000;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.setting, "LOCK_TTL_MS");
+        assert!(
+            e.to_string().contains("must be below TICK_MS (2000)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn lock_ttl_below_the_redlock_bound_is_refused_before_tick() {
+        let mut c = cfg();
+        c.services.lock_ttl_ms = 60;
+        c.modes.rooms.tick_ms = 1000;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.setting, "LOCK_TTL_MS");
+        assert!(e.reason.contains("104"), "{e}");
+    }
+
+    #[test]
+    fn bad_instance_id_is_named() {
+        let mut c = cfg();
+        c.instance_id = Some("has space".into());
+        assert_eq!(c.validate().unwrap_err().setting, "INSTANCE_ID");
+    }
+
+    #[test]
+    fn hunt_settings_are_checked() {
+        let mut c = cfg();
+        c.modes.hunt.map_ms = 10;
+        assert_eq!(c.validate().unwrap_err().setting, "MAP_MS");
+        let mut c = cfg();
+        c.modes.hunt.hunt_partitions = 0;
+        assert_eq!(c.validate().unwrap_err().setting, "HUNT_PARTITIONS");
+        let mut c = cfg();
+        c.modes.hunt.claim_rate = 0;
+        assert_eq!(c.validate().unwrap_err().setting, "CLAIM_RATE");
+        let mut c = cfg();
+        c.modes.hunt.map_ms = 3_600_000;
+        c.modes.hunt.hunt_key_ttl_s = 3600;
+        assert_eq!(c.validate().unwrap_err().setting, "HUNT_KEY_TTL");
+    }
+
+    #[test]
+    fn tick_minimum_is_named() {
+        let mut c = cfg();
+        c.modes.rooms.tick_ms = 10;
+        c.services.lock_ttl_ms = 5;
+        assert_eq!(c.validate().unwrap_err().setting, "LOCK_TTL_MS");
+        c.services.lock_ttl_ms = 1500;
+        assert_eq!(c.validate().unwrap_err().setting, "TICK_MS");
+    }
+}

@@ -1,0 +1,53 @@
+//! The battle mode as the edge sees it: built once per instance, it puts every socket in
+//! its player's room, registers `start_battle` / `end_battle`, serves `/api/battles` and
+//! refreshes `arena_active_battles` before a scrape.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use super::metrics::BattleMetrics;
+use super::rooms::player_room;
+use super::settings::Settings;
+use super::state::Battles;
+use super::{events, http, store};
+use crate::services::mode::{Context, Mode, ModeError};
+use crate::services::realtime::events::Event;
+use crate::services::realtime::{Socket, player_of};
+
+pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeError> {
+    let m = &ctx.app.metrics;
+    m.declare_codes(&[crate::base::error::ErrorCode::NOT_FOUND]);
+    Ok(Arc::new(Battles {
+        ctx: ctx.clone(),
+        settings: settings.clone(),
+        metrics: BattleMetrics::new(m),
+        start: Event::new(m, "start_battle"),
+        end: Event::new(m, "end_battle"),
+    }))
+}
+
+impl Mode for Battles {
+    fn name(&self) -> &'static str {
+        "battle"
+    }
+
+    fn on_connect(&self, s: &Socket) {
+        // A personal room, so battles can pull a player's sockets in from any instance.
+        s.join(player_room(player_of(s).as_str()));
+        self.start.on(s, self, events::start_battle);
+        self.end.on(s, self, events::end_battle);
+    }
+
+    fn routes(&self) -> axum::Router {
+        http::routes(self.clone())
+    }
+
+    fn refresh_metrics(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Ok(n) = store::active_count(&self.ctx.app.redis).await {
+                self.metrics.active.set(n as f64);
+            }
+        })
+    }
+}

@@ -1,0 +1,238 @@
+//! Claims: parse `claim {mapId, tile}`, apply the shared rate limit, run the one atomic
+//! claim script, and turn its outcome into an ack and a `tile_claimed` delta.
+//!
+//! Guarantee: an acknowledged claim (`{ok:true}`) is in its partition's stream exactly
+//! once, and its tile has exactly that owner; every refusal wrote nothing.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::metrics::ClaimResult;
+use super::payload::TileClaimed;
+use super::scripts::{self, ClaimArgs, ClaimKeys, ClaimOutcome};
+use super::state::Hunt;
+use crate::base::clock::unix_ms;
+use crate::base::error::{AckError, ErrorCode};
+use crate::base::ids::PlayerId;
+use crate::services::limiter::{self, LimitDecision};
+
+/// The tile already has an owner (named in `error.owner`).
+pub const TILE_TAKEN: ErrorCode = ErrorCode::new("tile_taken", 409);
+/// The map can no longer be claimed.
+pub const MAP_EXPIRED: ErrorCode = ErrorCode::new("map_expired", 410);
+/// The tile is not on the map.
+pub const INVALID_TILE: ErrorCode = ErrorCode::new("invalid_tile", 400);
+/// No such map (never created, or its keys expired).
+pub const UNKNOWN_MAP: ErrorCode = ErrorCode::new("unknown_map", 404);
+
+/// A validated `claim` payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimReq {
+    pub map_id: u64,
+    /// Any integer: the range check needs the map's size, so it happens in the script.
+    pub tile: i64,
+}
+
+impl ClaimReq {
+    /// `{mapId: non-negative integer, tile: integer}`; anything else is `bad_request`.
+    pub fn parse(v: &Value) -> Result<Self, AckError> {
+        let Value::Object(o) = v else {
+            return Err(AckError::bad_request("claim payload must be {mapId, tile}"));
+        };
+        let map_id = o
+            .get("mapId")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| AckError::bad_request("mapId must be a non-negative integer"))?;
+        let tile = o
+            .get("tile")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| AckError::bad_request("tile must be an integer"))?;
+        Ok(Self { map_id, tile })
+    }
+}
+
+/// Why a claim was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("{0}")]
+    BadRequest(AckError),
+    #[error("tile already claimed by {owner}")]
+    Taken { owner: String },
+    #[error("map has expired")]
+    Expired,
+    #[error("tile is not on the map")]
+    InvalidTile,
+    #[error("no such map (never created, or gone)")]
+    NoMap,
+    #[error("over the claim rate limit; retry in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+impl ClaimError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ClaimError::BadRequest(_) => ErrorCode::BAD_REQUEST,
+            ClaimError::Taken { .. } => TILE_TAKEN,
+            ClaimError::Expired => MAP_EXPIRED,
+            ClaimError::InvalidTile => INVALID_TILE,
+            ClaimError::NoMap => UNKNOWN_MAP,
+            ClaimError::RateLimited { .. } => ErrorCode::RATE_LIMITED,
+            ClaimError::Redis(_) => ErrorCode::UNAVAILABLE,
+        }
+    }
+
+    fn result(&self) -> ClaimResult {
+        match self {
+            ClaimError::BadRequest(_) => ClaimResult::BadRequest,
+            ClaimError::Taken { .. } => ClaimResult::Taken,
+            ClaimError::Expired => ClaimResult::Expired,
+            ClaimError::InvalidTile | ClaimError::NoMap => ClaimResult::Invalid,
+            ClaimError::RateLimited { .. } => ClaimResult::RateLimited,
+            ClaimError::Redis(_) => ClaimResult::Unavailable,
+        }
+    }
+}
+
+impl From<ClaimError> for AckError {
+    fn from(e: ClaimError) -> Self {
+        match e {
+            ClaimError::BadRequest(a) => a,
+            ClaimError::Taken { owner } => AckError::new(
+                TILE_TAKEN,
+                format!("tile already claimed by {owner}"),
+            )
+            .with_detail("owner", owner),
+            ClaimError::Redis(_) => AckError::unavailable(),
+            e => AckError::new(e.code(), e.to_string()),
+        }
+    }
+}
+
+/// The ack body of a successful claim: `{ok:true, value}`.
+#[derive(Debug, Serialize)]
+pub struct ClaimAck {
+    pub value: i64,
+}
+
+/// Claim `req.tile` of `req.map_id` for `player`: rate limit, then the claim script.
+pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<TileClaimed, ClaimError> {
+    let cfg = &h.settings;
+    let mut conn = h.ctx.app.redis.clone();
+    let decision = limiter::check(&mut conn, "claim", player.as_str(), cfg.claim_rate).await?;
+    if let LimitDecision::Limited { retry_after_ms } = decision {
+        h.metrics.claims_rate_limited.increment(1);
+        return Err(ClaimError::RateLimited { retry_after_ms });
+    }
+    let keys = ClaimKeys::new(req.map_id, cfg.hunt_partitions);
+    let args = ClaimArgs {
+        map_id: req.map_id,
+        tile: req.tile,
+        player: player.as_str(),
+        now_ms: unix_ms(),
+        stream_maxlen: cfg.hunt_stream_maxlen,
+        ttl_s: cfg.hunt_key_ttl_s,
+    };
+    match scripts::claim(&mut conn, &keys, &args).await? {
+        ClaimOutcome::Claimed { value, .. } => Ok(TileClaimed {
+            map_id: req.map_id,
+            tile: req.tile,
+            player: player.as_str().to_string(),
+            value,
+        }),
+        ClaimOutcome::Taken { owner } => Err(ClaimError::Taken { owner }),
+        ClaimOutcome::Expired => Err(ClaimError::Expired),
+        ClaimOutcome::InvalidTile => Err(ClaimError::InvalidTile),
+        ClaimOutcome::NoMap => Err(ClaimError::NoMap),
+    }
+}
+
+/// The whole `claim` event: parse the raw payload, claim, count it. On success returns the
+/// delta to broadcast (built from the script's reply, never read back).
+pub async fn handle(
+    h: &Hunt,
+    player: &PlayerId,
+    raw: Result<Value, AckError>,
+) -> Result<TileClaimed, AckError> {
+    let start = Instant::now();
+    let r = async {
+        let v = raw.map_err(ClaimError::BadRequest)?;
+        let req = ClaimReq::parse(&v).map_err(ClaimError::BadRequest)?;
+        claim(h, player, req).await
+    }
+    .await;
+    let result = match &r {
+        Ok(_) => ClaimResult::Ok,
+        Err(e) => e.result(),
+    };
+    if let Err(ClaimError::Redis(e)) = &r {
+        h.ctx.app.metrics.redis_failure("claim", e);
+    }
+    h.metrics.claim(result).increment(1);
+    h.metrics.claim_duration.record(start.elapsed());
+    r.map_err(AckError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parse_claims() {
+        assert_eq!(
+            ClaimReq::parse(&json!({"mapId": 3, "tile": 7})).unwrap(),
+            ClaimReq { map_id: 3, tile: 7 }
+        );
+        // Out-of-range tiles parse: the script knows the map's size.
+        assert_eq!(
+            ClaimReq::parse(&json!({"mapId": 3, "tile": -1}))
+                .unwrap()
+                .tile,
+            -1
+        );
+        for bad in [
+            json!("x"),
+            json!([1, 2]),
+            json!({"mapId": 3}),
+            json!({"tile": 3}),
+            json!({"mapId": -1, "tile": 3}),
+            json!({"mapId": 1.5, "tile": 3}),
+            json!({"mapId": 1, "tile": "3"}),
+            json!({"mapId": 1, "tile": 2.5}),
+        ] {
+            assert_eq!(
+                ClaimReq::parse(&bad).unwrap_err().code,
+                ErrorCode::BAD_REQUEST,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn taken_names_the_owner_next_to_the_code() {
+        let ack: AckError = ClaimError::Taken {
+            owner: "bob".into(),
+        }
+        .into();
+        let r: Result<(), _> = Err(ack);
+        let v = crate::base::error::ack_value(&r);
+        assert_eq!(v["error"]["code"], "tile_taken");
+        assert_eq!(v["error"]["owner"], "bob");
+        assert!(v["error"]["message"].is_string());
+    }
+
+    proptest::proptest! {
+        /// Any JSON as a claim: never a panic; an accepted one carries exactly its fields.
+        #[test]
+        fn any_claim_payload_is_parsed_or_refused(v in crate::base::arbitrary::json()) {
+            if let Ok(c) = ClaimReq::parse(&v) {
+                proptest::prop_assert_eq!(v["mapId"].as_u64(), Some(c.map_id));
+                proptest::prop_assert_eq!(v["tile"].as_i64(), Some(c.tile));
+            }
+        }
+    }
+}

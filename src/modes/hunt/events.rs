@@ -1,0 +1,24 @@
+//! `claim {mapId, tile}`: ack `{ok:true, value}` or an error; on success `tile_claimed`
+//! goes to the room `hunt` on every instance, built from the claim script's reply.
+
+use serde_json::Value;
+
+use super::claim::{self, ClaimAck};
+use super::payload::ROOM;
+use super::state::Hunt;
+use crate::base::error::AckError;
+use crate::services::realtime::events::broadcast_outcome;
+use crate::services::realtime::{Socket, player_of};
+
+pub async fn claim(
+    hunt: Hunt,
+    s: Socket,
+    v: Result<Value, AckError>,
+) -> Result<ClaimAck, AckError> {
+    let delta = claim::handle(&hunt, &player_of(&s), v).await?;
+    // Every member of the room on every instance, the claimer included if it is one. The
+    // claim happened whatever the broadcast does, so its failure does not fail the ack.
+    let sent = s.within(ROOM).emit("tile_claimed", &delta).await;
+    let _ = broadcast_outcome(&hunt.ctx.app.metrics, "tile_claimed", sent);
+    Ok(ClaimAck { value: delta.value })
+}

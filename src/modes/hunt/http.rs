@@ -1,0 +1,87 @@
+//! `GET /api/hunt/leaderboard?limit=N` and `GET /api/hunt/maps/{id}`.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::claim::UNKNOWN_MAP;
+use super::map::LoadError;
+use super::payload::Leaderboard;
+use super::state::Hunt;
+use super::{board, keys, map};
+use crate::base::error::{AckError, ApiError};
+
+pub fn routes(hunt: Hunt) -> Router {
+    Router::new()
+        .route("/api/hunt/leaderboard", get(leaderboard))
+        .route("/api/hunt/maps/{id}", get(map))
+        .with_state(hunt)
+}
+
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct LimitQuery {
+    limit: Option<String>,
+}
+
+fn unavailable(hunt: &Hunt, e: &redis::RedisError) -> ApiError {
+    hunt.ctx.app.metrics.redis_failure("hunt read", e);
+    AckError::unavailable().into()
+}
+
+/// `{entries: [{rank, player, score}]}`, best first; `limit` 1..=1000 (default 10).
+async fn leaderboard(
+    State(hunt): State<Hunt>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Json<Leaderboard>, ApiError> {
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => 10,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            return Err(AckError::bad_request(format!(
+                "limit must be an integer from 1 to {MAX_LIMIT}"
+            ))
+            .into());
+        }
+    };
+    let mut conn = hunt.ctx.app.redis.clone();
+    let board = board::top(&mut conn, limit)
+        .await
+        .map_err(|e| unavailable(&hunt, &e))?;
+    Ok(Json(board))
+}
+
+/// The map with `owners` (tile -> player) and its own `leaderboard`; 404 when unknown.
+async fn map(
+    State(hunt): State<Hunt>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = id
+        .parse::<u64>()
+        .map_err(|_| AckError::bad_request("map id must be an integer"))?;
+    let mut conn = hunt.ctx.app.redis.clone();
+    let found = match map::load(&mut conn, id, hunt.settings.hunt_partitions).await {
+        Ok(f) => f,
+        Err(LoadError::Redis(e)) => return Err(unavailable(&hunt, &e)),
+        Err(e @ LoadError::Corrupt { .. }) => {
+            hunt.ctx.app.metrics.corrupt("hunt_map", &e);
+            return Err(AckError::unavailable().into());
+        }
+    };
+    let Some((m, owners)) = found else {
+        return Err(AckError::new(UNKNOWN_MAP, format!("no map {id}")).into());
+    };
+    let board = board::top_of(&mut conn, &keys::lb_map(id), 100)
+        .await
+        .map_err(|e| unavailable(&hunt, &e))?;
+    let mut body = serde_json::to_value(&m).map_err(|e| {
+        hunt.ctx.app.metrics.corrupt("hunt_map", &e);
+        ApiError::from(AckError::unavailable())
+    })?;
+    body["owners"] = json!(owners);
+    body["leaderboard"] = json!(board.entries);
+    Ok(Json(body))
+}

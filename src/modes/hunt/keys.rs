@@ -1,0 +1,86 @@
+//! The treasure hunt's keys. Every key one hunt script touches shares a tag: a map's keys
+//! and its partition's claim stream share `{p<k>}`; the leaderboards and their apply-once
+//! markers share `{lb}`.
+//!
+//! | key | type | purpose |
+//! |---|---|---|
+//! | `arena:{p<k>}:map:<id>` | hash, EX hunt_key_ttl | immutable map `id` (k = id % partitions): width, height, expiresAt, treasures (JSON), `v:<tile>` = value |
+//! | `arena:{p<k>}:map:<id>:owners` | hash, EX hunt_key_ttl | tile -> player; set once per tile by `claim.lua` |
+//! | `arena:{p<k>}:claims` | stream, MAXLEN ~ | the claim log of partition k: mapId, tile, player, value, claimId, at |
+//! | `arena:{p<k>}:claims:dead` | stream, MAXLEN ~ | claim entries that failed `hunt_max_deliveries` times |
+//! | `arena:{lb}:global` | zset | hunt leaderboard, player -> score (projection of every partition) |
+//! | `arena:{lb}:map:<id>` | zset, EX hunt_key_ttl | leaderboard of one map |
+//! | `arena:{lb}:applied:<claimId>` | string, EX hunt_key_ttl | apply-once marker of a claim; in `{lb}` so the check and the ZINCRBY are one script on one slot (the price: every projection write lands on the `{lb}` slot) |
+//! | `arena:{mapgen}:lock:<n>` / `:last` | period race | one map per period (`services::period`) |
+//! | `arena:{hunt:board}:lock:<n>` / `:last` | period race | the 500 ms leaderboard broadcast |
+//! | `arena:{rl:claim:<player>}` | GCRA state | the per-player claim rate limit (`services::limiter`) |
+
+/// The period race of the map generator.
+pub const MAPGEN_RACE: &str = "mapgen";
+/// The period race of the leaderboard broadcast.
+pub const BOARD_RACE: &str = "hunt:board";
+
+/// The partition of map `map_id`: `map_id % partitions`.
+pub fn partition_of(map_id: u64, partitions: u32) -> u32 {
+    (map_id % u64::from(partitions.max(1))) as u32
+}
+
+/// The immutable map `map_id`, in partition `p`.
+pub fn hunt_map(p: u32, map_id: u64) -> String {
+    format!("arena:{{p{p}}}:map:{map_id}")
+}
+
+/// Tile owners of map `map_id`, in partition `p`.
+pub fn hunt_owners(p: u32, map_id: u64) -> String {
+    format!("arena:{{p{p}}}:map:{map_id}:owners")
+}
+
+/// The claim stream of partition `p`.
+pub fn hunt_claims(p: u32) -> String {
+    format!("arena:{{p{p}}}:claims")
+}
+
+/// The dead-letter stream of partition `p`.
+pub fn hunt_dead_letters(p: u32) -> String {
+    format!("arena:{{p{p}}}:claims:dead")
+}
+
+/// The global hunt leaderboard.
+pub fn lb_global() -> &'static str {
+    "arena:{lb}:global"
+}
+
+/// The leaderboard of map `map_id`.
+pub fn lb_map(map_id: u64) -> String {
+    format!("arena:{{lb}}:map:{map_id}")
+}
+
+/// The apply-once marker of claim `claim_id`.
+pub fn lb_applied(claim_id: &str) -> String {
+    format!("arena:{{lb}}:applied:{claim_id}")
+}
+
+/// A scratch key for `arena hunt rebuild` (renamed over `lb_global`: same tag).
+pub fn lb_rebuild(nonce: u64) -> String {
+    format!("arena:{{lb}}:rebuild:{nonce}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::keys::hash_tag;
+
+    #[test]
+    fn hunt_keys_share_their_partition_tag() {
+        let p = partition_of(42, 16);
+        assert_eq!(p, 10);
+        assert_eq!(hash_tag(&hunt_map(p, 42)), Some("p10"));
+        assert_eq!(hash_tag(&hunt_owners(p, 42)), Some("p10"));
+        assert_eq!(hash_tag(&hunt_claims(p)), Some("p10"));
+        assert_eq!(hash_tag(&hunt_dead_letters(p)), Some("p10"));
+        assert_eq!(hash_tag(lb_global()), Some("lb"));
+        assert_eq!(hash_tag(&lb_map(42)), Some("lb"));
+        assert_eq!(hash_tag(&lb_applied("42:7")), Some("lb"));
+        assert_eq!(hash_tag(&lb_rebuild(1)), Some("lb"));
+    }
+}

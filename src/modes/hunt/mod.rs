@@ -1,0 +1,27 @@
+//! The treasure hunt: a leader-elected generator emits an immutable map every `map_ms`
+//! (`map`); players claim tiles exactly once through one Lua compare-and-set that also
+//! appends the claim to a partitioned Redis Stream (`claim`); a consumer group projects
+//! the log into leaderboards, idempotently (`projection`); `board` reads, broadcasts and
+//! rebuilds them.
+//!
+//! Follow a claim: `events::claim` -> `claim::handle` (parse, rate limit) ->
+//! `scripts::claim` (`lua/claim.lua`: validate, HSET owner, XADD, one atomic step) -> the
+//! ack and `tile_claimed` to the room `hunt`, from the script's reply -> `projection`
+//! (XREADGROUP, `lua/leaderboard_apply.lua`, XACK) -> `board` (top N every 500 ms).
+
+pub mod board;
+pub mod claim;
+pub mod events;
+pub mod http;
+pub mod keys;
+pub mod map;
+pub mod metrics;
+pub mod mode;
+pub mod payload;
+pub mod projection;
+pub mod scripts;
+pub mod settings;
+pub mod state;
+
+pub use mode::build;
+pub use settings::{PARTITIONS, Settings};

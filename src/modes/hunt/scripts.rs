@@ -1,0 +1,163 @@
+//! The hunt's Lua scripts (`lua/`), one typed wrapper each. Every wrapper parses the
+//! reply into a type; a reply it does not know is an error, never a default.
+
+use std::sync::LazyLock;
+
+use redis::aio::ConnectionManager;
+use redis::{RedisError, Script};
+
+use super::keys;
+use crate::redis::script::unexpected_reply;
+
+/// What the claim script decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This claim won the tile; it is in the stream at `entry_id`.
+    Claimed {
+        value: i64,
+        entry_id: String,
+    },
+    /// Someone else (`owner`) won it first.
+    Taken {
+        owner: String,
+    },
+    Expired,
+    InvalidTile,
+    NoMap,
+}
+
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim.lua")));
+static LEADERBOARD_APPLY: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/leaderboard_apply.lua")));
+
+/// The keys `claim.lua` touches: all in the map's partition tag `{p<k>}`.
+#[derive(Debug, Clone)]
+pub struct ClaimKeys {
+    pub map: String,
+    pub owners: String,
+    pub stream: String,
+}
+
+impl ClaimKeys {
+    pub fn new(map_id: u64, partitions: u32) -> Self {
+        let p = keys::partition_of(map_id, partitions);
+        Self {
+            map: keys::hunt_map(p, map_id),
+            owners: keys::hunt_owners(p, map_id),
+            stream: keys::hunt_claims(p),
+        }
+    }
+}
+
+/// The arguments of `claim.lua`.
+#[derive(Debug, Clone)]
+pub struct ClaimArgs<'a> {
+    pub map_id: u64,
+    pub tile: i64,
+    pub player: &'a str,
+    pub now_ms: u64,
+    /// Approximate cap of the partition stream (`XADD MAXLEN ~`).
+    pub stream_maxlen: u64,
+    /// TTL of the owners hash, in seconds.
+    pub ttl_s: u64,
+}
+
+/// Validate + compare-and-set + XADD in one atomic step (`lua/claim.lua`).
+///
+/// Guarantee: when this returns `Claimed`, the claim is in the partition stream and the
+/// tile's owner is set; any other outcome wrote nothing.
+pub async fn claim(
+    conn: &mut ConnectionManager,
+    keys: &ClaimKeys,
+    args: &ClaimArgs<'_>,
+) -> Result<ClaimOutcome, RedisError> {
+    use redis::{Value, from_redis_value_ref as val};
+    let reply: Vec<Value> = CLAIM
+        .key(&keys.map)
+        .key(&keys.owners)
+        .key(&keys.stream)
+        .arg(args.map_id)
+        .arg(args.tile)
+        .arg(args.player)
+        .arg(args.now_ms)
+        .arg(args.stream_maxlen)
+        .arg(args.ttl_s)
+        .invoke_async(conn)
+        .await?;
+    let bad = || unexpected_reply("claim.lua", &reply);
+    let kind: String = reply.first().and_then(|v| val(v).ok()).ok_or_else(bad)?;
+    Ok(match kind.as_str() {
+        "claimed" => ClaimOutcome::Claimed {
+            value: reply.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
+            entry_id: reply.get(2).and_then(|v| val(v).ok()).ok_or_else(bad)?,
+        },
+        "taken" => ClaimOutcome::Taken {
+            owner: reply.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
+        },
+        "expired" => ClaimOutcome::Expired,
+        "invalid" => ClaimOutcome::InvalidTile,
+        "no_map" => ClaimOutcome::NoMap,
+        _ => return Err(bad()),
+    })
+}
+
+/// Apply one claim to the global and per-map leaderboards unless its marker says it
+/// already was (`lua/leaderboard_apply.lua`). `true`: applied now; `false`: a no-op.
+pub async fn leaderboard_apply(
+    conn: &mut ConnectionManager,
+    map_id: u64,
+    claim_id: &str,
+    player: &str,
+    value: i64,
+    ttl_s: u64,
+) -> Result<bool, RedisError> {
+    let applied: i64 = LEADERBOARD_APPLY
+        .key(keys::lb_global())
+        .key(keys::lb_map(map_id))
+        .key(keys::lb_applied(claim_id))
+        .arg(player)
+        .arg(value)
+        .arg(ttl_s)
+        .invoke_async(conn)
+        .await?;
+    match applied {
+        1 => Ok(true),
+        0 => Ok(false),
+        other => Err(unexpected_reply("leaderboard_apply.lua", other)),
+    }
+}
+
+static DEAD_LETTER: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/dead_letter.lua")));
+
+/// Move pending entry `id` of partition `p`'s claim stream to its dead-letter stream and
+/// ack it, if it has been idle `min_idle_ms` (`lua/dead_letter.lua`). Of several
+/// consumers trying at once exactly one gets `true`.
+#[allow(clippy::too_many_arguments)]
+pub async fn dead_letter(
+    conn: &mut ConnectionManager,
+    p: u32,
+    group: &str,
+    consumer: &str,
+    min_idle_ms: u64,
+    id: &str,
+    deliveries: usize,
+    maxlen: u64,
+) -> Result<bool, RedisError> {
+    let moved: i64 = DEAD_LETTER
+        .key(keys::hunt_claims(p))
+        .key(keys::hunt_dead_letters(p))
+        .arg(group)
+        .arg(consumer)
+        .arg(min_idle_ms)
+        .arg(id)
+        .arg(deliveries)
+        .arg(maxlen)
+        .invoke_async(conn)
+        .await?;
+    match moved {
+        1 => Ok(true),
+        0 => Ok(false),
+        other => Err(unexpected_reply("dead_letter.lua", other)),
+    }
+}

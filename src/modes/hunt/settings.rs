@@ -1,0 +1,95 @@
+//! Settings of the treasure hunt; each default is a constant here, used by clap and by
+//! `Default` alike.
+
+use clap::Args;
+
+use crate::base::config::{ConfigError, bad, in_range};
+
+/// A map can be claimed for this many periods after it is created.
+pub const LIFETIME_PERIODS: u64 = 5;
+pub const MAP_MS: u64 = 1000;
+pub const PARTITIONS: u32 = 16;
+pub const KEY_TTL_S: u64 = 21_600;
+pub const CLAIM_RATE: u32 = 20;
+pub const RECLAIM_IDLE_MS: u64 = 5000;
+pub const MAX_DELIVERIES: u64 = 5;
+pub const STREAM_MAXLEN: u64 = 1_000_000;
+
+/// Settings of the treasure hunt.
+#[derive(Debug, Clone, Args)]
+#[group(id = "hunt")]
+pub struct Settings {
+    /// Treasure hunt: one map is generated per period of this many milliseconds, across
+    /// all instances. A map can be claimed for 5 periods.
+    #[arg(long, env = "MAP_MS", default_value_t = MAP_MS)]
+    pub map_ms: u64,
+
+    /// Treasure hunt: number of partitions (claim streams, `{p<k>}` hash tags).
+    /// Changing it orphans existing maps and streams.
+    #[arg(long, env = "HUNT_PARTITIONS", default_value_t = PARTITIONS)]
+    pub hunt_partitions: u32,
+
+    /// Treasure hunt: TTL in seconds of maps, owners, per-map boards and apply-once
+    /// markers (21600 = 6 h).
+    #[arg(long = "hunt-key-ttl", env = "HUNT_KEY_TTL", default_value_t = KEY_TTL_S)]
+    pub hunt_key_ttl_s: u64,
+
+    /// Treasure hunt: claims per second allowed per player, shared by all instances; the
+    /// same number may be spent at once.
+    #[arg(long, env = "CLAIM_RATE", default_value_t = CLAIM_RATE)]
+    pub claim_rate: u32,
+
+    /// Treasure hunt: a claim entry pending this long (its consumer died or stalled) is
+    /// taken over by another consumer, in milliseconds.
+    #[arg(long, env = "HUNT_RECLAIM_IDLE_MS", default_value_t = RECLAIM_IDLE_MS)]
+    pub hunt_reclaim_idle_ms: u64,
+
+    /// Treasure hunt: deliveries after which an entry that still fails is dead-lettered.
+    #[arg(long, env = "HUNT_MAX_DELIVERIES", default_value_t = MAX_DELIVERIES)]
+    pub hunt_max_deliveries: u64,
+
+    /// Treasure hunt: approximate cap of each claim stream (XADD MAXLEN ~).
+    /// `arena hunt rebuild` is exact only while the streams hold every claim.
+    #[arg(long, env = "HUNT_STREAM_MAXLEN", default_value_t = STREAM_MAXLEN)]
+    pub hunt_stream_maxlen: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            map_ms: MAP_MS,
+            hunt_partitions: PARTITIONS,
+            hunt_key_ttl_s: KEY_TTL_S,
+            claim_rate: CLAIM_RATE,
+            hunt_reclaim_idle_ms: RECLAIM_IDLE_MS,
+            hunt_max_deliveries: MAX_DELIVERIES,
+            hunt_stream_maxlen: STREAM_MAXLEN,
+        }
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("MAP_MS", self.map_ms, 50, 3_600_000)?;
+        in_range("HUNT_PARTITIONS", self.hunt_partitions, 1, 1024)?;
+        in_range("HUNT_KEY_TTL", self.hunt_key_ttl_s, 60, 30 * 86_400)?;
+        if self.hunt_key_ttl_s * 1000 <= LIFETIME_PERIODS * self.map_ms {
+            return Err(bad(
+                "HUNT_KEY_TTL",
+                format!(
+                    "{} s must outlive a map (5 x MAP_MS = {} ms)",
+                    self.hunt_key_ttl_s,
+                    LIFETIME_PERIODS * self.map_ms
+                ),
+            ));
+        }
+        in_range("CLAIM_RATE", self.claim_rate, 1, 100_000)?;
+        in_range("HUNT_RECLAIM_IDLE_MS", self.hunt_reclaim_idle_ms, 100, 3_600_000)?;
+        in_range("HUNT_MAX_DELIVERIES", self.hunt_max_deliveries, 1, 1000)?;
+        if self.hunt_stream_maxlen < 1000 {
+            return Err(bad("HUNT_STREAM_MAXLEN", "must be at least 1000"));
+        }
+        Ok(())
+    }
+}
+

@@ -1,0 +1,139 @@
+//! The rooms mode's wire payloads, and the parsers that turn raw client input into
+//! domain values at the edge.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::base::error::{AckError, ErrorCode};
+use crate::base::ids::{PlayerId, RoomName};
+
+/// Damage of an attack: an integer 0..=1000.
+pub fn parse_damage(v: Option<&Value>) -> Result<u32, AckError> {
+    let bad = || AckError::bad_request("damage must be an integer from 0 to 1000");
+    let d = v.and_then(Value::as_u64).ok_or_else(bad)?;
+    if d > 1000 {
+        return Err(bad());
+    }
+    Ok(d as u32)
+}
+
+/// `join_room` / `leave_room` payload.
+#[derive(Debug, Deserialize)]
+pub struct RoomReq {
+    pub room: String,
+}
+
+/// Ack body of `join_room` / `leave_room`.
+#[derive(Debug, Serialize)]
+pub struct RoomAck {
+    pub room: String,
+}
+
+/// Broadcast by the tick winner to every client on every instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerTick {
+    /// The global interval number floor(now / tick_ms): the same on every instance.
+    pub tick: u64,
+    pub instance_id: String,
+    /// Milliseconds since the Unix epoch when the winner broadcast it.
+    pub at: u64,
+}
+
+/// A validated attack, ready to broadcast: the client's object with every extra field
+/// kept, and `from` / `instanceId` set by the server (a client cannot forge them).
+#[derive(Debug)]
+pub struct Attack {
+    pub room: RoomName,
+    pub damage: u32,
+    pub payload: Map<String, Value>,
+}
+
+impl Attack {
+    /// Validate a raw `attack` payload of `size` bytes (as serialized).
+    pub fn parse(v: Value, size: usize, max: usize) -> Result<Self, AckError> {
+        if size > max {
+            return Err(AckError::new(
+                ErrorCode::PAYLOAD_TOO_LARGE,
+                format!("payload is {size} bytes; the limit is {max}"),
+            ));
+        }
+        let Value::Object(payload) = v else {
+            return Err(AckError::bad_request("attack payload must be an object"));
+        };
+        let room = match payload.get("room") {
+            Some(Value::String(r)) => RoomName::parse(r)?,
+            _ => return Err(AckError::bad_request("room is required (a string)")),
+        };
+        let damage = parse_damage(payload.get("damage"))?;
+        Ok(Self {
+            room,
+            damage,
+            payload,
+        })
+    }
+
+    /// The broadcast body: the client's payload plus `{from, instanceId}`.
+    pub fn into_broadcast(mut self, from: &PlayerId, instance_id: &str) -> Map<String, Value> {
+        self.payload
+            .insert("from".into(), Value::String(from.as_str().to_string()));
+        self.payload
+            .insert("instanceId".into(), Value::String(instance_id.to_string()));
+        self.payload
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn damage_bounds() {
+        assert_eq!(parse_damage(Some(&json!(0))).unwrap(), 0);
+        assert_eq!(parse_damage(Some(&json!(1000))).unwrap(), 1000);
+        assert!(parse_damage(Some(&json!(1001))).is_err());
+        assert!(parse_damage(Some(&json!(-1))).is_err());
+        assert!(parse_damage(Some(&json!(1.5))).is_err());
+        assert!(parse_damage(Some(&json!("5"))).is_err());
+        assert!(parse_damage(None).is_err());
+    }
+
+    #[test]
+    fn attack_keeps_extras_and_overrides_identity() {
+        let v = json!({"room": "r", "damage": 3, "combo": [1, 2], "from": "forged"});
+        let a = Attack::parse(v, 10, 100).unwrap();
+        let p = PlayerId::parse("alice").unwrap();
+        let out = a.into_broadcast(&p, "i1");
+        assert_eq!(out["combo"], json!([1, 2]));
+        assert_eq!(out["from"], json!("alice"));
+        assert_eq!(out["instanceId"], json!("i1"));
+    }
+
+    #[test]
+    fn attack_errors() {
+        let code = |v: Value, size| Attack::parse(v, size, 100).unwrap_err().code;
+        assert_eq!(code(json!("str"), 5), ErrorCode::BAD_REQUEST);
+        assert_eq!(code(json!({"damage": 1}), 5), ErrorCode::BAD_REQUEST);
+        assert_eq!(
+            code(json!({"room": 5, "damage": 1}), 5),
+            ErrorCode::BAD_REQUEST
+        );
+        assert_eq!(
+            code(json!({"room": "r", "damage": 1}), 101),
+            ErrorCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
+    proptest::proptest! {
+        /// Any JSON as an attack: never a panic; an accepted one is a valid room and damage.
+        #[test]
+        fn any_attack_payload_is_parsed_or_refused(v in crate::base::arbitrary::json(), size in 0usize..200) {
+            if let Ok(a) = Attack::parse(v, size, 100) {
+                proptest::prop_assert!(size <= 100);
+                proptest::prop_assert!(a.damage <= 1000);
+                proptest::prop_assert!(RoomName::parse(a.room.as_str()).is_ok());
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The rooms mode's state: what every handler and task of the mode is handed.
+
+use super::metrics::RoomsMetrics;
+use super::settings::Settings;
+use crate::services::mode::Context;
+use crate::services::realtime::events::Event;
+
+/// The rooms mode of one instance.
+#[derive(Clone)]
+pub struct Rooms {
+    pub(super) ctx: Context,
+    pub(super) settings: Settings,
+    pub(super) metrics: RoomsMetrics,
+    pub(super) join: Event,
+    pub(super) leave: Event,
+    pub(super) attack: Event,
+}

@@ -1,0 +1,62 @@
+//! `POST /api/shared/increment`: a locked read-modify-write of one shared value (the
+//! worker-cluster demo). Concurrent calls on any instance serialize: GET under the lease,
+//! then a fenced SET of value + 1, so no update is lost and none applied twice.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use redis::AsyncCommands;
+use serde_json::json;
+
+use crate::base::error::{AckError, ApiError, ErrorCode};
+use crate::services::AppState;
+use crate::services::lock::{FencedOutcome, LockError, Resource};
+
+pub fn routes(app: AppState) -> Router {
+    Router::new()
+        .route("/api/shared/increment", post(increment))
+        .with_state(app)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AckError {
+    tracing::warn!(error = %e, "shared increment failed");
+    AckError::unavailable()
+}
+
+fn lock_error(e: LockError) -> AckError {
+    match e {
+        LockError::Redis(_) => unavailable(e),
+        other => AckError::new(other.code(), other.to_string()),
+    }
+}
+
+async fn increment(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let resource = Resource::parse("shared:counter").map_err(lock_error)?;
+    let key = resource.data_key("value");
+    for _ in 0..3 {
+        let wait = std::time::Duration::from_secs(10);
+        let lease = app
+            .redlock
+            .acquire_within(&resource, wait)
+            .await
+            .map_err(lock_error)?;
+        let current: Option<i64> = app.redis.clone().get(&key).await.map_err(unavailable)?;
+        let next = current.unwrap_or(0) + 1;
+        let outcome = lease
+            .fenced_set(&key, &next.to_string())
+            .await
+            .map_err(lock_error)?;
+        lease.release().await;
+        if let FencedOutcome::Committed(()) = outcome {
+            return Ok(Json(
+                json!({"value": next, "instanceId": app.instance_id.as_ref()}),
+            ));
+        }
+        // Stale: our lease lapsed before the write; nothing was written; try again.
+    }
+    Err(AckError::new(
+        ErrorCode::UNAVAILABLE,
+        "the increment kept losing its lease; retry",
+    )
+    .into())
+}

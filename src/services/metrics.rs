@@ -1,0 +1,219 @@
+//! The metrics registry of one instance, and the metrics of the shared services.
+//!
+//! The registry is a `metrics-exporter-prometheus` recorder that is *not* installed
+//! globally: each instance owns its own, so several instances in one test process keep
+//! separate figures. Histograms get explicit buckets (not summaries) so they can be
+//! summed across instances. Each mode names and registers its own metrics in its
+//! `metrics.rs` through [`Metrics::counter`] and friends; label sets stay closed.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use crate::base::error::ErrorCode;
+
+pub const CONNECTED_CLIENTS: &str = "arena_connected_clients";
+pub const ACTIVE_ROOMS: &str = "arena_active_rooms";
+pub const HANDLER_DURATION_SECONDS: &str = "arena_handler_duration_seconds";
+pub const EVENT_ERRORS_TOTAL: &str = "arena_event_errors_total";
+pub const PUBSUB_ROUNDTRIP_SECONDS: &str = "arena_redis_pubsub_roundtrip_seconds";
+pub const PUBSUB_DROPPED_TOTAL: &str = "arena_pubsub_dropped_total";
+pub const PUBSUB_RECONNECTS_TOTAL: &str = "arena_pubsub_reconnects_total";
+pub const CLIENT_SEND_DROPPED_TOTAL: &str = "arena_client_send_dropped_total";
+pub const RESIDENT_MEMORY_BYTES: &str = "arena_process_resident_memory_bytes";
+pub const CPU_SECONDS_TOTAL: &str = "arena_process_cpu_seconds_total";
+/// Fed through `lock::LockMetrics`.
+pub const LOCK_ACQUIRE_DURATION_SECONDS: &str = "arena_lock_acquire_duration_seconds";
+pub const LOCK_LOST_TOTAL: &str = "arena_lock_lost_total";
+/// Host clock minus Redis's clock, as the period runner last measured it.
+pub const CLOCK_SKEW_SECONDS: &str = "arena_clock_skew_seconds";
+/// Stored values and script replies that did not parse (answered `unavailable`).
+pub const CORRUPT_VALUES_TOTAL: &str = "arena_corrupt_values_total";
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Error codes counted before any error happened, so `arena_event_errors_total{code}`
+/// shows them at 0 from the start; a mode adds its own with [`Metrics::declare_codes`].
+const COMMON_CODES: [ErrorCode; 6] = [
+    ErrorCode::BAD_REQUEST,
+    ErrorCode::NOT_IN_ROOM,
+    ErrorCode::RATE_LIMITED,
+    ErrorCode::PAYLOAD_TOO_LARGE,
+    ErrorCode::UNAVAILABLE,
+    ErrorCode::INTERNAL,
+];
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// The registry and the shared services' metrics. Cheap to clone (all handles are `Arc`s).
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    recorder: Arc<PrometheusRecorder>,
+    pub connected_clients: Gauge,
+    pub active_rooms: Gauge,
+    pub pubsub_roundtrip: Histogram,
+    pub pubsub_dropped: Counter,
+    pub pubsub_reconnects: Counter,
+    pub client_send_dropped: Counter,
+    pub lock_acquire_duration: Histogram,
+    pub lock_lost: Counter,
+    pub clock_skew: Gauge,
+    resident_memory: Gauge,
+    cpu_seconds: Gauge,
+    /// `arena_event_errors_total{code}`, one counter per code seen or declared. Codes are
+    /// constants, so the label set stays closed.
+    event_errors: Arc<RwLock<HashMap<&'static str, Counter>>>,
+    /// Mirrors `arena_connected_clients` for /status (a gauge handle cannot be read back).
+    connected: Arc<AtomicI64>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let recorder: PrometheusRecorder = PrometheusBuilder::new()
+            .set_buckets(LATENCY_BUCKETS)
+            .map(|b| b.build_recorder())
+            // Only fails on an empty bucket list, which LATENCY_BUCKETS is not.
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let r = &recorder;
+        let counter =
+            |name: &'static str| r.register_counter(&Key::from_static_name(name), &METADATA);
+        let gauge = |name: &'static str| r.register_gauge(&Key::from_static_name(name), &METADATA);
+        let histogram =
+            |name: &'static str| r.register_histogram(&Key::from_static_name(name), &METADATA);
+        let m = Self {
+            connected_clients: gauge(CONNECTED_CLIENTS),
+            active_rooms: gauge(ACTIVE_ROOMS),
+            pubsub_roundtrip: histogram(PUBSUB_ROUNDTRIP_SECONDS),
+            pubsub_dropped: counter(PUBSUB_DROPPED_TOTAL),
+            pubsub_reconnects: counter(PUBSUB_RECONNECTS_TOTAL),
+            client_send_dropped: counter(CLIENT_SEND_DROPPED_TOTAL),
+            lock_acquire_duration: histogram(LOCK_ACQUIRE_DURATION_SECONDS),
+            lock_lost: counter(LOCK_LOST_TOTAL),
+            clock_skew: gauge(CLOCK_SKEW_SECONDS),
+            resident_memory: gauge(RESIDENT_MEMORY_BYTES),
+            cpu_seconds: gauge(CPU_SECONDS_TOTAL),
+            event_errors: Default::default(),
+            connected: Default::default(),
+            handle: recorder.handle(),
+            recorder: Arc::new(recorder),
+        };
+        m.declare_codes(&COMMON_CODES);
+        m
+    }
+
+    /// A counter `name` without labels.
+    pub fn counter(&self, name: &'static str) -> Counter {
+        self.recorder
+            .register_counter(&Key::from_static_name(name), &METADATA)
+    }
+
+    /// A counter `name{label="value"}`.
+    pub fn counter_with(&self, name: &'static str, label: &'static str, value: &str) -> Counter {
+        let key = Key::from_parts(name, vec![Label::new(label, value.to_string())]);
+        self.recorder.register_counter(&key, &METADATA)
+    }
+
+    /// A gauge `name` without labels.
+    pub fn gauge(&self, name: &'static str) -> Gauge {
+        self.recorder
+            .register_gauge(&Key::from_static_name(name), &METADATA)
+    }
+
+    /// A gauge `name{label="value"}`.
+    pub fn gauge_with(&self, name: &'static str, label: &'static str, value: &str) -> Gauge {
+        let key = Key::from_parts(name, vec![Label::new(label, value.to_string())]);
+        self.recorder.register_gauge(&key, &METADATA)
+    }
+
+    /// A histogram `name` without labels (latency buckets, in seconds).
+    pub fn histogram(&self, name: &'static str) -> Histogram {
+        self.recorder
+            .register_histogram(&Key::from_static_name(name), &METADATA)
+    }
+
+    /// `arena_handler_duration_seconds{handler}` of one socket event (or `connect`).
+    pub fn handler(&self, event: &'static str) -> Histogram {
+        let key = Key::from_parts(HANDLER_DURATION_SECONDS, vec![Label::new("handler", event)]);
+        self.recorder.register_histogram(&key, &METADATA)
+    }
+
+    /// Show these codes in `arena_event_errors_total` at 0 before they first happen.
+    pub fn declare_codes(&self, codes: &[ErrorCode]) {
+        for &code in codes {
+            let _ = self.event_error(code);
+        }
+    }
+
+    /// `arena_event_errors_total{code}`.
+    pub fn event_error(&self, code: ErrorCode) -> Counter {
+        let name = code.as_str();
+        if let Ok(map) = self.event_errors.read()
+            && let Some(c) = map.get(name)
+        {
+            return c.clone();
+        }
+        let c = self.counter_with(EVENT_ERRORS_TOTAL, "code", name);
+        if let Ok(mut map) = self.event_errors.write() {
+            map.insert(name, c.clone());
+        }
+        c
+    }
+
+    /// A stored value or script reply that does not parse: logged and counted in
+    /// `arena_corrupt_values_total{what}`; the caller answers `unavailable`.
+    pub fn corrupt(&self, what: &'static str, detail: &dyn std::fmt::Display) {
+        tracing::error!(what, %detail, "corrupt value or unknown reply from redis");
+        self.counter_with(CORRUPT_VALUES_TOTAL, "what", what)
+            .increment(1);
+    }
+
+    /// Log a Redis failure once where it is handled: an unknown script reply counts as
+    /// corrupt, anything else is Redis being unavailable.
+    pub fn redis_failure(&self, what: &'static str, e: &redis::RedisError) {
+        if e.kind() == redis::ErrorKind::UnexpectedReturnType {
+            self.corrupt(what, e);
+        } else {
+            tracing::warn!(what, error = %e, "redis unavailable");
+        }
+    }
+
+    pub fn client_connected(&self) {
+        self.connected.fetch_add(1, Ordering::Relaxed);
+        self.connected_clients.increment(1.0);
+    }
+
+    pub fn client_disconnected(&self) {
+        self.connected.fetch_sub(1, Ordering::Relaxed);
+        self.connected_clients.decrement(1.0);
+    }
+
+    pub fn connected(&self) -> i64 {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition, with process gauges refreshed.
+    pub fn render(&self) -> String {
+        let p = crate::base::process::usage();
+        self.resident_memory.set(p.rss_bytes as f64);
+        self.cpu_seconds.set(p.cpu_seconds);
+        self.handle.render()
+    }
+
+    /// Drain histogram buckets that the exporter keeps; call periodically.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

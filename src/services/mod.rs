@@ -1,0 +1,16 @@
+//! Shared services: what every mode stands on and none of them names a mode — the
+//! instance's state and settings, Redlock leases, the shared rate limiter, the
+//! leader-per-period runner, the metrics registry, the Socket.IO plumbing (cross-instance
+//! adapter, handler wrapper) and the `Mode` contract the modes implement.
+
+pub mod limiter;
+pub mod lock;
+pub mod metrics;
+pub mod mode;
+pub mod period;
+pub mod realtime;
+pub mod settings;
+pub mod state;
+
+pub use settings::Settings;
+pub use state::AppState;

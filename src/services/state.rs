@@ -1,0 +1,23 @@
+//! Shared state of one instance, handed to every mode (cheap to clone).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use redis::aio::ConnectionManager;
+
+use super::lock::Redlock;
+use super::metrics::Metrics;
+use super::settings::Settings;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    /// This instance's name in ticks, attacks and /status.
+    pub instance_id: Arc<str>,
+    pub metrics: Metrics,
+    /// The command connection (never used for pub/sub).
+    pub redis: ConnectionManager,
+    /// Redlock over `REDLOCK_URLS`; fencing counters and guarded data on `redis`.
+    pub redlock: Redlock,
+    pub started: Instant,
+}

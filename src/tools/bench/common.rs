@@ -1,0 +1,165 @@
+//! What every scenario shares: the common options and their target check, the error
+//! type, the outcome, and the output helpers (progress bar, report, plot). Kept apart
+//! from `mod.rs` (the dispatch) so the scenario files depend on it, not on their parent.
+
+use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::report;
+
+/// Errors of a bench run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0} is not a loopback address; pass --allow-remote to load a remote server")]
+    Remote(String),
+    #[error("bad --url {0:?}: expected http://host:port")]
+    BadUrl(String),
+    #[error("cannot connect to {0}: {1}")]
+    Connect(String, String),
+    #[error("server {0} is not answering /status: {1}")]
+    Status(String, String),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error(
+        "{0} connection(s) were closed during the run (server gone, or a client too slow to answer pings)"
+    )]
+    ConnectionsLost(u64),
+    #[error("the run did not finish within its bound of {0:?}")]
+    TimedOut(Duration),
+    #[error("invalid option: {0}")]
+    Invalid(String),
+    #[error("cannot write {0}: {1}")]
+    Write(String, std::io::Error),
+}
+
+/// Options shared by every scenario.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Base URL(s) of the instances, comma-separated (default http://127.0.0.1:3000,http://127.0.0.1:3001).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:3000,http://127.0.0.1:3001"
+    )]
+    pub url: Vec<String>,
+    /// Allow targets that are not on loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Print one JSON line instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write an SVG plot of the latency distribution here.
+    #[arg(long)]
+    pub plot: Option<std::path::PathBuf>,
+}
+
+/// What a scenario found: `ok` is false on a correctness failure (lost messages, double
+/// ticks, uncounted clients), so the caller can exit non-zero; `report` is the JSON line.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub ok: bool,
+    pub report: serde_json::Value,
+}
+
+/// Check every URL: well-formed, loopback unless allowed; returns `host:port` strings.
+pub fn targets(common: &Common) -> Result<Vec<String>, BenchError> {
+    if common.url.is_empty() {
+        return Err(BenchError::Invalid("at least one --url is needed".into()));
+    }
+    common
+        .url
+        .iter()
+        .map(|u| {
+            let rest = u
+                .trim_end_matches('/')
+                .strip_prefix("http://")
+                .ok_or_else(|| BenchError::BadUrl(u.clone()))?;
+            if rest.is_empty() || rest.contains('/') {
+                return Err(BenchError::BadUrl(u.clone()));
+            }
+            if !common.allow_remote {
+                let addrs: Vec<IpAddr> = rest
+                    .to_socket_addrs()
+                    .map_err(|_| BenchError::BadUrl(u.clone()))?
+                    .map(|a| a.ip())
+                    .collect();
+                if addrs.is_empty() || !addrs.iter().all(IpAddr::is_loopback) {
+                    return Err(BenchError::Remote(u.clone()));
+                }
+            }
+            Ok(rest.to_string())
+        })
+        .collect()
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg:<24} [{bar:40}] {pos}/{len} ({elapsed})")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+/// Print a report (the table, or one JSON line) and wrap it in an [`Outcome`].
+pub fn emit(
+    common: &Common,
+    title: &str,
+    rows: Vec<(String, String)>,
+    json: serde_json::Value,
+    ok: bool,
+) -> Outcome {
+    if common.json {
+        println!("{json}");
+    } else {
+        print!("{}", report::table(title, &rows));
+    }
+    Outcome { ok, report: json }
+}
+
+/// Write the SVG plot if `--plot` was given.
+pub fn write_plot(common: &Common, svg: impl FnOnce() -> String) -> Result<(), BenchError> {
+    if let Some(p) = &common.plot {
+        std::fs::write(p, svg()).map_err(|e| BenchError::Write(p.display().to_string(), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(urls: &[&str], allow_remote: bool) -> Common {
+        Common {
+            url: urls.iter().map(|s| s.to_string()).collect(),
+            allow_remote,
+            json: false,
+            plot: None,
+        }
+    }
+
+    #[test]
+    fn loopback_only_unless_allowed() {
+        assert_eq!(
+            targets(&common(&["http://127.0.0.1:3000/"], false)).unwrap(),
+            vec!["127.0.0.1:3000"]
+        );
+        assert!(targets(&common(&["http://localhost:3000"], false)).is_ok());
+        assert!(matches!(
+            targets(&common(&["http://10.1.2.3:3000"], false)),
+            Err(BenchError::Remote(_))
+        ));
+        assert!(targets(&common(&["http://10.1.2.3:3000"], true)).is_ok());
+        assert!(matches!(
+            targets(&common(&["ftp://x:1"], false)),
+            Err(BenchError::BadUrl(_))
+        ));
+    }
+}

@@ -1,0 +1,232 @@
+//! `arena demo`: a managed Redis (unless `REDIS_URL` is given) and N instances as separate
+//! OS processes on consecutive ports, restarted with backoff when they crash, all stopped
+//! cleanly on Ctrl-C / SIGTERM (instances first, Redis last).
+
+use std::net::IpAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::redis_server::{RedisOptions, RedisServer, RedisServerError};
+
+/// Set in an instance's environment by the launcher: the instance exits when its stdin
+/// closes, i.e. when the launcher is gone (even after a SIGKILL of the launcher).
+pub const SUPERVISED_ENV: &str = "ARENA_SUPERVISED";
+
+/// Options of `arena demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoOptions {
+    /// How many instances to run (default 2).
+    #[arg(long, default_value_t = 2)]
+    pub instances: u16,
+    /// Port of the first instance; instance i listens on port + i (default 3000).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Address the instances bind (default 127.0.0.1).
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Use this Redis instead of starting one.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+}
+
+/// Errors of the launcher.
+#[derive(Debug, thiserror::Error)]
+pub enum LauncherError {
+    #[error(transparent)]
+    Redis(#[from] RedisServerError),
+    #[error("--instances must be between 1 and 64")]
+    Instances,
+    #[error("ports {first}..={last} do not fit below 65536")]
+    Ports { first: u16, last: u32 },
+    #[error("cannot find the arena executable: {0}")]
+    Exe(std::io::Error),
+}
+
+/// Run the demo until `shutdown`.
+pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> Result<(), LauncherError> {
+    if !(1..=64).contains(&opts.instances) {
+        return Err(LauncherError::Instances);
+    }
+    let last = opts.port as u32 + opts.instances as u32 - 1;
+    if last > u16::MAX as u32 || opts.port == 0 {
+        return Err(LauncherError::Ports {
+            first: opts.port,
+            last,
+        });
+    }
+    let exe = std::env::current_exe().map_err(LauncherError::Exe)?;
+    let (mut managed, redis_url) = match &opts.redis_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let r = tokio::task::spawn_blocking(|| {
+                RedisServer::start(RedisOptions {
+                    appendonly: true,
+                    appendfsync: "everysec",
+                    extra: vec![],
+                })
+            })
+            .await
+            .map_err(|e| RedisServerError::Spawn(std::io::Error::other(e)))??;
+            println!(
+                "arena demo: started redis-server at {} (data in {})",
+                r.url(),
+                r.dir().display()
+            );
+            let url = r.url();
+            (Some(r), url)
+        }
+    };
+
+    let tasks = TaskTracker::new();
+    for i in 0..opts.instances {
+        let spec = InstanceSpec {
+            exe: exe.clone(),
+            id: format!("arena-{i}"),
+            port: opts.port + i,
+            host: opts.host,
+            redis_url: redis_url.clone(),
+        };
+        tasks.spawn(supervise(spec, shutdown.clone()));
+    }
+    tasks.close();
+
+    let urls: Vec<String> = (0..opts.instances)
+        .map(|i| format!("http://{}:{}", display_host(opts.host), opts.port + i))
+        .collect();
+    wait_healthy(&urls, Duration::from_secs(20)).await;
+    println!(
+        "arena demo: {} instance(s) up; open in a browser:",
+        opts.instances
+    );
+    for (i, u) in urls.iter().enumerate() {
+        println!("  {u}/   (arena-{i})");
+    }
+    println!("Ctrl-C stops everything.");
+
+    tasks.wait().await;
+    if let Some(r) = managed.as_mut() {
+        tokio::task::block_in_place(|| r.stop());
+        println!("arena demo: redis-server stopped");
+    }
+    Ok(())
+}
+
+fn display_host(h: IpAddr) -> String {
+    if h.is_unspecified() {
+        "127.0.0.1".into()
+    } else {
+        h.to_string()
+    }
+}
+
+struct InstanceSpec {
+    exe: std::path::PathBuf,
+    id: String,
+    port: u16,
+    host: IpAddr,
+    redis_url: String,
+}
+
+impl InstanceSpec {
+    fn spawn(&self) -> std::io::Result<Child> {
+        Command::new(&self.exe)
+            .arg("serve")
+            .env("REDIS_URL", &self.redis_url)
+            .env("PORT", self.port.to_string())
+            .env("HOST", self.host.to_string())
+            .env("INSTANCE_ID", &self.id)
+            .env(SUPERVISED_ENV, "1")
+            .stdin(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+    }
+}
+
+/// Keep one instance running: restart it with exponential backoff (250 ms doubling to 8 s,
+/// reset after 30 s of good health) until `shutdown`, then SIGTERM it and wait.
+async fn supervise(spec: InstanceSpec, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let started = Instant::now();
+        let mut child = match spec.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(instance = %spec.id, error = %e, "cannot start instance");
+                if sleep_or_stop(backoff, &shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        // `Child::wait` closes the child's stdin; keep our end open so the instance only sees
+        // EOF when this launcher is gone.
+        let _stdin = child.stdin.take();
+        tracing::info!(instance = %spec.id, pid = child.id(), port = spec.port, "instance started");
+        tokio::select! {
+            status = child.wait() => {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                if started.elapsed() > Duration::from_secs(30) {
+                    backoff = Duration::from_millis(250);
+                }
+                tracing::warn!(instance = %spec.id, ?status, restart_in = ?backoff, "instance exited; restarting");
+                if sleep_or_stop(backoff, &shutdown).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(8));
+            }
+            _ = shutdown.cancelled() => {
+                stop_child(&mut child, &spec.id).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Sleep for `d`; `true` if shutdown came first.
+async fn sleep_or_stop(d: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = shutdown.cancelled() => true,
+    }
+}
+
+async fn stop_child(child: &mut Child, id: &str) {
+    if let Some(pid) = child.id() {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+    }
+    match tokio::time::timeout(Duration::from_secs(12), child.wait()).await {
+        Ok(status) => tracing::info!(instance = %id, ?status, "instance stopped"),
+        Err(_) => {
+            tracing::warn!(instance = %id, "instance did not stop in time; killing it");
+            let _ = child.kill().await;
+        }
+    }
+}
+
+async fn wait_healthy(urls: &[String], within: Duration) {
+    let deadline = Instant::now() + within;
+    for u in urls {
+        let addr = u.trim_start_matches("http://").to_string();
+        while Instant::now() < deadline {
+            if http_get_ok(&addr, "/health").await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET on loopback: does `path` answer 200?
+pub async fn http_get_ok(addr: &str, path: &str) -> bool {
+    matches!(super::http_client::http_get(addr, path).await, Ok((200, _)))
+}

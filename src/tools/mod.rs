@@ -1,0 +1,10 @@
+//! Tools around the server, beside the edge: `arena demo` (`launcher`, with a managed
+//! `redis_server`), `arena bench`, and the small clients they and the tests use
+//! (`client` for Socket.IO, `http_client` for loopback HTTP). Nothing in the server
+//! layers uses them.
+
+pub mod bench;
+pub mod client;
+pub mod http_client;
+pub mod launcher;
+pub mod redis_server;

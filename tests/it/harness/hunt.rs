@@ -1,0 +1,112 @@
+//! The treasure hunt (`src/modes/hunt/`) for tests: typed claims, the test settings, and
+//! helpers that seed maps and read the hunt's Redis state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use arena::base::clock::unix_ms;
+use arena::edge::config::Config;
+use arena::modes::hunt::keys;
+use arena::modes::hunt::map::HuntMap;
+use arena::modes::hunt::projection::{self, ClaimEntry};
+use arena::tools::client::{Client, ClientError};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::streams::StreamRangeReply;
+use serde_json::{Value, json};
+
+use super::ack;
+
+/// How long a claim waits for its ack.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The number of partitions `tweak` sets; the helpers below assume it.
+pub const PARTITIONS: u32 = 4;
+
+/// Hunt settings for tests: few partitions, fast reclaim, and no generated maps in the
+/// way (the tests store their own maps) unless a test sets `map_ms` itself.
+pub fn tweak(c: &mut Config) {
+    c.modes.hunt.hunt_partitions = PARTITIONS;
+    c.modes.hunt.map_ms = 600_000;
+    c.modes.hunt.hunt_reclaim_idle_ms = 300;
+}
+
+/// The hunt's `claim` event as a method on a client.
+pub trait HuntClient {
+    /// `claim {mapId, tile}`: the ack (`{ok: true, value}` or `{ok: false, error}`);
+    /// panics when no ack comes within 10 s.
+    async fn claim(&self, map: u64, tile: i64) -> Value;
+    /// `claim {mapId, tile}`, waiting at most `within`: the ack, or the client's error
+    /// (for tests where a missing ack is an expected outcome, e.g. Redis being killed).
+    async fn try_claim(&self, map: u64, tile: i64, within: Duration) -> Result<Value, ClientError>;
+}
+
+impl HuntClient for Client {
+    async fn claim(&self, map: u64, tile: i64) -> Value {
+        ack(self, "claim", &json!({"mapId": map, "tile": tile}), WAIT).await
+    }
+
+    async fn try_claim(&self, map: u64, tile: i64, within: Duration) -> Result<Value, ClientError> {
+        self.emit_with_ack("claim", &json!({"mapId": map, "tile": tile}), within)
+            .await
+    }
+}
+
+/// Store map `id` with `treasures` (tile -> value), claimable for `valid_ms` more.
+pub async fn store_map(
+    c: &mut ConnectionManager,
+    id: u64,
+    treasures: &[(u32, i64)],
+    valid_ms: i64,
+) {
+    let map = HuntMap {
+        map_id: id,
+        width: 16,
+        height: 16,
+        treasures: treasures.iter().map(|(t, v)| (t.to_string(), *v)).collect(),
+        expires_at: (unix_ms() as i64 + valid_ms) as u64,
+    };
+    arena::modes::hunt::map::store(c, &map, PARTITIONS, 3600)
+        .await
+        .unwrap();
+}
+
+/// Every claim entry in every partition stream.
+pub async fn log(c: &mut ConnectionManager) -> Vec<ClaimEntry> {
+    let mut all = Vec::new();
+    for p in 0..PARTITIONS {
+        let r: StreamRangeReply = c.xrange_all(keys::hunt_claims(p)).await.unwrap();
+        all.extend(
+            r.ids
+                .iter()
+                .map(|e| ClaimEntry::parse(e).expect("well-formed entry")),
+        );
+    }
+    all
+}
+
+/// The owners of map `map_id`'s claimed tiles, tile -> player.
+pub async fn owners(c: &mut ConnectionManager, map_id: u64) -> HashMap<String, String> {
+    let p = keys::partition_of(map_id, PARTITIONS);
+    c.hgetall(keys::hunt_owners(p, map_id)).await.unwrap()
+}
+
+/// The live global board as player -> score.
+pub async fn board(c: &mut ConnectionManager) -> BTreeMap<String, i64> {
+    let rows: Vec<(String, f64)> = c.zrange_withscores(keys::lb_global(), 0, -1).await.unwrap();
+    rows.into_iter().map(|(p, s)| (p, s as i64)).collect()
+}
+
+/// Claim entries delivered to the projection's group and not yet acknowledged, in all
+/// partitions.
+pub async fn pending_total(c: &mut ConnectionManager) -> usize {
+    let mut n = 0;
+    for p in 0..PARTITIONS {
+        let r: redis::streams::StreamPendingReply = c
+            .xpending(keys::hunt_claims(p), projection::GROUP)
+            .await
+            .unwrap();
+        n += r.count();
+    }
+    n
+}

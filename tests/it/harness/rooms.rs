@@ -1,0 +1,55 @@
+//! Typed requests of the rooms mode (`src/modes/rooms/`): join, leave, attack.
+
+use std::time::Duration;
+
+use arena::tools::client::Client;
+use serde_json::{Value, json};
+
+use super::ack;
+
+/// How long a rooms request waits for its ack.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// The rooms mode's events as methods on a client. Each returns the ack (`{ok: true, ..}`
+/// or `{ok: false, error}`) and panics naming the event when no ack comes within 5 s.
+pub trait RoomsClient {
+    /// `join_room {room}`.
+    async fn join(&self, room: &str) -> Value;
+    /// `leave_room {room}`.
+    async fn leave(&self, room: &str) -> Value;
+    /// `attack {room, damage}`.
+    async fn attack(&self, room: &str, damage: u32) -> Value;
+    /// `attack {room, damage, ..extras}`: the fields of the object `extras` ride along
+    /// (the server forwards them to the room); `room` and `damage` win over theirs.
+    async fn attack_with(&self, room: &str, damage: u32, extras: &Value) -> Value;
+}
+
+impl RoomsClient for Client {
+    async fn join(&self, room: &str) -> Value {
+        ack(self, "join_room", &json!({"room": room}), WAIT).await
+    }
+
+    async fn leave(&self, room: &str) -> Value {
+        ack(self, "leave_room", &json!({"room": room}), WAIT).await
+    }
+
+    async fn attack(&self, room: &str, damage: u32) -> Value {
+        ack(
+            self,
+            "attack",
+            &json!({"room": room, "damage": damage}),
+            WAIT,
+        )
+        .await
+    }
+
+    async fn attack_with(&self, room: &str, damage: u32, extras: &Value) -> Value {
+        let mut payload = extras.clone();
+        let fields = payload
+            .as_object_mut()
+            .unwrap_or_else(|| panic!("attack extras must be a JSON object, got {extras}"));
+        fields.insert("room".into(), json!(room));
+        fields.insert("damage".into(), json!(damage));
+        ack(self, "attack", &payload, WAIT).await
+    }
+}
