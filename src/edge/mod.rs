@@ -4,5 +4,5 @@
 
 pub mod app;
 pub mod config;
-pub mod http;
-pub mod socket;
+mod http;
+mod socket;

@@ -166,3 +166,22 @@ fn bad_settings_are_refused_at_start_naming_the_setting() {
         assert!(err.contains(want), "{env:?}: {err}");
     }
 }
+
+#[test]
+fn a_lock_ttl_below_the_redlock_bound_is_refused_at_once() {
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["serve", "--port", "0"])
+        .env("LOCK_TTL_MS", "60")
+        .env("TICK_MS", "1000")
+        // Nowhere to connect: the refusal must come before any Redis is needed.
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("LOCK_TTL_MS")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("Redlock minimum of 104 ms"), "{err}");
+}

@@ -147,3 +147,66 @@ async fn an_interval_is_never_won_twice_even_after_its_lease_expires() {
             .unwrap()
     );
 }
+
+/// A host whose clock runs 1.5 s ahead still ticks on the boundary of Redis's clock, and
+/// when it dies the other instance takes its intervals over within one interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_clock_ahead_ticks_on_the_boundary_of_redis_time() {
+    const TICK: u64 = 500;
+    let redis = redis();
+    let start = |id: &str, skew_ms: i64| {
+        crate::harness::app::config(&redis.url(), |c| {
+            c.modes.rooms.tick_ms = TICK;
+            c.services.lock_ttl_ms = 300;
+            c.services.test_clock_skew_ms = skew_ms;
+            c.instance_id = Some(id.to_string());
+        })
+    };
+    // Started first, the skewed instance reaches every boundary 1.5 s before the other.
+    let ahead = Instance::start(start("ahead", 1500)).await;
+    let normal = Instance::start(start("normal", 0)).await;
+    let mut watcher = normal.client("watcher").await;
+    let mut seen: BTreeMap<u64, (String, u64)> = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(TICK * 12);
+    while tokio::time::Instant::now() < deadline {
+        let Ok(t) = watcher.next_event("server_tick", Duration::from_secs(2)).await else {
+            continue;
+        };
+        let arrived = unix_ms();
+        let n = t["tick"].as_u64().unwrap();
+        seen.insert(n, (t["instanceId"].as_str().unwrap().to_string(), arrived));
+    }
+    assert!(seen.len() >= 8, "too few ticks: {seen:?}");
+    for (n, (by, arrived)) in &seen {
+        // Redis runs on this host's real clock: the tick for n is never early and never
+        // seconds late, whichever instance sent it.
+        let boundary = n * TICK;
+        assert!(*arrived >= boundary, "tick {n} by {by} arrived {} ms early", boundary - arrived);
+        assert!(arrived - boundary < 250, "tick {n} by {by} arrived {} ms late", arrived - boundary);
+    }
+    assert!(
+        seen.values().any(|(by, _)| by == "ahead"),
+        "the skewed instance never won: {seen:?}"
+    );
+    let skew = ahead.metric("arena_clock_skew_seconds").await;
+    assert!((1.4..1.6).contains(&skew), "skew gauge {skew}");
+    assert!(normal.metric("arena_clock_skew_seconds").await.abs() < 0.1);
+
+    // The skewed instance stops: the first interval after that is ticked by the other.
+    ahead.stop().await.unwrap();
+    let stopped = unix_ms();
+    let first_after = stopped / TICK + 1;
+    loop {
+        let t = watcher
+            .next_event("server_tick", Duration::from_secs(3))
+            .await
+            .unwrap();
+        let n = t["tick"].as_u64().unwrap();
+        if n < first_after {
+            continue; // sent before the stop
+        }
+        assert_eq!(n, first_after, "interval {first_after} was not ticked");
+        assert_eq!(t["instanceId"], "normal");
+        break;
+    }
+}

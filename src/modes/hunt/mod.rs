@@ -11,17 +11,17 @@
 
 pub mod board;
 pub mod claim;
-pub mod events;
-pub mod http;
+mod events;
+mod http;
 pub mod keys;
 pub mod map;
-pub mod metrics;
-pub mod mode;
-pub mod payload;
+mod metrics;
+mod mode;
+mod payload;
 pub mod projection;
 pub mod scripts;
-pub mod settings;
-pub mod state;
+mod settings;
+mod state;
 
 pub use mode::build;
 pub use settings::{PARTITIONS, Settings};

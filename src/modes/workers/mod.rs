@@ -2,9 +2,9 @@
 //! all instances (`warmup`), and a locked read-modify-write of one shared value over
 //! HTTP (`counter`).
 
-pub mod counter;
-pub mod mode;
-pub mod settings;
+mod counter;
+mod mode;
+mod settings;
 pub mod warmup;
 
 pub use mode::build;
