@@ -179,7 +179,11 @@ fn a_lock_ttl_below_the_redlock_bound_is_refused_at_once() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| l.contains("LOCK_TTL_MS")).collect();
     assert_eq!(lines.len(), 1, "{err}");

@@ -9,6 +9,7 @@ mod battles;
 mod bench;
 mod demo;
 mod faults;
+mod fuzz;
 mod hunt;
 mod input;
 mod locks;

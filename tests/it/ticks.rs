@@ -169,7 +169,10 @@ async fn a_host_clock_ahead_ticks_on_the_boundary_of_redis_time() {
     let mut seen: BTreeMap<u64, (String, u64)> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(TICK * 12);
     while tokio::time::Instant::now() < deadline {
-        let Ok(t) = watcher.next_event("server_tick", Duration::from_secs(2)).await else {
+        let Ok(t) = watcher
+            .next_event("server_tick", Duration::from_secs(2))
+            .await
+        else {
             continue;
         };
         let arrived = unix_ms();
@@ -181,8 +184,16 @@ async fn a_host_clock_ahead_ticks_on_the_boundary_of_redis_time() {
         // Redis runs on this host's real clock: the tick for n is never early and never
         // seconds late, whichever instance sent it.
         let boundary = n * TICK;
-        assert!(*arrived >= boundary, "tick {n} by {by} arrived {} ms early", boundary - arrived);
-        assert!(arrived - boundary < 250, "tick {n} by {by} arrived {} ms late", arrived - boundary);
+        assert!(
+            *arrived >= boundary,
+            "tick {n} by {by} arrived {} ms early",
+            boundary - arrived
+        );
+        assert!(
+            arrived - boundary < 250,
+            "tick {n} by {by} arrived {} ms late",
+            arrived - boundary
+        );
     }
     assert!(
         seen.values().any(|(by, _)| by == "ahead"),
