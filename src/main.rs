@@ -22,6 +22,9 @@ enum Command {
     Demo(arena::tools::launcher::DemoOptions),
     /// Load generator: fanout, connections, ticks, battles, claims (see `arena bench --help`).
     Bench(arena::tools::bench::BenchArgs),
+    /// Check a Redis or Redis Cluster for settings and states that break arena; exits
+    /// non-zero on a critical finding.
+    Doctor(arena::tools::doctor::DoctorArgs),
     /// Treasure-hunt maintenance (see `arena hunt --help`).
     Hunt {
         #[command(subcommand)]
@@ -98,6 +101,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "leaderboard rebuilt: {} claims, {} players, total {}",
                 r.claims, r.players, r.total
             );
+        }
+        Command::Doctor(args) => {
+            let findings = arena::tools::doctor::examine(&args).await?;
+            print!("{}", arena::tools::doctor::render(&findings));
+            let critical = findings
+                .iter()
+                .filter(|f| f.verdict == arena::tools::doctor::Verdict::Critical)
+                .count();
+            if critical > 0 {
+                anyhow::bail!("{critical} critical finding(s)");
+            }
         }
         Command::Bench(args) => {
             // Ctrl-C / SIGTERM end a run at once (its connections close with the process).

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod doctor;
 pub mod http_client;
 pub mod launcher;
 pub mod redis_server;

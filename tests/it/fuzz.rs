@@ -78,7 +78,7 @@ fn frame() -> impl Strategy<Value = Message> {
     prop_oneof![
         12 => socket_io,
         1 => "[0-9]{0,2}.{0,30}".prop_map(Message::text),
-        1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(|b| Message::binary(b)),
+        1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Message::binary),
         1 => Just(Message::text("2")),
         1 => Just(Message::text("5")),
     ]

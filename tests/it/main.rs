@@ -8,6 +8,7 @@ mod harness;
 mod battles;
 mod bench;
 mod demo;
+mod doctor;
 mod faults;
 mod fuzz;
 mod hunt;

@@ -24,4 +24,4 @@ mod settings;
 mod state;
 
 pub use mode::build;
-pub use settings::{PARTITIONS, Settings};
+pub use settings::{PARTITIONS, STREAM_MAXLEN, Settings};
