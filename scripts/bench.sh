@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|connections|claims|battles|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|connections|claims|battles|flood|ticks|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh demo
@@ -28,7 +28,7 @@ demo_down() { kill -TERM "$DEMO" 2>/dev/null || true; wait "$DEMO" 2>/dev/null |
 redis_benchmark_claim() {
   local rport sha now
   rport=$(grep -o 'redis://127.0.0.1:[0-9]*' /tmp/arena-bench-demo.log | head -1 | cut -d: -f3)
-  sha=$(redis-cli -p "$rport" SCRIPT LOAD "$(cat src/redis/lua/claim.lua)")
+  sha=$(redis-cli -p "$rport" SCRIPT LOAD "$(cat src/modes/hunt/lua/claim.lua)")
   redis-cli -p "$rport" HSET 'arena:{p0}:map:999999999' width 1000 height 1000 expiresAt 99999999999999 treasures '{}' >/dev/null
   redis-cli -p "$rport" CONFIG RESETSTAT >/dev/null
   now=$(date +%s%3N)
@@ -74,6 +74,11 @@ fi
 if [[ $what == all || $what == battles ]]; then
   for i in 1 2 3; do
     demo_up; run "battles" battles --pairings 10 --contenders 10 --rounds 20; demo_down
+  done
+fi
+if [[ $what == all || $what == flood ]]; then
+  for i in 1 2 3; do
+    demo_up; run "flood" flood --flooders 4 --events 50000; demo_down
   done
 fi
 if [[ $what == ticks ]]; then

@@ -2,7 +2,8 @@
 //!
 //! Scenarios: `fanout` (room broadcast latency and loss across instances), `connections`
 //! (server memory per idle client), `ticks` (exactly one tick per interval), `battles`
-//! (contended battle starts), `claims` (treasure-hunt claims). Every run is
+//! (contended battle starts), `claims` (treasure-hunt claims), `flood` (hostile clients
+//! against a quiet one). Every run is
 //! bounded in count and time, targets loopback unless `--allow-remote`, shows a progress
 //! bar, and prints a table or one JSON line (`--json`); `--plot` writes an SVG.
 
@@ -11,6 +12,7 @@ pub mod claims;
 mod common;
 pub mod connections;
 pub mod fanout;
+pub mod flood;
 pub mod report;
 mod status;
 pub mod ticks;
@@ -36,6 +38,8 @@ pub enum Scenario {
     Battles(battles::BattlesArgs),
     /// Treasure-hunt claims: claims/s, ack latency, outcomes, no tile with two owners.
     Claims(claims::ClaimsArgs),
+    /// Hostile sockets flood one instance: its memory, a quiet client's acks, tick delay.
+    Flood(flood::FloodArgs),
 }
 
 /// `arena bench <scenario>`.
@@ -56,6 +60,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
         Scenario::Ticks(a) => secs(a.seconds + 60),
         Scenario::Battles(a) => secs(a.rounds as u64 * 30 + 120),
         Scenario::Claims(a) => secs(a.duration + 120),
+        Scenario::Flood(a) => a.limit(),
     };
     let fut = async move {
         match args.scenario {
@@ -64,6 +69,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
             Scenario::Ticks(a) => ticks::run(a).await,
             Scenario::Battles(a) => battles::run(a).await,
             Scenario::Claims(a) => claims::run(a).await,
+            Scenario::Flood(a) => flood::run(a).await,
         }
     };
     tokio::time::timeout(limit, fut)
