@@ -22,7 +22,7 @@ impl ErrorCode {
     pub const BAD_REQUEST: ErrorCode = ErrorCode::new("bad_request", 400);
     pub const NOT_IN_ROOM: ErrorCode = ErrorCode::new("not_in_room", 409);
     pub const RATE_LIMITED: ErrorCode = ErrorCode::new("rate_limited", 429);
-    pub const PAYLOAD_TOO_LARGE: ErrorCode = ErrorCode::new("payload_too_large", 400);
+    pub const PAYLOAD_TOO_LARGE: ErrorCode = ErrorCode::new("payload_too_large", 413);
     /// Nothing was done; a backing service did not answer. Safe to retry.
     pub const UNAVAILABLE: ErrorCode = ErrorCode::new("unavailable", 503);
     pub const INTERNAL: ErrorCode = ErrorCode::new("internal", 500);
@@ -40,6 +40,27 @@ impl ErrorCode {
 impl Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name)
+    }
+}
+
+/// How much of a client-supplied value an error message may repeat.
+pub const ECHO_CHARS: usize = 64;
+
+/// `value` as an error message may show it: at most [`ECHO_CHARS`] characters, then `…`,
+/// so a client cannot make the server send its 5 KB id back (or fill a log line with it).
+pub fn echo(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(ECHO_CHARS) {
+        None => value.into(),
+        Some((cut, _)) => format!("{}…", &value[..cut]).into(),
+    }
+}
+
+/// A message built by a library from client input (an extractor's rejection): at most
+/// four times [`ECHO_CHARS`], since it may quote the input.
+fn clip_message(message: &str) -> String {
+    match message.char_indices().nth(4 * ECHO_CHARS) {
+        None => message.to_string(),
+        Some((cut, _)) => format!("{}…", &message[..cut]),
     }
 }
 
@@ -129,6 +150,36 @@ impl<E: Into<AckError>> From<E> for ApiError {
     }
 }
 
+/// An extractor's rejection (a `Query`, `Path` or `Json` that did not parse, a body over
+/// the limit) in the envelope: `payload_too_large` (413) for a body over the limit,
+/// `bad_request` (400) for everything else, with the reason clipped (it may quote input).
+pub fn rejected(status: axum::http::StatusCode, reason: &str) -> AckError {
+    let code = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ErrorCode::PAYLOAD_TOO_LARGE
+    } else {
+        ErrorCode::BAD_REQUEST
+    };
+    AckError::new(code, clip_message(reason))
+}
+
+impl From<axum::extract::rejection::QueryRejection> for AckError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        rejected(r.status(), &r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for AckError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        rejected(r.status(), &r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for AckError {
+    fn from(r: axum::extract::rejection::JsonRejection) -> Self {
+        rejected(r.status(), &r.body_text())
+    }
+}
+
 impl axum::response::IntoResponse for ApiError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.0.code.http_status())
@@ -151,6 +202,28 @@ mod tests {
     fn ok_fields_sit_next_to_ok() {
         let r: Result<_, AckError> = Ok(json!({"battleId": "b1"}));
         assert_eq!(ack_value(&r), json!({"ok": true, "battleId": "b1"}));
+    }
+
+    #[test]
+    fn echoes_are_clipped() {
+        assert_eq!(echo("short"), "short");
+        let exact = "x".repeat(ECHO_CHARS);
+        assert_eq!(echo(&exact), exact);
+        let long = "é".repeat(5000);
+        let shown = echo(&long);
+        assert_eq!(shown.chars().count(), ECHO_CHARS + 1);
+        assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn rejections_map_to_codes() {
+        use axum::http::StatusCode;
+        let e = rejected(StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded");
+        assert_eq!(e.code, ErrorCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.code.http_status(), 413);
+        let e = rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, &"y".repeat(5000));
+        assert_eq!(e.code, ErrorCode::BAD_REQUEST);
+        assert!(e.message.len() < 4 * ECHO_CHARS + 8, "{}", e.message.len());
     }
 
     #[test]

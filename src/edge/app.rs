@@ -1,17 +1,15 @@
 //! Wiring: build one instance as a value (so tests can start several), run it, stop it.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::Config;
-use super::http::{self, HttpState};
+use super::http::{self, HttpLimits, HttpState};
 use super::socket::{self, NamespaceError};
 use crate::base::config::ConfigError;
 use crate::base::shutdown::sleep_unless_cancelled;
@@ -41,8 +39,6 @@ pub enum AppError {
     Mode(#[from] ModeError),
     #[error("redlock: {0}")]
     Lock(#[from] crate::services::lock::LockError),
-    #[error("server: {0}")]
-    Serve(std::io::Error),
     #[error("shutdown took longer than {0:?}; stopped anyway")]
     ShutdownTimeout(Duration),
 }
@@ -55,6 +51,7 @@ pub struct App {
     io: Io,
     driver: ReconnectingDriver,
     router: axum::Router,
+    limits: HttpLimits,
     modes: Arc<[Arc<dyn Mode>]>,
     shutdown_timeout: Duration,
 }
@@ -108,12 +105,17 @@ impl App {
         };
         let modes: Arc<[Arc<dyn Mode>]> = config.modes.build(&ctx)?.into();
         socket::register(&io, state.clone(), modes.clone()).await?;
-        let router = http::router(HttpState {
-            app: state.clone(),
-            io: io.clone(),
-            modes: modes.clone(),
-            tick_ms: config.modes.rooms.tick_ms,
-        })
+        let limits = HttpLimits::of(&config);
+        let router = http::router(
+            HttpState {
+                app: state.clone(),
+                io: io.clone(),
+                modes: modes.clone(),
+                tick_ms: config.modes.rooms.tick_ms,
+                request_timeout: limits.request_timeout,
+            },
+            &limits,
+        )
         .layer(layer);
         Ok(App {
             listener,
@@ -122,6 +124,7 @@ impl App {
             io,
             driver,
             router,
+            limits,
             modes,
             shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
         })
@@ -146,6 +149,7 @@ impl App {
             io,
             driver,
             router,
+            limits,
             modes,
             shutdown_timeout,
         } = self;
@@ -174,13 +178,11 @@ impl App {
         }
         tasks.close();
 
-        // Small frames must not wait for Nagle + delayed ACK (~40 ms per hop otherwise).
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let io_close = io.clone();
         let graceful = shutdown.clone();
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        // Stop accepting once the sockets are closed, then let every connection finish
+        // its request in flight (`http::serve`).
+        let server = http::serve(listener, router, limits, async move {
             graceful.cancelled().await;
             // Open WebSockets would hold the server open: close them first.
             io_close.close().await;
@@ -188,19 +190,18 @@ impl App {
         let fuse = shutdown_timeout;
         // A client that never completes the close handshake must not hold the stop open:
         // once shutdown starts, connections get `fuse` to finish, then they are dropped.
-        let served = tokio::select! {
-            r = server.into_future() => r,
+        tokio::select! {
+            () = server => {}
             _ = async { shutdown.cancelled().await; tokio::time::sleep(fuse).await } => {
                 tracing::warn!(?fuse, "connections did not close in time; dropping them");
-                Ok(())
             }
-        };
+        }
         stop_tasks.cancel();
         if tokio::time::timeout(fuse, tasks.wait()).await.is_err() {
             return Err(AppError::ShutdownTimeout(fuse));
         }
         tracing::info!(instance = %state.instance_id, "arena instance stopped");
-        served.map_err(AppError::Serve)
+        Ok(())
     }
 }
 

@@ -16,6 +16,9 @@ use crate::base::ids::check_name;
 pub const HOST: &str = "127.0.0.1";
 pub const PORT: u16 = 3000;
 pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
+pub const HTTP_HEADER_TIMEOUT_MS: u64 = 10_000;
+pub const HTTP_IDLE_TIMEOUT_MS: u64 = 60_000;
+pub const HTTP_BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// Settings of one server instance (`arena serve`).
 #[derive(Debug, Clone, Args)]
@@ -36,6 +39,23 @@ pub struct Config {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", default_value_t = SHUTDOWN_TIMEOUT_MS)]
     pub shutdown_timeout_ms: u64,
 
+    /// Time a client has to send a request's line and headers, in milliseconds, counted
+    /// from the connection's start or its previous response; also bounds an idle
+    /// keep-alive connection. Slower clients are disconnected.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_MS", default_value_t = HTTP_HEADER_TIMEOUT_MS)]
+    pub http_header_timeout_ms: u64,
+
+    /// An HTTP connection on which no byte moves for this long while the server waits
+    /// for the client (a stalled request body, a response it does not read, an idle
+    /// keep-alive) is closed, in milliseconds. Time the server spends answering (a
+    /// Socket.IO long-poll) does not count; WebSockets are exempt (Socket.IO heartbeats).
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_MS", default_value_t = HTTP_IDLE_TIMEOUT_MS)]
+    pub http_idle_timeout_ms: u64,
+
+    /// Largest HTTP request body in bytes; larger ones get 413 `payload_too_large`.
+    #[arg(long, env = "HTTP_BODY_LIMIT_BYTES", default_value_t = HTTP_BODY_LIMIT_BYTES)]
+    pub http_body_limit_bytes: usize,
+
     #[command(flatten)]
     pub services: crate::services::Settings,
 
@@ -51,6 +71,9 @@ impl Config {
             port: 0,
             instance_id: None,
             shutdown_timeout_ms: SHUTDOWN_TIMEOUT_MS,
+            http_header_timeout_ms: HTTP_HEADER_TIMEOUT_MS,
+            http_idle_timeout_ms: HTTP_IDLE_TIMEOUT_MS,
+            http_body_limit_bytes: HTTP_BODY_LIMIT_BYTES,
             services: crate::services::Settings {
                 redis_url: redis_url.into(),
                 ..Default::default()
@@ -70,6 +93,24 @@ impl Config {
             self.shutdown_timeout_ms,
             100,
             600_000,
+        )?;
+        in_range(
+            "HTTP_HEADER_TIMEOUT_MS",
+            self.http_header_timeout_ms,
+            100,
+            600_000,
+        )?;
+        in_range(
+            "HTTP_IDLE_TIMEOUT_MS",
+            self.http_idle_timeout_ms,
+            100,
+            3_600_000,
+        )?;
+        in_range(
+            "HTTP_BODY_LIMIT_BYTES",
+            self.http_body_limit_bytes,
+            1024,
+            256 * 1024 * 1024,
         )?;
         self.services.validate()?;
         self.modes.validate()?;
@@ -144,6 +185,24 @@ mod tests {
         c.modes.hunt.map_ms = 3_600_000;
         c.modes.hunt.hunt_key_ttl_s = 3600;
         assert_eq!(c.validate().unwrap_err().setting, "HUNT_KEY_TTL");
+    }
+
+    #[test]
+    fn http_limits_are_named() {
+        let mut c = cfg();
+        c.http_header_timeout_ms = 0;
+        assert_eq!(c.validate().unwrap_err().setting, "HTTP_HEADER_TIMEOUT_MS");
+        let mut c = cfg();
+        c.http_idle_timeout_ms = 10;
+        assert_eq!(c.validate().unwrap_err().setting, "HTTP_IDLE_TIMEOUT_MS");
+        let mut c = cfg();
+        c.http_body_limit_bytes = 10;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.setting, "HTTP_BODY_LIMIT_BYTES");
+        assert_eq!(
+            e.to_string(),
+            "invalid setting HTTP_BODY_LIMIT_BYTES: must be between 1024 and 268435456 (got 10)"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `/health` (liveness), `/ready` (Redis reachable), `/status`, `/metrics`, and
+//! `/health` (liveness), `/ready` (Redis takes writes), `/status`, `/metrics`, and
 //! [`HttpState`], the state these instance-level routes share.
 
 use std::sync::Arc;
@@ -24,6 +24,8 @@ pub struct HttpState {
     pub modes: Arc<[Arc<dyn Mode>]>,
     /// Reported in `/status` (the bench reads it).
     pub tick_ms: u64,
+    /// Bound on the Redis reads `/metrics` makes for its gauges.
+    pub request_timeout: Duration,
 }
 
 /// The instance-level routes, with their state.
@@ -40,16 +42,38 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// 200 while Redis answers a PING, 503 otherwise.
+/// The key `/ready` writes: one per instance, expiring on its own.
+pub fn ready_key(instance_id: &str) -> String {
+    format!("arena:{{ready}}:{instance_id}")
+}
+
+/// How long the `/ready` probe key lives.
+const READY_KEY_TTL_MS: u64 = 10_000;
+
+/// 200 while Redis takes a write, 503 with the reason otherwise: unreachable, out of
+/// memory (`OOM`), a read-only replica (`READONLY`), a cluster that is down
+/// (`CLUSTERDOWN`). A PING alone answers in all of these, while every write fails.
 pub async fn ready(State(s): State<HttpState>) -> impl IntoResponse {
     let timeout = Duration::from_millis(s.app.settings.redis_timeout_ms);
-    match crate::redis::ping(&s.app.redis, timeout).await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": format!("redis: {e}")})),
+    let mut conn = s.app.redis.clone();
+    let mut set = redis::cmd("SET");
+    set.arg(ready_key(&s.app.instance_id))
+        .arg(crate::base::clock::unix_ms())
+        .arg("PX")
+        .arg(READY_KEY_TTL_MS);
+    let probe = set.query_async::<()>(&mut conn);
+    let reason = match tokio::time::timeout(timeout, probe).await {
+        Ok(Ok(())) => return (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Ok(Err(e)) => format!("redis: {e}"),
+        Err(_) => format!(
+            "redis: no answer to a write within {} ms",
+            timeout.as_millis()
         ),
-    }
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "unavailable", "reason": reason})),
+    )
 }
 
 /// The body of `/status`.
@@ -91,8 +115,18 @@ pub async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
         let n = rooms.iter().filter(|r| !r.starts_with("player:")).count();
         s.app.metrics.active_rooms.set(n as f64);
     }
-    for mode in s.modes.iter() {
-        mode.refresh_metrics().await;
+    // Gauges read from Redis: bounded, so a slow Redis leaves them stale, not /metrics
+    // unanswered.
+    let refresh = async {
+        for mode in s.modes.iter() {
+            mode.refresh_metrics().await;
+        }
+    };
+    if tokio::time::timeout(s.request_timeout, refresh)
+        .await
+        .is_err()
+    {
+        tracing::warn!(bound = ?s.request_timeout, "metrics refresh timed out; serving stale gauges");
     }
     (
         [(

@@ -1,20 +1,15 @@
-//! The HTTP router: one port serves these routes, Socket.IO (`/socket.io/`) and the UI.
-//! Each mode's routes come from its `routes()`; this file is the twin of `edge::socket`.
+//! HTTP on the instance's one port: the router (`router`: health routes, the UI, each
+//! mode's routes, the body limit and the request timeout) and the serve loop (`serve`:
+//! header and idle timeouts, upgrades, the peer address, the graceful stop).
 
+mod activity;
 mod health;
+mod limits;
+mod router;
+mod serve;
 mod ui;
 
 pub use health::HttpState;
-
-use axum::Router;
-
-/// All routes except the Socket.IO layer (added by `edge::app`).
-pub fn router(state: HttpState) -> Router {
-    let mut router = Router::new()
-        .merge(health::routes(state.clone()))
-        .merge(ui::routes());
-    for mode in state.modes.iter() {
-        router = router.merge(mode.routes());
-    }
-    router.layer(tower_http::trace::TraceLayer::new_for_http())
-}
+pub use limits::HttpLimits;
+pub use router::router;
+pub use serve::serve;

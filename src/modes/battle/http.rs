@@ -1,14 +1,15 @@
 //! `POST /api/battles` and `GET /api/battles/{id}`.
 
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::state::Battles;
 use super::payload::{StartBattleAck, StartBattleReq};
+use super::state::Battles;
 use super::store::{self, Battle};
-use crate::base::error::{AckError, ApiError};
+use crate::base::error::ApiError;
 
 pub fn routes(b: Battles) -> Router {
     Router::new()
@@ -21,9 +22,11 @@ pub fn routes(b: Battles) -> Router {
 /// request created it, 200 with `created: false` when the pairing already had one.
 async fn start_battle(
     State(b): State<Battles>,
-    body: Result<Json<StartBattleReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<StartBattleReq>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StartBattleAck>), ApiError> {
-    let Json(req) = body.map_err(|e| AckError::bad_request(e.body_text()))?;
+    // A body over HTTP_BODY_LIMIT_BYTES is 413 payload_too_large; anything else that
+    // does not parse is 400 bad_request.
+    let Json(req) = body?;
     let started = store::start(&b, &req.players).await?;
     super::events::announce(&b.ctx.io, &started, None).await;
     let status = if started.created {
@@ -37,7 +40,8 @@ async fn start_battle(
 /// `GET /api/battles/{id}`.
 async fn get_battle(
     State(b): State<Battles>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Battle>, ApiError> {
+    let Path(id) = id?;
     Ok(Json(store::get(&b, &id).await?))
 }

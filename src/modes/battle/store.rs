@@ -53,7 +53,9 @@ pub struct Started {
 
 /// `<hash>-<n>` -> the battle's keys.
 fn keys_of(battle_id: &str) -> Result<BattleKeys, BattleError> {
-    let bad = || BattleError::BadRequest(format!("malformed battle id {battle_id:?}"));
+    // The id comes from the client: show only a prefix of it.
+    let shown = crate::base::error::echo(battle_id);
+    let bad = || BattleError::BadRequest(format!("malformed battle id {shown:?}"));
     let (hash, n) = battle_id.rsplit_once('-').ok_or_else(bad)?;
     if hash.len() != 32 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) || n.parse::<u64>().is_err()
     {

@@ -1,5 +1,6 @@
 //! `GET /api/hunt/leaderboard?limit=N` and `GET /api/hunt/maps/{id}`.
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -35,8 +36,9 @@ fn unavailable(hunt: &Hunt, e: &redis::RedisError) -> ApiError {
 /// `{entries: [{rank, player, score}]}`, best first; `limit` 1..=1000 (default 10).
 async fn leaderboard(
     State(hunt): State<Hunt>,
-    Query(q): Query<LimitQuery>,
+    q: Result<Query<LimitQuery>, QueryRejection>,
 ) -> Result<Json<Leaderboard>, ApiError> {
+    let Query(q) = q?;
     let limit = match q.limit.as_deref().map(str::parse::<usize>) {
         None => 10,
         Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -57,8 +59,9 @@ async fn leaderboard(
 /// The map with `owners` (tile -> player) and its own `leaderboard`; 404 when unknown.
 async fn map(
     State(hunt): State<Hunt>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id?;
     let id = id
         .parse::<u64>()
         .map_err(|_| AckError::bad_request("map id must be an integer"))?;
