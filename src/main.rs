@@ -47,7 +47,9 @@ enum HuntAction {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    arena::base::telemetry::init();
+    // Logs, plus the layer that counts socketioxide's per-client drops of broadcasts
+    // from other instances (`arena_pubsub_client_dropped_total`).
+    arena::base::telemetry::init_with(true, arena::services::realtime::drops::layer());
     arena::base::process::raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -25,6 +25,10 @@ impl ErrorCode {
     pub const PAYLOAD_TOO_LARGE: ErrorCode = ErrorCode::new("payload_too_large", 413);
     /// Nothing was done; a backing service did not answer. Safe to retry.
     pub const UNAVAILABLE: ErrorCode = ErrorCode::new("unavailable", 503);
+    /// Outcome unknown: a command was sent to a backing service and did not answer in
+    /// time, so it may still take effect. Retry only with the same id (receivers drop
+    /// the duplicate).
+    pub const TIMEOUT: ErrorCode = ErrorCode::new("timeout", 504);
     pub const INTERNAL: ErrorCode = ErrorCode::new("internal", 500);
     /// No such resource (e.g. a battle id that is unknown or already ended).
     pub const NOT_FOUND: ErrorCode = ErrorCode::new("not_found", 404);

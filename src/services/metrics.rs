@@ -22,6 +22,12 @@ pub const EVENT_ERRORS_TOTAL: &str = "arena_event_errors_total";
 pub const PUBSUB_ROUNDTRIP_SECONDS: &str = "arena_redis_pubsub_roundtrip_seconds";
 pub const PUBSUB_DROPPED_TOTAL: &str = "arena_pubsub_dropped_total";
 pub const PUBSUB_RECONNECTS_TOTAL: &str = "arena_pubsub_reconnects_total";
+/// 1 while publishes to other instances are let through (subscriber subscribed,
+/// publisher answering, peers back after a loss), 0 while they are refused.
+pub const PUBSUB_LIVE: &str = "arena_pubsub_live";
+/// Packets from other instances dropped for local clients whose queue was full (also
+/// counted in `arena_client_send_dropped_total`); see `services::realtime::drops`.
+pub const PUBSUB_CLIENT_DROPPED_TOTAL: &str = "arena_pubsub_client_dropped_total";
 pub const CLIENT_SEND_DROPPED_TOTAL: &str = "arena_client_send_dropped_total";
 pub const RESIDENT_MEMORY_BYTES: &str = "arena_process_resident_memory_bytes";
 pub const CPU_SECONDS_TOTAL: &str = "arena_process_cpu_seconds_total";
@@ -39,12 +45,13 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 /// Error codes counted before any error happened, so `arena_event_errors_total{code}`
 /// shows them at 0 from the start; a mode adds its own with [`Metrics::declare_codes`].
-const COMMON_CODES: [ErrorCode; 6] = [
+const COMMON_CODES: [ErrorCode; 7] = [
     ErrorCode::BAD_REQUEST,
     ErrorCode::NOT_IN_ROOM,
     ErrorCode::RATE_LIMITED,
     ErrorCode::PAYLOAD_TOO_LARGE,
     ErrorCode::UNAVAILABLE,
+    ErrorCode::TIMEOUT,
     ErrorCode::INTERNAL,
 ];
 
@@ -61,6 +68,8 @@ pub struct Metrics {
     pub pubsub_roundtrip: Histogram,
     pub pubsub_dropped: Counter,
     pub pubsub_reconnects: Counter,
+    pub pubsub_live: Gauge,
+    pub pubsub_client_dropped: Counter,
     pub client_send_dropped: Counter,
     pub lock_acquire_duration: Histogram,
     pub lock_lost: Counter,
@@ -93,6 +102,8 @@ impl Metrics {
             pubsub_roundtrip: histogram(PUBSUB_ROUNDTRIP_SECONDS),
             pubsub_dropped: counter(PUBSUB_DROPPED_TOTAL),
             pubsub_reconnects: counter(PUBSUB_RECONNECTS_TOTAL),
+            pubsub_live: gauge(PUBSUB_LIVE),
+            pubsub_client_dropped: counter(PUBSUB_CLIENT_DROPPED_TOTAL),
             client_send_dropped: counter(CLIENT_SEND_DROPPED_TOTAL),
             lock_acquire_duration: histogram(LOCK_ACQUIRE_DURATION_SECONDS),
             lock_lost: counter(LOCK_LOST_TOTAL),

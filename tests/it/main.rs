@@ -11,6 +11,7 @@ mod demo;
 mod doctor;
 mod faults;
 mod fuzz;
+mod honesty;
 mod http;
 mod hunt;
 mod input;

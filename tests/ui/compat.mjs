@@ -146,13 +146,14 @@ async function main() {
   if (!(await expectOk(a, 'join_room', { room }, `a join_room {room: '${room}'}`))) return;
   if (!(await expectOk(b, 'join_room', { room }, `b join_room {room: '${room}'}`))) return;
 
-  const sent = { room, damage: 7, combo: [1, 2], note: 'hi' };
-  await expectOk(a, 'attack', sent, 'a attack {room, damage: 7, combo: [1,2], note: "hi"}');
-  const want = { ...sent, from: players.a, instanceId: a.welcome.instanceId };
+  const sent = { room, damage: 7, combo: [1, 2], note: 'hi', id: 'compat-1' };
+  await expectOk(a, 'attack', sent, 'a attack {room, damage: 7, combo: [1,2], note: "hi", id: "compat-1"}');
+  // The client's id comes back as eventId (receivers drop a retried duplicate by it).
+  const want = { ...sent, from: players.a, instanceId: a.welcome.instanceId, eventId: sent.id };
   for (const x of [b, a]) {
     const got = await waitFor(() => x.attacks[0]);
     check(isDeepStrictEqual(got, want),
-      `${x.name} receives the attack with every field intact + from + instanceId: ${show(want)}`, got || 'nothing');
+      `${x.name} receives the attack with every field intact + from + instanceId + eventId: ${show(want)}`, got || 'nothing');
   }
   await sleep(QUIET_MS);
   check(a.attacks.length === 1 && b.attacks.length === 1, 'a and b each receive it exactly once',

@@ -10,7 +10,7 @@ use super::state::Rooms;
 use super::payload::{Attack, RoomAck, RoomReq};
 use crate::base::error::{AckError, ErrorCode};
 use crate::base::ids::RoomName;
-use crate::services::realtime::events::broadcast_outcome;
+use crate::services::realtime::outcome;
 use crate::services::realtime::{Socket, player_of};
 
 /// Rooms a client may not join or leave by hand (the server manages them).
@@ -72,7 +72,8 @@ pub async fn attack(
     }
     let room = attack.room.as_str().to_string();
     let body = attack.into_broadcast(&player_of(&s), &app.instance_id);
-    broadcast_outcome(&app.metrics, "attack", s.within(room).emit("attack", &body).await)?;
+    // `unavailable`: nothing was done; `timeout`: outcome unknown (see realtime::outcome).
+    outcome::broadcast(&app.metrics, "attack", s.within(room).emit("attack", &body).await)?;
     rooms.metrics.attacks.increment(1);
     Ok(Empty {})
 }

@@ -5,7 +5,43 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::base::error::{AckError, ErrorCode};
-use crate::base::ids::{PlayerId, RoomName};
+use crate::base::ids::{PlayerId, RoomName, check_name};
+
+/// Longest client-chosen attack `id`.
+pub const EVENT_ID_MAX: usize = 64;
+
+/// The id of an attack as broadcast (`eventId`): the client's `id` (1–64 chars of
+/// `[A-Za-z0-9_:.-]`), or one the server made when the client sent none. A client that
+/// retries after a `timeout` ack sends the same `id`, and receivers drop the second copy
+/// (the key is `from` + `eventId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventId(String);
+
+impl EventId {
+    /// A client's `id` field (absent: `None`).
+    pub fn parse(v: Option<&Value>) -> Result<Option<Self>, AckError> {
+        let bad = |why: String| AckError::bad_request(format!("id {why}"));
+        match v {
+            None => Ok(None),
+            Some(Value::String(s)) => {
+                check_name(s, EVENT_ID_MAX, true).map_err(bad)?;
+                Ok(Some(Self(s.clone())))
+            }
+            Some(_) => Err(bad(format!(
+                "must be a string of 1 to {EVENT_ID_MAX} characters"
+            ))),
+        }
+    }
+
+    /// A fresh server-made id: 128 random bits, `s-` and 32 hex digits.
+    pub fn server_made() -> Self {
+        Self(format!("s-{:032x}", rand::random::<u128>()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// Damage of an attack: an integer 0..=1000.
 pub fn parse_damage(v: Option<&Value>) -> Result<u32, AckError> {
@@ -41,11 +77,14 @@ pub struct ServerTick {
 }
 
 /// A validated attack, ready to broadcast: the client's object with every extra field
-/// kept, and `from` / `instanceId` set by the server (a client cannot forge them).
+/// kept, and `from` / `instanceId` / `eventId` set by the server (a client cannot forge
+/// them; its own `id`, if valid, becomes the `eventId`).
 #[derive(Debug)]
 pub struct Attack {
     pub room: RoomName,
     pub damage: u32,
+    /// The client's `id`, if it sent one.
+    pub id: Option<EventId>,
     pub payload: Map<String, Value>,
 }
 
@@ -66,19 +105,25 @@ impl Attack {
             _ => return Err(AckError::bad_request("room is required (a string)")),
         };
         let damage = parse_damage(payload.get("damage"))?;
+        let id = EventId::parse(payload.get("id"))?;
         Ok(Self {
             room,
             damage,
+            id,
             payload,
         })
     }
 
-    /// The broadcast body: the client's payload plus `{from, instanceId}`.
+    /// The broadcast body: the client's payload plus `{from, instanceId, eventId}` (the
+    /// client's `id`, or a fresh server-made one).
     pub fn into_broadcast(mut self, from: &PlayerId, instance_id: &str) -> Map<String, Value> {
+        let event_id = self.id.take().unwrap_or_else(EventId::server_made);
         self.payload
             .insert("from".into(), Value::String(from.as_str().to_string()));
         self.payload
             .insert("instanceId".into(), Value::String(instance_id.to_string()));
+        self.payload
+            .insert("eventId".into(), Value::String(event_id.0));
         self.payload
     }
 }
@@ -108,6 +153,50 @@ mod tests {
         assert_eq!(out["combo"], json!([1, 2]));
         assert_eq!(out["from"], json!("alice"));
         assert_eq!(out["instanceId"], json!("i1"));
+    }
+
+    #[test]
+    fn the_clients_id_is_the_event_id() {
+        let p = PlayerId::parse("alice").unwrap();
+        let v = json!({"room": "r", "damage": 3, "id": "a-1:x", "eventId": "forged"});
+        let out = Attack::parse(v, 10, 100).unwrap().into_broadcast(&p, "i1");
+        assert_eq!(out["eventId"], json!("a-1:x"));
+        // Without one, each attack gets its own server-made id.
+        let once = || {
+            Attack::parse(json!({"room": "r", "damage": 3}), 10, 100)
+                .unwrap()
+                .into_broadcast(&p, "i1")["eventId"]
+                .clone()
+        };
+        let (a, b) = (once(), once());
+        assert!(
+            a.as_str()
+                .is_some_and(|s| s.starts_with("s-") && s.len() == 34),
+            "{a}"
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bad_ids_are_refused() {
+        let code = |id: Value| {
+            Attack::parse(json!({"room": "r", "damage": 1, "id": id}), 5, 100)
+                .unwrap_err()
+                .code
+        };
+        assert_eq!(code(json!("")), ErrorCode::BAD_REQUEST);
+        assert_eq!(code(json!("x".repeat(65))), ErrorCode::BAD_REQUEST);
+        assert_eq!(code(json!("a b")), ErrorCode::BAD_REQUEST);
+        assert_eq!(code(json!(7)), ErrorCode::BAD_REQUEST);
+        assert_eq!(code(json!(null)), ErrorCode::BAD_REQUEST);
+        assert!(
+            Attack::parse(
+                json!({"room": "r", "damage": 1, "id": "x".repeat(64)}),
+                5,
+                100
+            )
+            .is_ok()
+        );
     }
 
     #[test]

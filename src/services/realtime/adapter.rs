@@ -1,4 +1,5 @@
-//! Cross-instance rooms: a socketioxide-redis [`Driver`] that survives Redis restarts.
+//! Cross-instance rooms: a socketioxide-redis [`Driver`] that survives Redis restarts and
+//! only publishes while the path to the other instances is live.
 //!
 //! The stock standalone driver shares one connection for publish and subscribe and stays
 //! broken after a Redis restart. This one keeps them apart:
@@ -9,43 +10,106 @@
 //!   The per-channel queues handed to the adapter outlive reconnects, so the adapter never
 //!   notices. A full queue drops the message and counts it (`arena_pubsub_dropped_total`).
 //!
+//! Honest outcomes. Redis answers a PUBLISH that reaches no subscriber like any other,
+//! and after a restart the publisher is back long before the subscribers have
+//! re-subscribed; a frozen Redis keeps a timed-out PUBLISH and runs it when it resumes.
+//! So a publish is refused before anything is sent ([`DriverError::nothing_done`]) while
+//! [`Health`] says the path is not live (subscriber lost and not yet re-subscribed,
+//! publisher stalled, peers not yet back), and an error after the command was sent is
+//! reported as such ([`DriverError::Timeout`], [`DriverError::Unknown`]): its outcome is
+//! unknown. A watchdog task re-subscribes, pings the publisher and waits for the peers,
+//! then lets publishes through again.
+//!
 //! No crate does both parts, hence this module.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use redis::aio::{AsyncPushSender, ConnectionManager, ConnectionManagerConfig, SendError};
-use redis::{PushInfo, PushKind, RedisError, Value};
+use redis::{ErrorKind, PushInfo, PushKind, RedisError, Value};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::mpsc;
 
+use super::drops;
+use super::health::{Health, Refusal, Snapshot};
 use crate::services::metrics::Metrics;
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 
-/// Errors of the pub/sub driver.
+/// How often the watchdog samples the subscriber counts while the path is live.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How often it tries to bring the path back while it is not.
+const RECOVER_EVERY: Duration = Duration::from_millis(100);
+
+/// Errors of the pub/sub driver. [`DriverError::nothing_done`] tells the two kinds apart.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
-    #[error("redis: {0}")]
-    Redis(#[from] RedisError),
-    #[error("redis publish timed out after {0:?}")]
+    /// Refused before sending: the path is not live.
+    #[error("not published: {0}")]
+    Refused(#[from] Refusal),
+    /// Redis took it and delivered it to nobody, not even our own subscriber.
+    #[error("not published: no subscriber received it (ours included)")]
+    Unheard,
+    /// Redis refused the command, or could not be reached to send it.
+    #[error("not sent: redis: {0}")]
+    NotSent(RedisError),
+    /// The command may have been sent (the connection failed while it was in flight).
+    #[error("outcome unknown: redis: {0}")]
+    Unknown(RedisError),
+    /// Sent, and no answer in time: Redis may still run it.
+    #[error("outcome unknown: no answer from redis within {0:?}")]
     Timeout(Duration),
+}
+
+impl DriverError {
+    /// Did the operation certainly not happen? (`false`: its outcome is unknown.)
+    pub fn nothing_done(&self) -> bool {
+        matches!(self, Self::Refused(_) | Self::Unheard | Self::NotSent(_))
+    }
+}
+
+impl From<RedisError> for DriverError {
+    fn from(e: RedisError) -> Self {
+        let not_sent = e.is_connection_refusal()
+            || matches!(
+                e.kind(),
+                // Redis answered with an error: it did not run the command.
+                ErrorKind::Server(_) | ErrorKind::Extension
+                // Caught on the client or while connecting, before anything was sent.
+                | ErrorKind::Client
+                | ErrorKind::InvalidClientConfig
+                | ErrorKind::AuthenticationFailed
+                | ErrorKind::RESP3NotSupported
+            );
+        if not_sent {
+            Self::NotSent(e)
+        } else {
+            Self::Unknown(e)
+        }
+    }
 }
 
 /// A reconnecting Redis pub/sub driver for socketioxide-redis. Clones share connections.
 #[derive(Clone)]
 pub struct ReconnectingDriver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     handlers: Handlers,
     publisher: ConnectionManager,
     subscriber: ConnectionManager,
     publish_timeout: Duration,
+    health: Health,
+    metrics: Metrics,
 }
 
 /// Routes push messages from the subscriber connection to the adapter's queues.
 struct PushRouter {
     handlers: Handlers,
     metrics: Metrics,
+    health: Health,
 }
 
 impl AsyncPushSender for PushRouter {
@@ -70,8 +134,12 @@ impl AsyncPushSender for PushRouter {
                 }
             }
             PushKind::Disconnection => {
+                // First, so no publish gets through between the loss and the log line.
+                self.health.subscriber_lost();
                 self.metrics.pubsub_reconnects.increment(1);
-                tracing::warn!("redis pub/sub connection lost; reconnecting and re-subscribing");
+                tracing::warn!(
+                    "redis pub/sub connection lost; reconnecting and re-subscribing (publishes refused until then)"
+                );
             }
             _ => {}
         }
@@ -81,12 +149,14 @@ impl AsyncPushSender for PushRouter {
 
 impl ReconnectingDriver {
     /// Connect both sides. Fails if Redis cannot be reached now (start-up needs it once).
+    /// Starts the watchdog, which ends when the last clone of the driver is dropped.
     pub async fn connect(
         url: &str,
         timeout: Duration,
         metrics: Metrics,
     ) -> Result<Self, RedisError> {
         let handlers: Handlers = Arc::default();
+        let health = Health::new(metrics.pubsub_live.clone());
         let publisher = ConnectionManager::new_with_config(
             crate::redis::client(url, false)?,
             ConnectionManagerConfig::new()
@@ -101,7 +171,8 @@ impl ReconnectingDriver {
             ConnectionManagerConfig::new()
                 .set_push_sender(PushRouter {
                     handlers: handlers.clone(),
-                    metrics,
+                    metrics: metrics.clone(),
+                    health: health.clone(),
                 })
                 .set_automatic_resubscription()
                 .set_connection_timeout(Some(timeout))
@@ -112,17 +183,134 @@ impl ReconnectingDriver {
                 .set_max_delay(Duration::from_millis(500)),
         )
         .await?;
-        Ok(Self {
+        let inner = Arc::new(Inner {
             handlers,
             publisher,
             subscriber,
             publish_timeout: timeout,
-        })
+            health,
+            metrics,
+        });
+        tokio::spawn(watch(Arc::downgrade(&inner), inner.health.wake()));
+        Ok(Self { inner })
     }
 
     /// `PING` on the subscriber connection (a failed ping also triggers its reconnect).
     pub async fn ping_subscriber(&self) -> Result<(), RedisError> {
-        crate::redis::ping(&self.subscriber, self.publish_timeout * 4).await
+        crate::redis::ping(&self.inner.subscriber, self.inner.publish_timeout * 4).await
+    }
+
+    /// A message published to our own channel did not come back: the subscriptions are in
+    /// doubt (a half-open connection sends no `Disconnection`). Publishes are refused
+    /// until the watchdog has subscribed every channel again.
+    pub fn subscriber_suspect(&self) {
+        if self.inner.health.check().is_ok() {
+            tracing::warn!(
+                "pub/sub subscriber in doubt; re-subscribing (publishes refused until then)"
+            );
+        }
+        self.inner.health.subscriber_lost();
+    }
+}
+
+impl Inner {
+    fn channels(&self) -> Vec<String> {
+        self.handlers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// `PUBSUB NUMSUB` of `chans` on the publisher, within the timeout.
+    async fn numsub(&self, chans: &[String]) -> Result<HashMap<String, u64>, DriverError> {
+        if chans.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut conn = self.publisher.clone();
+        let mut cmd = redis::cmd("PUBSUB");
+        cmd.arg("NUMSUB").arg(chans);
+        match tokio::time::timeout(self.publish_timeout, cmd.query_async(&mut conn)).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(DriverError::Timeout(self.publish_timeout)),
+        }
+    }
+
+    /// One round of the watchdog; returns how long to wait before the next.
+    async fn tend(&self) -> Duration {
+        let seen = self.health.snapshot();
+        if seen.live() {
+            self.sample(&seen).await;
+            return SAMPLE_EVERY;
+        }
+        let now = Instant::now;
+        if !seen.sub_ok {
+            // Subscribing again is harmless for channels redis-rs already re-subscribed,
+            // and it is the proof that every channel is subscribed on the live connection.
+            let chans = self.channels();
+            let again = async {
+                if !chans.is_empty() {
+                    self.subscriber.clone().subscribe(&chans).await?;
+                }
+                Ok::<_, RedisError>(())
+            };
+            match tokio::time::timeout(self.publish_timeout * 4, again).await {
+                Ok(Ok(())) => {
+                    if self.health.subscriber_back(seen.sub_epoch, now()) {
+                        tracing::info!(channels = chans.len(), "pub/sub subscriber re-subscribed");
+                    }
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "re-subscribe failed; retrying"),
+                Err(_) => tracing::debug!("re-subscribe timed out; retrying"),
+            }
+        }
+        if !seen.pub_ok
+            && crate::redis::ping(&self.publisher, self.publish_timeout)
+                .await
+                .is_ok()
+        {
+            self.health.publisher_back(seen.pub_epoch, now());
+        }
+        let seen = self.health.snapshot();
+        if seen.sub_ok && seen.pub_ok && !seen.settled {
+            let chans: Vec<String> = seen.expected.keys().cloned().collect();
+            match self.numsub(&chans).await {
+                Ok(counts) => {
+                    self.health.settle(&seen, &counts, now());
+                }
+                Err(e) => tracing::debug!(error = %e, "PUBSUB NUMSUB failed while settling"),
+            }
+        }
+        RECOVER_EVERY
+    }
+
+    /// While live: how many subscribers each of our channels has (what settling after
+    /// the next loss waits for). A sample that times out means the publisher stalled.
+    async fn sample(&self, seen: &Snapshot) {
+        match self.numsub(&self.channels()).await {
+            Ok(counts) => self.health.observe_all(seen, counts),
+            Err(e) if e.nothing_done() => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "pub/sub publisher stalled; publishes refused until redis answers");
+                self.health.publisher_stalled();
+            }
+        }
+    }
+}
+
+/// The watchdog: a round every [`SAMPLE_EVERY`] while live, every [`RECOVER_EVERY`]
+/// otherwise, and at once after a loss. Holds the driver only during a round.
+async fn watch(inner: Weak<Inner>, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        let pause = match inner.upgrade() {
+            Some(inner) => inner.tend().await,
+            None => return,
+        };
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
     }
 }
 
@@ -130,13 +318,38 @@ impl Driver for ReconnectingDriver {
     type Error = DriverError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
-        let mut conn = self.publisher.clone();
+        let inner = &self.inner;
+        inner.health.check()?;
+        let mut conn = inner.publisher.clone();
         let mut cmd = redis::cmd("PUBLISH");
-        cmd.arg(chan).arg(val);
-        let publish = cmd.exec_async(&mut conn);
-        match tokio::time::timeout(self.publish_timeout, publish).await {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(DriverError::Timeout(self.publish_timeout)),
+        cmd.arg(&chan).arg(val);
+        let publish = cmd.query_async::<u64>(&mut conn);
+        let outcome = tokio::time::timeout(inner.publish_timeout, publish).await;
+        let ours = || inner.handlers.read().is_ok_and(|h| h.contains_key(&chan));
+        match outcome {
+            Ok(Ok(0)) if ours() => {
+                // We subscribe to this channel, so Redis should have counted us: our
+                // subscription is gone although no `Disconnection` said so.
+                inner.health.subscriber_lost();
+                Err(DriverError::Unheard)
+            }
+            Ok(Ok(receivers)) => {
+                if ours() {
+                    inner.health.observe(&chan, receivers);
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                let e = DriverError::from(e);
+                if !e.nothing_done() {
+                    inner.health.publisher_stalled();
+                }
+                Err(e)
+            }
+            Err(_) => {
+                inner.health.publisher_stalled();
+                Err(DriverError::Timeout(inner.publish_timeout))
+            }
         }
     }
 
@@ -145,27 +358,39 @@ impl Driver for ReconnectingDriver {
         chan: String,
         size: usize,
     ) -> Result<MessageStream<ChanItem>, Self::Error> {
+        let inner = &self.inner;
         let (tx, rx) = mpsc::channel(size);
         // Register before subscribing so no message between the two is lost.
-        self.handlers
+        inner
+            .handlers
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(chan.clone(), tx);
-        self.subscriber.clone().subscribe(chan).await?;
+        if let Some(uid) = drops::uid_of_request_channel(&chan) {
+            drops::register(uid, &inner.metrics);
+        }
+        inner.subscriber.clone().subscribe(&chan).await?;
+        // Sample the subscriber counts now, so settling after an early loss knows them.
+        inner.health.wake().notify_one();
         Ok(MessageStream::new(rx))
     }
 
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
-        self.handlers
+        let inner = &self.inner;
+        inner
+            .handlers
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&chan);
-        self.subscriber.clone().unsubscribe(chan).await?;
+        if let Some(uid) = drops::uid_of_request_channel(&chan) {
+            drops::unregister(uid);
+        }
+        inner.subscriber.clone().unsubscribe(chan).await?;
         Ok(())
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
-        let mut conn = self.publisher.clone();
+        let mut conn = self.inner.publisher.clone();
         let (_, count): (String, u16) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(chan)

@@ -7,7 +7,10 @@
 //! instance, which emits it to its local members of the room.
 
 pub mod adapter;
+pub mod drops;
 pub mod events;
+pub mod health;
+pub mod outcome;
 pub mod probe;
 
 use socketioxide::SocketIo;

@@ -1,5 +1,7 @@
 //! Measures the Redis pub/sub round trip (`arena_redis_pubsub_roundtrip_seconds`): publish a
-//! timestamp on this instance's own probe channel, time its arrival back.
+//! timestamp on this instance's own probe channel, time its arrival back. A message that
+//! was published and never came back puts the subscriber in doubt: the driver refuses
+//! publishes until it has re-subscribed (`adapter::ReconnectingDriver::subscriber_suspect`).
 
 use std::time::{Duration, Instant};
 
@@ -37,8 +39,8 @@ pub async fn run(
         let sent = base.elapsed();
         let payload = format!("{seq}:{}", sent.as_nanos()).into_bytes();
         if driver.publish(chan.clone(), payload).await.is_err() {
-            // Redis is away; the subscriber keeps reconnecting and /ready says so.
-            let _ = driver.ping_subscriber().await;
+            // Redis is away or the path is recovering (the driver's watchdog brings it
+            // back); /ready says so.
             continue;
         }
         let wait = tokio::time::timeout(every * 2, async {
@@ -52,7 +54,10 @@ pub async fn run(
         match wait.await {
             Ok(true) => metrics.pubsub_roundtrip.record(base.elapsed() - sent),
             _ => {
+                // Published, yet not received: our subscriptions are in doubt even if no
+                // disconnection was seen (a half-open connection says nothing).
                 tracing::warn!("pub/sub probe message did not come back in time");
+                driver.subscriber_suspect();
                 let _ = driver.ping_subscriber().await;
             }
         }

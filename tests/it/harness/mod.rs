@@ -25,11 +25,11 @@ pub fn redis() -> RedisServer {
     RedisServer::start(RedisOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Logs are silent unless `TEST_LOG=1`.
+/// Logs are silent unless `TEST_LOG=1`; the layer that counts drops of broadcasts from
+/// other instances (`services::realtime::drops`) is always installed, as in the binary.
 pub fn init_logs() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        arena::base::telemetry::init();
-    }
+    let log = std::env::var_os("TEST_LOG").is_some();
+    arena::base::telemetry::init_with(log, arena::services::realtime::drops::layer());
 }
 
 /// Emit `event` with `payload` and return its ack; panic naming the event and payload if
