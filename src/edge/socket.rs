@@ -1,18 +1,26 @@
-//! The Socket.IO namespace: the handshake, the `welcome`, and every socket event
-//! registration. Each mode registers its own events in its `on_connect`, listed in
-//! `modes::Settings::build`; this file is the twin of the HTTP router (`edge::http`).
+//! The Socket.IO namespace: the handshake (the player id, the connection caps), the
+//! `welcome`, and every socket event registration. Each mode registers its own events in
+//! its `on_connect`, listed in `modes::Settings::build`; an event none registered gets
+//! `unknown_event`. This file is the twin of the HTTP router (`edge::http`).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::ConnectInfo;
 use metrics::Histogram;
 use serde::{Deserialize, Serialize};
 use socketioxide::extract::TryData;
 use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::DisconnectReason;
 
 use crate::base::ids::PlayerId;
 use crate::services::AppState;
+use crate::services::metrics::{DISCONNECT_REASONS, DISCONNECTS_TOTAL, Metrics};
 use crate::services::mode::Mode;
+use crate::services::realtime::admission::{Admission, Slot};
+use crate::services::realtime::events::{self, UNKNOWN_EVENT};
+use crate::services::realtime::intake::{self, Limits, Policy};
 use crate::services::realtime::{Io, Socket, player_of};
 
 /// Errors while registering the namespace.
@@ -35,33 +43,59 @@ pub struct Welcome {
     pub player: String,
 }
 
-/// Why a handshake was refused (sent to the client as a connect error).
+/// Why a handshake was refused (sent to the client as a connect error; a refusal by a
+/// cap has a message that starts with its code, e.g. `server_full: ...`).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct AuthError(String);
 
-/// Register the default namespace: every connection is authenticated, welcomed, and
-/// handed to every mode.
+/// Register the default namespace: every connection is authenticated and given a slot
+/// under the connection caps, then welcomed and handed to every mode.
 pub async fn register(
     io: &Io,
     app: AppState,
     modes: Arc<[Arc<dyn Mode>]>,
 ) -> Result<(), NamespaceError> {
     let connect_duration = app.metrics.handler("connect");
-    // An async closure: socketioxide takes only async connect handlers.
+    let limits = &app.settings.limits;
+    let policy = Policy::new(Limits::new(limits), &app.metrics);
+    let admission = Admission::new(limits, &app.metrics);
+    app.metrics.declare_codes(&[UNKNOWN_EVENT]);
+    for reason in DISCONNECT_REASONS {
+        let _ = app
+            .metrics
+            .counter_with(DISCONNECTS_TOTAL, "reason", reason);
+    }
+    // socketioxide takes only async connect handlers, but it calls this closure right
+    // after queueing the connect packet and only spawns the future it returns: the
+    // events are registered here, before returning, so that an event the client sends
+    // as soon as it is connected finds its handler (registered in the future, it could
+    // arrive first and be dropped silently).
     let on_connect = move |s: Socket| {
-        let (app, modes, connect_duration) = (app.clone(), modes.clone(), connect_duration.clone());
-        async move { welcome(s, app, &modes, connect_duration) }
+        welcome(s, app.clone(), &modes, &policy, connect_duration.clone());
+        std::future::ready(())
     };
-    io.ns("/", on_connect.with(authenticate))
+    let handshake = move |s: Socket, TryData(auth): TryData<Option<Auth>>| {
+        let admission = admission.clone();
+        async move { authenticate(s, auth, &admission) }
+    };
+    io.ns("/", on_connect.with(handshake))
         .await
         .map_err(|e| NamespaceError(e.to_string()))
 }
 
-/// Count the client, send `welcome`, let every mode register its events.
-fn welcome(s: Socket, app: AppState, modes: &[Arc<dyn Mode>], connect_duration: Histogram) {
+/// Count the client, send `welcome`, let every mode register its events (under the
+/// connection's intake limits), answer the rest with `unknown_event`.
+fn welcome(
+    s: Socket,
+    app: AppState,
+    modes: &[Arc<dyn Mode>],
+    policy: &Arc<Policy>,
+    connect_duration: Histogram,
+) {
     let start = Instant::now();
     app.metrics.client_connected();
+    intake::attach(&s, policy);
     let _ = s.emit(
         "welcome",
         &Welcome {
@@ -73,13 +107,50 @@ fn welcome(s: Socket, app: AppState, modes: &[Arc<dyn Mode>], connect_duration: 
     for mode in modes.iter() {
         mode.on_connect(&s);
     }
+    events::on_unknown(&s, &app.metrics);
     let metrics = app.metrics.clone();
-    s.on_disconnect(move || async move { metrics.client_disconnected() });
+    s.on_disconnect(move |s: Socket, reason: DisconnectReason| async move {
+        if let Some(slot) = s.extensions.get::<Arc<Slot>>() {
+            slot.release();
+        }
+        count_disconnect(&metrics, reason);
+        metrics.client_disconnected();
+    });
     connect_duration.record(start.elapsed());
 }
 
-/// Handshake middleware: `auth.player` must be a valid id; no auth at all gets a guest id.
-async fn authenticate(s: Socket, TryData(auth): TryData<Option<Auth>>) -> Result<(), AuthError> {
+/// `arena_disconnects_total{reason}`: a closed set of labels (`DISCONNECT_REASONS`).
+fn count_disconnect(metrics: &Metrics, reason: DisconnectReason) {
+    let label = match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::PacketParsingError => "packet_parsing_error",
+        DisconnectReason::HeartbeatTimeout => "heartbeat_timeout",
+        DisconnectReason::MultipleHttpPollingError => "multiple_http_polling",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "closing_server",
+    };
+    metrics
+        .counter_with(DISCONNECTS_TOTAL, "reason", label)
+        .increment(1);
+}
+
+/// The client's address, when the server put it in the request (`ConnectInfo`).
+fn peer_ip(s: &Socket) -> Option<IpAddr> {
+    s.req_parts()
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Handshake middleware: `auth.player` must be a valid id (no auth at all gets a guest
+/// id), and the connection must fit under `MAX_CONNECTIONS` and `MAX_CONNECTIONS_PER_IP`.
+fn authenticate(
+    s: Socket,
+    auth: Result<Option<Auth>, socketioxide::ParserError>,
+    admission: &Arc<Admission>,
+) -> Result<(), AuthError> {
     let player = match auth {
         Ok(Some(Auth { player: Some(p) })) => {
             PlayerId::parse(&p).map_err(|e| AuthError(format!("auth.player: {}", e.message)))?
@@ -91,6 +162,10 @@ async fn authenticate(s: Socket, TryData(auth): TryData<Option<Auth>>) -> Result
             ));
         }
     };
+    let slot = admission
+        .open(peer_ip(&s))
+        .map_err(|e| AuthError(e.to_string()))?;
+    s.extensions.insert(Arc::new(slot));
     s.extensions.insert(player);
     Ok(())
 }

@@ -39,6 +39,37 @@ pub const CLOCK_SKEW_SECONDS: &str = "arena_clock_skew_seconds";
 /// Stored values and script replies that did not parse (answered `unavailable`).
 pub const CORRUPT_VALUES_TOTAL: &str = "arena_corrupt_values_total";
 
+// --- What one connection may ask (services/realtime/intake.rs, admission.rs, events.rs) ---
+/// Events refused by a connection's limits, by `reason`: `rate` (SOCKET_EVENT_RATE /
+/// BURST, and everything a connection sends while it is being disconnected for
+/// flooding), `inflight` (SOCKET_MAX_INFLIGHT).
+pub const EVENTS_REFUSED_TOTAL: &str = "arena_events_refused_total";
+/// Connections disconnected for flooding (over the rate for SOCKET_FLOOD_SECS).
+pub const FLOOD_DISCONNECTS_TOTAL: &str = "arena_flood_disconnects_total";
+/// Handshakes refused, by `reason`: `instance` (MAX_CONNECTIONS), `address`
+/// (MAX_CONNECTIONS_PER_IP).
+pub const CONNECTIONS_REFUSED_TOTAL: &str = "arena_connections_refused_total";
+/// Socket disconnects, by `reason` (see [`DISCONNECT_REASONS`]).
+pub const DISCONNECTS_TOTAL: &str = "arena_disconnects_total";
+/// Acks that found the client's queue full and were queued on a later try.
+pub const ACKS_RETRIED_TOTAL: &str = "arena_acks_retried_total";
+/// Acks not delivered, by `reason`: `refused` (the answer to a refused event found the
+/// queue full), `closed` (the connection closed first), `stalled` (the client's queue
+/// stayed full for a minute).
+pub const ACKS_DROPPED_TOTAL: &str = "arena_acks_dropped_total";
+/// The closed label set of `arena_disconnects_total{reason}`; `transport_error` includes
+/// a WebSocket frame or message over the engine cap.
+pub const DISCONNECT_REASONS: [&str; 8] = [
+    "transport_close",
+    "transport_error",
+    "packet_parsing_error",
+    "heartbeat_timeout",
+    "multiple_http_polling",
+    "client_disconnect",
+    "server_disconnect",
+    "closing_server",
+];
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];

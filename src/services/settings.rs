@@ -50,6 +50,10 @@ pub struct Settings {
     #[arg(long, env = "PUBSUB_BUFFER", default_value_t = PUBSUB_BUFFER)]
     pub pubsub_buffer: usize,
 
+    /// What one connection may ask of this instance (events, handlers, connections).
+    #[command(flatten)]
+    pub limits: SocketLimits,
+
     /// Test only: pretend this instance's host clock is off by this many milliseconds
     /// (positive: ahead), to show that periods follow Redis's clock.
     #[arg(
@@ -72,6 +76,7 @@ impl Default for Settings {
             client_buffer: CLIENT_BUFFER,
             redis_timeout_ms: REDIS_TIMEOUT_MS,
             pubsub_buffer: PUBSUB_BUFFER,
+            limits: SocketLimits::default(),
             test_clock_skew_ms: 0,
         }
     }
@@ -129,6 +134,7 @@ impl Settings {
         in_range("CLIENT_BUFFER", self.client_buffer, 1, 65_536)?;
         in_range("REDIS_TIMEOUT_MS", self.redis_timeout_ms, 10, 60_000)?;
         in_range("PUBSUB_BUFFER", self.pubsub_buffer, 16, 1_048_576)?;
+        self.limits.validate()?;
         Ok(())
     }
 
@@ -148,6 +154,80 @@ impl Settings {
     /// The Redis URL with any password replaced, for logs.
     pub fn redis_url_redacted(&self) -> String {
         redact_url(&self.redis_url)
+    }
+}
+
+// --- Per-connection limits (services/realtime/intake.rs and admission.rs) ---------------
+
+pub const SOCKET_EVENT_RATE: u32 = 100;
+pub const SOCKET_EVENT_BURST: u32 = 200;
+pub const SOCKET_FLOOD_SECS: u64 = 5;
+pub const SOCKET_MAX_INFLIGHT: usize = 32;
+pub const MAX_CONNECTIONS: usize = 10_000;
+pub const MAX_CONNECTIONS_PER_IP: usize = 1000;
+
+/// What one connection may ask of an instance.
+#[derive(Debug, Clone, Args)]
+#[group(id = "socket_limits")]
+pub struct SocketLimits {
+    /// Events per second one connection may send (a token bucket); more get
+    /// `rate_limited`, or are dropped and counted when they ask no ack.
+    #[arg(long, env = "SOCKET_EVENT_RATE", default_value_t = SOCKET_EVENT_RATE)]
+    pub socket_event_rate: u32,
+
+    /// Events one connection may send at once after a quiet spell (the bucket's size).
+    #[arg(long, env = "SOCKET_EVENT_BURST", default_value_t = SOCKET_EVENT_BURST)]
+    pub socket_event_burst: u32,
+
+    /// A connection over its event rate at least once a second for this many seconds in
+    /// a row is disconnected.
+    #[arg(long, env = "SOCKET_FLOOD_SECS", default_value_t = SOCKET_FLOOD_SECS)]
+    pub socket_flood_secs: u64,
+
+    /// Handlers of one connection running at once (an ack waiting for room in the
+    /// client's queue holds its place); more get `rate_limited`, never a queue.
+    #[arg(long, env = "SOCKET_MAX_INFLIGHT", default_value_t = SOCKET_MAX_INFLIGHT)]
+    pub socket_max_inflight: usize,
+
+    /// Socket.IO connections this instance takes; more are refused at the handshake
+    /// (`server_full`).
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Socket.IO connections from one client address; more are refused at the handshake
+    /// (`too_many_connections`). 0: no cap (behind a proxy every client has its address).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for SocketLimits {
+    fn default() -> Self {
+        Self {
+            socket_event_rate: SOCKET_EVENT_RATE,
+            socket_event_burst: SOCKET_EVENT_BURST,
+            socket_flood_secs: SOCKET_FLOOD_SECS,
+            socket_max_inflight: SOCKET_MAX_INFLIGHT,
+            max_connections: MAX_CONNECTIONS,
+            max_connections_per_ip: MAX_CONNECTIONS_PER_IP,
+        }
+    }
+}
+
+impl SocketLimits {
+    /// Check every value; the error names the setting and the reason.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("SOCKET_EVENT_RATE", self.socket_event_rate, 1, 1_000_000)?;
+        in_range("SOCKET_EVENT_BURST", self.socket_event_burst, 1, 1_000_000)?;
+        in_range("SOCKET_FLOOD_SECS", self.socket_flood_secs, 1, 3600)?;
+        in_range("SOCKET_MAX_INFLIGHT", self.socket_max_inflight, 1, 65_536)?;
+        in_range("MAX_CONNECTIONS", self.max_connections, 1, 10_000_000)?;
+        in_range(
+            "MAX_CONNECTIONS_PER_IP",
+            self.max_connections_per_ip,
+            0,
+            10_000_000,
+        )?;
+        Ok(())
     }
 }
 
@@ -185,6 +265,22 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn socket_limits_are_named() {
+        let mut s = Settings::default();
+        s.limits.socket_event_rate = 0;
+        assert_eq!(s.validate().unwrap_err().setting, "SOCKET_EVENT_RATE");
+        let mut s = Settings::default();
+        s.limits.socket_max_inflight = 0;
+        assert_eq!(s.validate().unwrap_err().setting, "SOCKET_MAX_INFLIGHT");
+        let mut s = Settings::default();
+        s.limits.max_connections = 0;
+        assert_eq!(s.validate().unwrap_err().setting, "MAX_CONNECTIONS");
+        let mut s = Settings::default();
+        s.limits.max_connections_per_ip = 0;
+        assert_eq!(s.validate(), Ok(()), "0 turns the per-address cap off");
     }
 
     #[test]

@@ -60,7 +60,13 @@ async fn ready_follows_redis_and_broadcasts_resume_after_a_restart() {
 #[tokio::test]
 async fn a_client_that_stops_reading_never_slows_the_room() {
     let redis = redis();
-    let arena = Arena::spawn_with(&redis.url(), 1, |c| c.services.client_buffer = 16).await;
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| {
+        c.services.client_buffer = 16;
+        // 600 attacks back to back: past the default per-connection event rate.
+        c.services.limits.socket_event_rate = 100_000;
+        c.services.limits.socket_event_burst = 100_000;
+    })
+    .await;
     // A raw client that joins, then never reads again.
     let url = arena::tools::client::socket_url(&arena[0].url).unwrap();
     let (mut stuck, _) = tokio_tungstenite::connect_async(url).await.unwrap();

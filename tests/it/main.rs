@@ -15,6 +15,7 @@ mod honesty;
 mod http;
 mod hunt;
 mod input;
+mod intake;
 mod locks;
 mod metrics;
 mod rooms;

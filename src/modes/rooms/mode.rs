@@ -16,6 +16,7 @@ use crate::services::realtime::events::Event;
 
 pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeError> {
     let m = &ctx.app.metrics;
+    m.declare_codes(&[events::TOO_MANY_ROOMS]);
     Ok(Arc::new(Rooms {
         ctx: ctx.clone(),
         settings: settings.clone(),
@@ -23,6 +24,7 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         join: Event::new(m, "join_room"),
         leave: Event::new(m, "leave_room"),
         attack: Event::new(m, "attack"),
+        join_gate: Arc::default(),
     }))
 }
 
@@ -32,8 +34,10 @@ impl Mode for Rooms {
     }
 
     fn on_connect(&self, s: &Socket) {
-        self.join.on(s, self, events::membership::<{ events::JOIN }>);
-        self.leave.on(s, self, events::membership::<{ events::LEAVE }>);
+        self.join
+            .on(s, self, events::membership::<{ events::JOIN }>);
+        self.leave
+            .on(s, self, events::membership::<{ events::LEAVE }>);
         self.attack.on(s, self, events::attack);
     }
 

@@ -4,8 +4,8 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::state::Rooms;
 use super::payload::ServerTick;
+use super::state::Rooms;
 use crate::base::clock::unix_ms;
 use crate::services::period::{self, Outcome, Race};
 

@@ -2,14 +2,21 @@
 //! the round-trip probe, the player identity of a socket, and the one wrapper every event
 //! handler goes through (`events`).
 //!
+//! What one connection may ask is bounded: `admission` caps connections per instance and
+//! per client address at the handshake, `intake` caps each connection's event rate and
+//! running handlers, and the WebSocket transport refuses a frame or message over the
+//! engine cap before buffering it.
+//!
 //! Follow an attack: `modes::rooms::events::attack` validates it, then
 //! `within(room).emit` publishes it through `adapter::ReconnectingDriver` to every other
 //! instance, which emits it to its local members of the room.
 
 pub mod adapter;
+pub mod admission;
 pub mod drops;
 pub mod events;
 pub mod health;
+pub mod intake;
 pub mod outcome;
 pub mod probe;
 
@@ -41,12 +48,21 @@ pub fn layer(settings: &Settings, driver: ReconnectingDriver) -> (SocketIoLayer<
             .with_prefix(ADAPTER_PREFIX)
             .with_stream_buffer(settings.pubsub_buffer),
     );
+    // The largest Engine.IO packet or WebSocket message accepted.
+    let engine_cap = settings.max_payload_bytes.saturating_mul(4);
     SocketIo::builder()
         // Bounded per-client queue: a slow client's packets are dropped, never awaited.
         .max_buffer_size(settings.client_buffer)
         // Engine-level cap well above the event limit, so an oversized event gets a
         // `payload_too_large` ack from the handler instead of a closed connection.
-        .max_payload((settings.max_payload_bytes as u64).saturating_mul(4))
+        .max_payload(engine_cap as u64)
+        // The same cap on WebSocket frames and (fragmented) messages: tungstenite refuses
+        // a frame by its header and a message as soon as its fragments pass the cap, so
+        // neither is buffered whole; the connection is closed (counted in
+        // `arena_disconnects_total{reason="transport_error"}`). Without these a 15 MB
+        // frame or a 60 MB fragmented message was read into memory before being refused.
+        .ws_max_message_size(engine_cap)
+        .ws_max_frame_size(engine_cap)
         // Small read buffer: most of an idle client's memory otherwise.
         .ws_read_buffer_size(1024)
         .with_adapter::<Adapter>(adapter)
