@@ -7,7 +7,7 @@ use super::claim::{self, ClaimAck};
 use super::payload::ROOM;
 use super::state::Hunt;
 use crate::base::error::AckError;
-use crate::services::realtime::events::broadcast_outcome;
+use crate::services::realtime::outcome;
 use crate::services::realtime::{Socket, player_of};
 
 pub async fn claim(
@@ -19,6 +19,6 @@ pub async fn claim(
     // Every member of the room on every instance, the claimer included if it is one. The
     // claim happened whatever the broadcast does, so its failure does not fail the ack.
     let sent = s.within(ROOM).emit("tile_claimed", &delta).await;
-    let _ = broadcast_outcome(&hunt.ctx.app.metrics, "tile_claimed", sent);
+    let _ = outcome::broadcast(&hunt.ctx.app.metrics, "tile_claimed", sent);
     Ok(ClaimAck { value: delta.value })
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use socketioxide::extract::{AckSender, TryData};
 use socketioxide::handler::{FromMessage, FromMessageParts, Value as RawValue};
-use socketioxide::{BroadcastError, SendError, SocketError};
+use socketioxide::{SendError, SocketError};
 
 use super::intake::{self, InflightGuard, Intake, IntakeMetrics, Refusal, Verdict};
 use super::{Adapter, Socket};
@@ -341,25 +341,4 @@ pub fn on_unknown(s: &Socket, metrics: &Metrics) {
             drop(slot);
         })
     });
-}
-
-/// The outcome of a room broadcast, counted: local receivers whose queues were full are
-/// skipped and counted in `arena_client_send_dropped_total` (never awaited); any other
-/// failure means the broadcast did not go out.
-pub fn broadcast_outcome(
-    metrics: &Metrics,
-    what: &'static str,
-    r: Result<(), BroadcastError>,
-) -> Result<(), AckError> {
-    match r {
-        Ok(()) => Ok(()),
-        Err(BroadcastError::Socket(errs)) => {
-            metrics.client_send_dropped.increment(errs.len() as u64);
-            Ok(())
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, what, "broadcast failed");
-            Err(AckError::unavailable())
-        }
-    }
 }

@@ -11,7 +11,6 @@
 use socketioxide::{AdapterError, BroadcastError};
 
 use super::adapter::{DriverError, ReconnectingDriver};
-use super::events::broadcast_outcome;
 use crate::base::error::{AckError, ErrorCode};
 use crate::services::metrics::Metrics;
 
@@ -39,20 +38,30 @@ pub fn adapter_ack_error(e: &AdapterError) -> AckError {
     }
 }
 
-/// [`broadcast_outcome`], except that an adapter failure is `unavailable` only when
-/// nothing was done, and `timeout` when the outcome is unknown.
+/// The outcome of a room broadcast, as the sender's ack: local receivers whose queues
+/// were full are skipped and counted in `arena_client_send_dropped_total` (never
+/// awaited); an adapter failure is `unavailable` when nothing was done and `timeout`
+/// when the outcome is unknown; any other failure means it did not go out.
 pub fn broadcast(
     metrics: &Metrics,
     what: &'static str,
     r: Result<(), BroadcastError>,
 ) -> Result<(), AckError> {
     match r {
+        Ok(()) => Ok(()),
+        Err(BroadcastError::Socket(errs)) => {
+            metrics.client_send_dropped.increment(errs.len() as u64);
+            Ok(())
+        }
         Err(BroadcastError::Adapter(e)) => {
             let ack = adapter_ack_error(&e);
             tracing::warn!(error = %e, what, code = ack.code.as_str(), "broadcast failed");
             Err(ack)
         }
-        r => broadcast_outcome(metrics, what, r),
+        Err(e) => {
+            tracing::warn!(error = %e, what, "broadcast failed");
+            Err(AckError::unavailable())
+        }
     }
 }
 
