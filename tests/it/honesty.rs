@@ -270,7 +270,13 @@ async fn no_attack_acked_unavailable_during_a_redis_stall_is_ever_delivered() {
 #[tokio::test]
 async fn drops_for_a_slow_client_of_another_instance_are_counted() {
     let redis = redis();
-    let arena = Arena::spawn_with(&redis.url(), 2, |c| c.services.client_buffer = 16).await;
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.services.client_buffer = 16;
+        // The sender sends more than a player's burst: lift its event rate.
+        c.services.limits.socket_event_rate = 100_000;
+        c.services.limits.socket_event_burst = 100_000;
+    })
+    .await;
     // A raw client on instance 1 that joins, then never reads again. Its receive buffer
     // is small (fixed, so loopback autotuning cannot grow it to megabytes).
     let url = arena::tools::client::socket_url(&arena[1].url).unwrap();
@@ -292,8 +298,10 @@ async fn drops_for_a_slow_client_of_another_instance_are_counted() {
     let sender = arena[0].client_in("sender", "r").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
+    // Enough to overflow the stuck client's queue even after the kernel's send buffer
+    // (autotuned up to a few MB on loopback) has taken what it can: 400 x 32 KiB.
     let pad = "p".repeat(32 * 1024);
-    let n = 150;
+    let n = 400;
     for i in 0..n {
         let ack = sender
             .attack_with("r", 1, &json!({"i": i, "pad": pad}))
