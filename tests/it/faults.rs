@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 
+use crate::harness::rooms::stuck_reader;
 use crate::harness::{Arena, RoomsClient, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -68,18 +67,7 @@ async fn a_client_that_stops_reading_never_slows_the_room() {
     })
     .await;
     // A raw client that joins, then never reads again.
-    let url = arena::tools::client::socket_url(&arena[0].url).unwrap();
-    let (mut stuck, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    stuck.next().await.unwrap().unwrap(); // open
-    stuck
-        .send(Message::text(r#"40{"player":"stuck"}"#))
-        .await
-        .unwrap();
-    stuck.next().await.unwrap().unwrap(); // connect
-    stuck
-        .send(Message::text(r#"421["join_room",{"room":"r"}]"#))
-        .await
-        .unwrap();
+    let stuck = stuck_reader(&arena[0], "r", None).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let sender = arena[0].client_in("s", "r").await;

@@ -12,11 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use arena::tools::client::Client;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 
+use crate::harness::rooms::stuck_reader;
 use crate::harness::{Arena, RoomsClient, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -277,23 +276,8 @@ async fn drops_for_a_slow_client_of_another_instance_are_counted() {
         c.services.limits.socket_event_burst = 100_000;
     })
     .await;
-    // A raw client on instance 1 that joins, then never reads again. Its receive buffer
-    // is small (fixed, so loopback autotuning cannot grow it to megabytes).
-    let url = arena::tools::client::socket_url(&arena[1].url).unwrap();
-    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
-    tcp.set_recv_buffer_size(4096).unwrap();
-    let tcp = tcp.connect(arena[1].addr).await.unwrap();
-    let (mut stuck, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
-    stuck.next().await.unwrap().unwrap(); // open
-    stuck
-        .send(Message::text(r#"40{"player":"stuck"}"#))
-        .await
-        .unwrap();
-    stuck.next().await.unwrap().unwrap(); // connect
-    stuck
-        .send(Message::text(r#"421["join_room",{"room":"r"}]"#))
-        .await
-        .unwrap();
+    // A raw client on instance 1 that joins, then never reads again.
+    let stuck = stuck_reader(&arena[1], "r", Some(4096)).await;
     let mut fast = arena[1].client_in("fast", "r").await;
     let sender = arena[0].client_in("sender", "r").await;
     tokio::time::sleep(Duration::from_millis(200)).await;

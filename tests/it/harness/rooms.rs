@@ -53,3 +53,30 @@ impl RoomsClient for Client {
         ack(self, "attack", &payload, WAIT).await
     }
 }
+
+/// A raw WebSocket client of `inst`, playing `stuck`, that joins `room` and then never
+/// reads again: the slow client of the fault tests. With `recv_buffer`, its socket's
+/// receive buffer is fixed at that size, so loopback autotuning cannot absorb megabytes.
+pub async fn stuck_reader(
+    inst: &super::Instance,
+    room: &str,
+    recv_buffer: Option<u32>,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = arena::tools::client::socket_url(&inst.url).unwrap();
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(size) = recv_buffer {
+        tcp.set_recv_buffer_size(size).unwrap();
+    }
+    let tcp = tcp.connect(inst.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    ws.next().await.unwrap().unwrap(); // open
+    ws.send(Message::text(r#"40{"player":"stuck"}"#))
+        .await
+        .unwrap();
+    ws.next().await.unwrap().unwrap(); // connect
+    let join = format!(r#"421["join_room",{{"room":"{room}"}}]"#);
+    ws.send(Message::text(join)).await.unwrap();
+    ws
+}
