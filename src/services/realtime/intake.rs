@@ -129,6 +129,10 @@ pub enum Verdict {
     Disconnect,
 }
 
+/// The token bucket, kept by hand rather than with `governor`: one lock decides the rate,
+/// the flooding streak and (before a token is spent) the in-flight cap together, and a
+/// refused event must not spend a token; governor's `check` spends on success and keeps
+/// no streak, so it would take a second lock beside it.
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
