@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString,
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use crate::base::error::ErrorCode;
@@ -86,6 +88,96 @@ const COMMON_CODES: [ErrorCode; 7] = [
     ErrorCode::INTERNAL,
 ];
 
+/// `# HELP` of the shared services' metrics; each mode describes its own beside their
+/// names (`Metrics::describe`).
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        CONNECTED_CLIENTS,
+        "Socket.IO clients connected to this instance.",
+    ),
+    (
+        ACTIVE_ROOMS,
+        "Rooms with at least one member on this instance (personal player rooms not counted).",
+    ),
+    (
+        HANDLER_DURATION_SECONDS,
+        "Socket event handler duration, from the event to its ack, by event.",
+    ),
+    (
+        EVENT_ERRORS_TOTAL,
+        "Socket events answered with an error ack, by error code.",
+    ),
+    (
+        PUBSUB_ROUNDTRIP_SECONDS,
+        "Redis pub/sub round trip of this instance's probe message.",
+    ),
+    (
+        PUBSUB_DROPPED_TOTAL,
+        "Cross-instance messages dropped because this instance's pub/sub queue was full.",
+    ),
+    (
+        PUBSUB_RECONNECTS_TOTAL,
+        "Pub/sub connection losses (re-subscribed automatically).",
+    ),
+    (
+        CLIENT_SEND_DROPPED_TOTAL,
+        "Packets dropped for clients whose send queue was full (slow clients are skipped, never awaited).",
+    ),
+    (
+        RESIDENT_MEMORY_BYTES,
+        "Resident memory of this process, in bytes.",
+    ),
+    (
+        CPU_SECONDS_TOTAL,
+        "CPU time (user + system) used by this process, in seconds.",
+    ),
+    (
+        LOCK_ACQUIRE_DURATION_SECONDS,
+        "Time to acquire a Redlock lease, including waits.",
+    ),
+    (
+        LOCK_LOST_TOTAL,
+        "Redlock leases lost while held (renewal failed before validity ran out).",
+    ),
+    (
+        CLOCK_SKEW_SECONDS,
+        "This host's clock minus Redis's clock, as the period runner last measured it.",
+    ),
+    (
+        CORRUPT_VALUES_TOTAL,
+        "Stored values or script replies that did not parse (answered unavailable), by what.",
+    ),
+    (
+        PUBSUB_LIVE,
+        "1 while publishes to other instances are let through, 0 while they are refused.",
+    ),
+    (
+        PUBSUB_CLIENT_DROPPED_TOTAL,
+        "Packets from other instances dropped for local clients whose queue was full.",
+    ),
+    (
+        EVENTS_REFUSED_TOTAL,
+        "Events refused by a connection's limits, by reason (rate, inflight).",
+    ),
+    (
+        FLOOD_DISCONNECTS_TOTAL,
+        "Connections disconnected for flooding (over the event rate for SOCKET_FLOOD_SECS).",
+    ),
+    (
+        CONNECTIONS_REFUSED_TOTAL,
+        "Handshakes refused, by reason (instance: MAX_CONNECTIONS, address: MAX_CONNECTIONS_PER_IP).",
+    ),
+    (DISCONNECTS_TOTAL, "Socket disconnects, by reason."),
+    (
+        ACKS_RETRIED_TOTAL,
+        "Acks that found the client's queue full and were queued on a later try.",
+    ),
+    (
+        ACKS_DROPPED_TOTAL,
+        "Acks not delivered, by reason (refused, closed, stalled).",
+    ),
+];
+
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
@@ -147,7 +239,19 @@ impl Metrics {
             recorder: Arc::new(recorder),
         };
         m.declare_codes(&COMMON_CODES);
+        for (name, help) in DESCRIPTIONS {
+            m.describe(name, help);
+        }
         m
+    }
+
+    /// The `# HELP` line of metric `name` (every series of it, whatever its type).
+    pub fn describe(&self, name: &'static str, help: &'static str) {
+        self.recorder.describe_counter(
+            KeyName::from_const_str(name),
+            None,
+            SharedString::const_str(help),
+        );
     }
 
     /// A counter `name` without labels.

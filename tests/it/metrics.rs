@@ -70,3 +70,30 @@ async fn health_ready_status() {
     assert!(page.contains("<html"), "{page:.200}");
     assert_eq!(arena[0].get("/app.js").await.0, 200);
 }
+
+/// Every metric `/metrics` exports describes itself: a `# HELP` line with text before its
+/// `# TYPE` line.
+#[tokio::test]
+async fn every_metric_has_help() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 1).await;
+    let (_, body) = arena[0].get("/metrics").await;
+    let mut helped = std::collections::HashSet::new();
+    let mut typed = Vec::new();
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
+            assert!(!text.trim().is_empty(), "empty help: {line}");
+            helped.insert(name.to_string());
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            typed.push(rest.split(' ').next().unwrap_or("").to_string());
+        }
+    }
+    assert!(
+        typed.len() > 30,
+        "only {} metrics: {body:.500}",
+        typed.len()
+    );
+    let missing: Vec<&String> = typed.iter().filter(|n| !helped.contains(*n)).collect();
+    assert!(missing.is_empty(), "metrics without # HELP: {missing:?}");
+}

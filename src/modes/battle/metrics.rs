@@ -19,6 +19,9 @@ pub struct BattleMetrics {
 
 impl BattleMetrics {
     pub fn new(m: &Metrics) -> Self {
+        m.describe(BATTLES_CREATED_TOTAL, "Battles created by this instance.");
+        m.describe(BATTLE_START_CONFLICTS_TOTAL, "Battle starts that found the pairing's battle already active or lost the race for it.");
+        m.describe(ACTIVE_BATTLES, "Active battles across the fleet (the same on every instance: take the max, not the sum).");
         Self {
             created: m.counter(BATTLES_CREATED_TOTAL),
             start_conflicts: m.counter(BATTLE_START_CONFLICTS_TOTAL),

@@ -62,6 +62,13 @@ pub struct HuntMetrics {
 
 impl HuntMetrics {
     pub fn new(m: &Metrics) -> Self {
+        m.describe(CLAIMS_TOTAL, "Tile claims by result.");
+        m.describe(CLAIM_DURATION_SECONDS, "Claim handler duration, from the event to its ack.");
+        m.describe(MAPS_GENERATED_TOTAL, "Maps this instance generated as the period's leader.");
+        m.describe(STREAM_PENDING, "Claim entries delivered to the leaderboard projection and not yet acked, by partition.");
+        m.describe(DEAD_LETTERS_TOTAL, "Claim entries dead-lettered after repeated failures.");
+        m.describe(LEADERBOARD_LAG_SECONDS, "Time from a claim to its application to the leaderboard.");
+        m.describe(RATE_LIMITED_TOTAL, "Requests refused by the shared per-player rate limit, by action.");
         Self {
             claims: ClaimResult::ALL.map(|r| m.counter_with(CLAIMS_TOTAL, "result", r.label())),
             claim_duration: m.histogram(CLAIM_DURATION_SECONDS),

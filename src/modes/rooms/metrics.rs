@@ -19,6 +19,10 @@ pub struct RoomsMetrics {
 
 impl RoomsMetrics {
     pub fn new(m: &Metrics) -> Self {
+        m.describe(ATTACKS_TOTAL, "Attacks accepted and broadcast by this instance.");
+        m.describe(TICKS_ACQUIRED_TOTAL, "Tick intervals this instance won and broadcast.");
+        m.describe(TICKS_SKIPPED_TOTAL, "Tick intervals another instance won (or that passed while this one was late).");
+        m.describe(TICK_ERRORS_TOTAL, "Tick races that failed because Redis did not answer.");
         Self {
             attacks: m.counter(ATTACKS_TOTAL),
             ticks_acquired: m.counter(TICKS_ACQUIRED_TOTAL),

@@ -22,7 +22,11 @@ pub struct Workers {
 pub fn build(ctx: &Context, _: &Settings) -> Result<Arc<dyn Mode>, ModeError> {
     Ok(Arc::new(Workers {
         ctx: ctx.clone(),
-        warmups: ctx.app.metrics.counter(WARMUPS_TOTAL),
+        warmups: {
+            let m = &ctx.app.metrics;
+            m.describe(WARMUPS_TOTAL, "Start-up warm-ups run by this instance (at most one per minute across the fleet).");
+            m.counter(WARMUPS_TOTAL)
+        },
     }))
 }
 
