@@ -31,8 +31,6 @@ pub const PUBSUB_LIVE: &str = "arena_pubsub_live";
 /// counted in `arena_client_send_dropped_total`); see `services::realtime::drops`.
 pub const PUBSUB_CLIENT_DROPPED_TOTAL: &str = "arena_pubsub_client_dropped_total";
 pub const CLIENT_SEND_DROPPED_TOTAL: &str = "arena_client_send_dropped_total";
-pub const RESIDENT_MEMORY_BYTES: &str = "arena_process_resident_memory_bytes";
-pub const CPU_SECONDS_TOTAL: &str = "arena_process_cpu_seconds_total";
 /// Fed through `lock::LockMetrics`.
 pub const LOCK_ACQUIRE_DURATION_SECONDS: &str = "arena_lock_acquire_duration_seconds";
 pub const LOCK_LOST_TOTAL: &str = "arena_lock_lost_total";
@@ -124,14 +122,6 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "Packets dropped for clients whose send queue was full (slow clients are skipped, never awaited).",
     ),
     (
-        RESIDENT_MEMORY_BYTES,
-        "Resident memory of this process, in bytes.",
-    ),
-    (
-        CPU_SECONDS_TOTAL,
-        "CPU time (user + system) used by this process, in seconds.",
-    ),
-    (
         LOCK_ACQUIRE_DURATION_SECONDS,
         "Time to acquire a Redlock lease, including waits.",
     ),
@@ -197,8 +187,10 @@ pub struct Metrics {
     pub lock_acquire_duration: Histogram,
     pub lock_lost: Counter,
     pub clock_skew: Gauge,
-    resident_memory: Gauge,
-    cpu_seconds: Gauge,
+    /// The standard `process_*` metrics (CPU seconds as a counter, resident and virtual
+    /// memory, open and max file descriptors, threads, start time), from the
+    /// `metrics-process` crate, recorded into this instance's registry at each render.
+    process: metrics_process::Collector,
     /// `arena_event_errors_total{code}`, one counter per code seen or declared. Codes are
     /// constants, so the label set stays closed.
     event_errors: Arc<RwLock<HashMap<&'static str, Counter>>>,
@@ -231,8 +223,7 @@ impl Metrics {
             lock_acquire_duration: histogram(LOCK_ACQUIRE_DURATION_SECONDS),
             lock_lost: counter(LOCK_LOST_TOTAL),
             clock_skew: gauge(CLOCK_SKEW_SECONDS),
-            resident_memory: gauge(RESIDENT_MEMORY_BYTES),
-            cpu_seconds: gauge(CPU_SECONDS_TOTAL),
+            process: metrics_process::Collector::default(),
             event_errors: Default::default(),
             connected: Default::default(),
             handle: recorder.handle(),
@@ -242,6 +233,9 @@ impl Metrics {
         for (name, help) in DESCRIPTIONS {
             m.describe(name, help);
         }
+        // The collector records through the `metrics` macros, so point them at this
+        // instance's registry (not a global one) while it runs.
+        metrics::with_local_recorder(m.recorder.as_ref(), || m.process.describe());
         m
     }
 
@@ -344,11 +338,9 @@ impl Metrics {
         self.connected.load(Ordering::Relaxed)
     }
 
-    /// The Prometheus text exposition, with process gauges refreshed.
+    /// The Prometheus text exposition, with the process metrics refreshed.
     pub fn render(&self) -> String {
-        let p = crate::base::process::usage();
-        self.resident_memory.set(p.rss_bytes as f64);
-        self.cpu_seconds.set(p.cpu_seconds);
+        metrics::with_local_recorder(self.recorder.as_ref(), || self.process.collect());
         self.handle.render()
     }
 

@@ -96,4 +96,20 @@ async fn every_metric_has_help() {
     );
     let missing: Vec<&String> = typed.iter().filter(|n| !helped.contains(*n)).collect();
     assert!(missing.is_empty(), "metrics without # HELP: {missing:?}");
+    // Process metrics under the standard names dashboards expect; no gauge named _total.
+    for std_name in [
+        "process_cpu_seconds_total counter",
+        "process_resident_memory_bytes gauge",
+    ] {
+        assert!(
+            body.contains(&format!("# TYPE {std_name}")),
+            "{std_name}: {body:.300}"
+        );
+    }
+    let bad: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("# TYPE ") && l.ends_with(" gauge"))
+        .filter(|l| l.split(' ').nth(2).is_some_and(|n| n.ends_with("_total")))
+        .collect();
+    assert!(bad.is_empty(), "gauges named _total: {bad:?}");
 }
