@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{Arena, BattleClient, eventually, redis};
+use crate::harness::{Arena, BattleClient, eventually, redis, wait_healthy};
 
 /// What a raw exchange saw: the status and body of the response (if one came), and how
 /// long after connecting the server closed the connection (if it did within the wait).
@@ -262,18 +262,7 @@ impl Serve {
             child: cmd.spawn().expect("spawn arena serve"),
             addr: format!("127.0.0.1:{port}"),
         };
-        let addr = serve.addr.clone();
-        eventually(Duration::from_secs(30), "arena serve /health", || {
-            let addr = addr.clone();
-            async move {
-                matches!(
-                    arena::tools::http_client::http_get(&addr, "/health").await,
-                    Ok((200, _))
-                )
-                .then_some(())
-            }
-        })
-        .await;
+        wait_healthy(&serve.addr, "arena serve /health").await;
         serve
     }
 }

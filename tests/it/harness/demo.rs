@@ -56,22 +56,7 @@ impl Demo {
             stdout,
         };
         for i in 0..instances {
-            let addr = demo.addr(i);
-            super::eventually(
-                Duration::from_secs(30),
-                &format!("demo instance {i} /health"),
-                || {
-                    let addr = addr.clone();
-                    async move {
-                        matches!(
-                            arena::tools::http_client::http_get(&addr, "/health").await,
-                            Ok((200, _))
-                        )
-                        .then_some(())
-                    }
-                },
-            )
-            .await;
+            super::wait_healthy(&demo.addr(i), &format!("demo instance {i} /health")).await;
         }
         demo
     }

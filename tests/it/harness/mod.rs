@@ -62,6 +62,19 @@ where
     }
 }
 
+/// Wait up to 30 s for `GET /health` on `addr` (`host:port`) to answer 200; panic naming
+/// `what` otherwise. For arena processes started by a test.
+pub async fn wait_healthy(addr: &str, what: &str) {
+    eventually(Duration::from_secs(30), what, || async move {
+        matches!(
+            arena::tools::http_client::http_get(addr, "/health").await,
+            Ok((200, _))
+        )
+        .then_some(())
+    })
+    .await;
+}
+
 /// `n` consecutive free ports (for `arena demo --port`): the first one.
 pub fn free_port_pair_n(n: u16) -> u16 {
     for _ in 0..200 {
