@@ -119,6 +119,11 @@ fn slack_ms(period_ms: u64) -> u64 {
 /// off still lands inside the period.
 const WAKE_AFTER_MS: u64 = 2;
 
+/// Plus a random delay up to this long: every instance aims at the same moment, and
+/// their estimates of Redis's clock differ by a steady fraction of a millisecond, so
+/// without it the same instance would win every period. The jitter keeps the race open.
+const WAKE_JITTER_US: u64 = 5_000;
+
 /// Host clock this far from Redis's is logged as a warning (at most once a minute).
 pub const SKEW_WARN_MS: i64 = 250;
 
@@ -195,7 +200,8 @@ pub async fn run<J, F>(
     let mut last = clock.now_ms() / period;
     loop {
         let next_at = (last + 1) * period + WAKE_AFTER_MS;
-        let wait = Duration::from_millis(next_at.saturating_sub(clock.now_ms()));
+        let wait = Duration::from_millis(next_at.saturating_sub(clock.now_ms()))
+            + Duration::from_micros(rand::random_range(0..WAKE_JITTER_US));
         if !sleep_unless_cancelled(wait, &shutdown).await {
             return;
         }
