@@ -78,5 +78,20 @@ pub async fn stuck_reader(
     ws.next().await.unwrap().unwrap(); // connect
     let join = format!(r#"421["join_room",{{"room":"{room}"}}]"#);
     ws.send(Message::text(join)).await.unwrap();
+    // Read until the join is acked (so it is surely in the room), then never again.
+    let acked = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(m)) = ws.next().await {
+            if m.to_text().is_ok_and(|t| t.starts_with("431")) {
+                return m.to_text().is_ok_and(|t| t.contains(r#""ok":true"#));
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        acked,
+        Ok(true),
+        "the stuck reader's join_room {room} was not acked ok"
+    );
     ws
 }
