@@ -57,11 +57,31 @@ impl RoomsClient for Client {
 /// A raw WebSocket client of `inst`, playing `stuck`, that joins `room` and then never
 /// reads again: the slow client of the fault tests. With `recv_buffer`, its socket's
 /// receive buffer is fixed at that size, so loopback autotuning cannot absorb megabytes.
+///
+/// It reads until its join is acked `ok` (so it surely is in the room). In 2 of 6
+/// fresh-clone CI runs that first join was not acked ok (cause not found yet; never
+/// reproduced in repeated runs), so a failed set-up is tried again, up to 3 times, and
+/// the reasons are reported if none works.
 pub async fn stuck_reader(
     inst: &super::Instance,
     room: &str,
     recv_buffer: Option<u32>,
 ) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let mut reasons = Vec::new();
+    for _ in 0..3 {
+        match try_stuck_reader(inst, room, recv_buffer).await {
+            Ok(ws) => return ws,
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    panic!("the stuck reader's join_room {room} was not acked ok: {reasons:?}");
+}
+
+async fn try_stuck_reader(
+    inst: &super::Instance,
+    room: &str,
+    recv_buffer: Option<u32>,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String> {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let url = arena::tools::client::socket_url(&inst.url).unwrap();
@@ -78,20 +98,23 @@ pub async fn stuck_reader(
     ws.next().await.unwrap().unwrap(); // connect
     let join = format!(r#"421["join_room",{{"room":"{room}"}}]"#);
     ws.send(Message::text(join)).await.unwrap();
-    // Read until the join is acked (so it is surely in the room), then never again.
-    let acked = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(m)) = ws.next().await {
-            if m.to_text().is_ok_and(|t| t.starts_with("431")) {
-                return m.to_text().is_ok_and(|t| t.contains(r#""ok":true"#));
+    let ack = tokio::time::timeout(WAIT, async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(m) if m.to_text().is_ok_and(|t| t.starts_with("431")) => {
+                    return m.to_text().unwrap_or_default().to_string();
+                }
+                Ok(_) => {}
+                Err(e) => return format!("connection error: {e}"),
             }
         }
-        false
+        "connection closed".to_string()
     })
-    .await;
-    assert_eq!(
-        acked,
-        Ok(true),
-        "the stuck reader's join_room {room} was not acked ok"
-    );
-    ws
+    .await
+    .unwrap_or_else(|_| "no ack within 5 s".to_string());
+    if ack.contains(r#""ok":true"#) {
+        Ok(ws)
+    } else {
+        Err(ack)
+    }
 }
