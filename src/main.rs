@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one instance against a Redis (config by flags or env).
-    Serve(arena::edge::config::Config),
+    Serve(Box<arena::edge::config::Config>),
     /// Start a managed Redis (unless REDIS_URL is set) and N instances; Ctrl-C stops all.
     Demo(arena::tools::launcher::DemoOptions),
     /// Load generator: fanout, connections, ticks, battles, claims (see `arena bench --help`).
@@ -25,6 +25,9 @@ enum Command {
     /// Check a Redis or Redis Cluster for settings and states that break arena; exits
     /// non-zero on a critical finding.
     Doctor(arena::tools::doctor::DoctorArgs),
+    /// Print a signed token for a player (secret from ARENA_TOKEN_SECRET or
+    /// --token-secret-file), e.g. `arena token --player alice --ttl 1h`.
+    Token(arena::tools::token::TokenArgs),
     /// Treasure-hunt maintenance (see `arena hunt --help`).
     Hunt {
         #[command(subcommand)]
@@ -80,11 +83,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if std::env::var_os(arena::tools::launcher::SUPERVISED_ENV).is_some() {
                 exit_with_parent(shutdown.clone());
             }
-            let app = arena::edge::app::App::build(config).await?;
+            let app = arena::edge::app::App::build(*config).await?;
             app.run(shutdown)
                 .await
                 .context("instance stopped with an error")?;
         }
+        Command::Token(args) => println!("{}", arena::tools::token::mint(&args)?),
         Command::Demo(opts) => arena::tools::launcher::run(opts, shutdown).await?,
         Command::Hunt {
             action:

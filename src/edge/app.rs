@@ -47,6 +47,8 @@ pub enum AppError {
 pub struct App {
     listener: TcpListener,
     addr: SocketAddr,
+    /// The operators' port (`INTERNAL_PORT`), when set, and its routes.
+    internal: Option<(TcpListener, SocketAddr, axum::Router)>,
     state: AppState,
     io: Io,
     driver: ReconnectingDriver,
@@ -67,6 +69,19 @@ impl App {
         let addr = listener
             .local_addr()
             .map_err(|source| AppError::Bind { addr: bind, source })?;
+        let internal = match config.internal_port {
+            Some(port) => {
+                let bind = SocketAddr::new(config.host, port);
+                let l = TcpListener::bind(bind)
+                    .await
+                    .map_err(|source| AppError::Bind { addr: bind, source })?;
+                let a = l
+                    .local_addr()
+                    .map_err(|source| AppError::Bind { addr: bind, source })?;
+                Some((l, a))
+            }
+            None => None,
+        };
         let instance_id: Arc<str> = match &config.instance_id {
             Some(id) => id.as_str().into(),
             None => default_instance_id(addr.port()).into(),
@@ -90,6 +105,12 @@ impl App {
                     acquire_duration: metrics.lock_acquire_duration.clone(),
                     lost: metrics.lock_lost.clone(),
                 });
+        let auth = crate::services::auth::Authenticator::new(&settings.auth, &metrics)?;
+        if auth.mode() == crate::services::auth::AuthMode::Dev {
+            tracing::warn!(
+                "ARENA_AUTH=dev: clients name themselves and nothing is checked; use ARENA_AUTH=token outside a demo"
+            );
+        }
         let state = AppState {
             settings: Arc::new(settings.clone()),
             instance_id,
@@ -97,6 +118,7 @@ impl App {
             redis,
             redlock,
             started: Instant::now(),
+            auth,
         };
         let (layer, io) = realtime::layer(settings, driver.clone());
         let ctx = Context {
@@ -106,20 +128,20 @@ impl App {
         let modes: Arc<[Arc<dyn Mode>]> = config.modes.build(&ctx)?.into();
         socket::register(&io, state.clone(), modes.clone()).await?;
         let limits = HttpLimits::of(&config);
-        let router = http::router(
-            HttpState {
-                app: state.clone(),
-                io: io.clone(),
-                modes: modes.clone(),
-                tick_ms: config.modes.rooms.tick_ms,
-                request_timeout: limits.request_timeout,
-            },
-            &limits,
-        )
-        .layer(layer);
+        let http_state = HttpState {
+            app: state.clone(),
+            io: io.clone(),
+            modes: modes.clone(),
+            tick_ms: config.modes.rooms.tick_ms,
+            request_timeout: limits.request_timeout,
+        };
+        let internal =
+            internal.map(|(l, a)| (l, a, http::internal_router(http_state.clone(), &limits)));
+        let router = http::router(http_state, &limits, internal.is_some()).layer(layer);
         Ok(App {
             listener,
             addr,
+            internal,
             state,
             io,
             driver,
@@ -135,6 +157,11 @@ impl App {
         self.addr
     }
 
+    /// The operators' port, when `INTERNAL_PORT` is set.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal.as_ref().map(|(_, a, _)| *a)
+    }
+
     pub fn instance_id(&self) -> &str {
         &self.state.instance_id
     }
@@ -145,6 +172,7 @@ impl App {
         let App {
             listener,
             addr,
+            internal,
             state,
             io,
             driver,
@@ -158,6 +186,8 @@ impl App {
             instance = %state.instance_id,
             version = env!("CARGO_PKG_VERSION"),
             %addr,
+            internal = ?internal.as_ref().map(|(_, a, _)| *a),
+            auth = ?cfg.auth.mode,
             redis = %cfg.redis_url_redacted(),
             lock_ttl_ms = cfg.lock_ttl_ms,
             modes = ?modes.iter().map(|m| m.name()).collect::<Vec<_>>(),
@@ -173,6 +203,18 @@ impl App {
             stop_tasks.clone(),
         ));
         tasks.spawn(upkeep(state.metrics.clone(), stop_tasks.clone()));
+        tasks.spawn(crate::services::fleet::run(
+            state.clone(),
+            io.clone(),
+            addr.to_string(),
+            stop_tasks.clone(),
+        ));
+        if let Some((listener, _, router)) = internal {
+            let stop = shutdown.clone();
+            tasks.spawn(http::serve(listener, router, limits.clone(), async move {
+                stop.cancelled().await
+            }));
+        }
         for mode in modes.iter() {
             mode.spawn(&tasks, &stop_tasks);
         }

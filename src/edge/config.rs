@@ -31,6 +31,12 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = PORT)]
     pub port: u16,
 
+    /// Optional second port for operators: `/health`, `/ready`, `/status`, `/metrics`
+    /// and the admin routes move there (off the public port). Bind it on a private
+    /// network; 0 picks a free port.
+    #[arg(long, env = "INTERNAL_PORT")]
+    pub internal_port: Option<u16>,
+
     /// Name of this instance in ticks, attacks and /status [default: hostname:port].
     #[arg(long, env = "INSTANCE_ID")]
     pub instance_id: Option<String>,
@@ -69,6 +75,7 @@ impl Config {
         Self {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 0,
+            internal_port: None,
             instance_id: None,
             shutdown_timeout_ms: SHUTDOWN_TIMEOUT_MS,
             http_header_timeout_ms: HTTP_HEADER_TIMEOUT_MS,
@@ -112,6 +119,12 @@ impl Config {
             1024,
             256 * 1024 * 1024,
         )?;
+        if self.internal_port.is_some_and(|p| p != 0 && p == self.port) {
+            return Err(bad(
+                "INTERNAL_PORT",
+                format!("{} is also PORT; pick another port", self.port),
+            ));
+        }
         self.services.validate()?;
         self.modes.validate()?;
         // The tick lease is the lock TTL: a lease must never span two intervals.
@@ -133,12 +146,22 @@ mod tests {
     use super::*;
 
     fn cfg() -> Config {
-        Config::for_redis("redis://127.0.0.1:6379")
+        let mut c = Config::for_redis("redis://127.0.0.1:6379");
+        c.services.auth.mode = crate::services::auth::AuthMode::Dev;
+        c
     }
 
     #[test]
     fn defaults_are_valid() {
         assert_eq!(cfg().validate(), Ok(()));
+    }
+
+    #[test]
+    fn token_mode_is_the_default_and_needs_a_secret() {
+        let mut c = Config::for_redis("redis://127.0.0.1:6379");
+        assert_eq!(c.validate().unwrap_err().setting, "ARENA_TOKEN_SECRET");
+        c.services.auth.token_secret = Some("k".repeat(32));
+        assert_eq!(c.validate(), Ok(()));
     }
 
     #[test]

@@ -8,14 +8,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ConnectInfo;
+use axum::http::header::ORIGIN;
 use metrics::Histogram;
 use serde::{Deserialize, Serialize};
 use socketioxide::extract::TryData;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 
-use crate::base::ids::PlayerId;
 use crate::services::AppState;
+use crate::services::auth::Authenticator;
+use crate::services::auth::authenticator::HandshakeAuth;
 use crate::services::metrics::{DISCONNECT_REASONS, DISCONNECTS_TOTAL, Metrics};
 use crate::services::mode::Mode;
 use crate::services::realtime::admission::{Admission, Slot};
@@ -27,12 +29,6 @@ use crate::services::realtime::{Io, Socket, player_of};
 #[derive(Debug, thiserror::Error)]
 #[error("socket.io namespace: {0}")]
 pub struct NamespaceError(String);
-
-/// The handshake payload: `auth: {player}`.
-#[derive(Debug, Deserialize, Default)]
-pub struct Auth {
-    pub player: Option<String>,
-}
 
 /// Sent once on connect.
 #[derive(Debug, Serialize, Deserialize)]
@@ -71,13 +67,15 @@ pub async fn register(
     // events are registered here, before returning, so that an event the client sends
     // as soon as it is connected finds its handler (registered in the future, it could
     // arrive first and be dropped silently).
+    let authenticator = app.auth.clone();
     let on_connect = move |s: Socket| {
         welcome(s, app.clone(), &modes, &policy, connect_duration.clone());
         std::future::ready(())
     };
-    let handshake = move |s: Socket, TryData(auth): TryData<Option<Auth>>| {
+    let handshake = move |s: Socket, TryData(auth): TryData<Option<HandshakeAuth>>| {
         let admission = admission.clone();
-        async move { authenticate(s, auth, &admission) }
+        let authenticator = authenticator.clone();
+        async move { authenticate(s, auth, &authenticator, &admission) }
     };
     io.ns("/", on_connect.with(handshake))
         .await
@@ -144,28 +142,40 @@ fn peer_ip(s: &Socket) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// Handshake middleware: `auth.player` must be a valid id (no auth at all gets a guest
-/// id), and the connection must fit under `MAX_CONNECTIONS` and `MAX_CONNECTIONS_PER_IP`.
+/// Handshake middleware: the caller must prove who it is (a valid token in `token`
+/// mode; `auth.player` or nothing in `dev` mode), come from an allowed origin, and fit
+/// under `MAX_CONNECTIONS` and `MAX_CONNECTIONS_PER_IP`.
+///
+/// A refusal's message starts with its code (`unauthorized: ...`, `token_expired: ...`,
+/// `forbidden_origin: ...`, `server_full: ...`): socketioxide 0.18 sends a connect error
+/// as `{message}` only, with no `data` object, so the code cannot travel in `data.code`.
 fn authenticate(
     s: Socket,
-    auth: Result<Option<Auth>, socketioxide::ParserError>,
+    auth: Result<Option<HandshakeAuth>, socketioxide::ParserError>,
+    authenticator: &Authenticator,
     admission: &Arc<Admission>,
 ) -> Result<(), AuthError> {
-    let player = match auth {
-        Ok(Some(Auth { player: Some(p) })) => {
-            PlayerId::parse(&p).map_err(|e| AuthError(format!("auth.player: {}", e.message)))?
-        }
-        Ok(_) => PlayerId::guest(&s.id),
+    let auth = match auth {
+        Ok(a) => a.unwrap_or_default(),
         Err(_) => {
             return Err(AuthError(
-                "auth must be an object like {\"player\": \"id\"}".into(),
+                "unauthorized: auth must be an object like {\"token\": \"...\"}".into(),
             ));
         }
     };
+    let origin = s
+        .req_parts()
+        .headers
+        .get(ORIGIN)
+        .map(|v| v.to_str().unwrap_or("(not text)"));
+    let identity = authenticator
+        .handshake(&auth, origin, &s.id)
+        .map_err(|f| AuthError(f.to_string()))?;
     let slot = admission
         .open(peer_ip(&s))
         .map_err(|e| AuthError(e.to_string()))?;
     s.extensions.insert(Arc::new(slot));
-    s.extensions.insert(player);
+    s.extensions.insert(identity.player.clone());
+    s.extensions.insert(Arc::new(identity));
     Ok(())
 }

@@ -13,6 +13,8 @@
 //! | `arena:{lock:<r>}:fence` | string (int) | on the data Redis: newest fencing token issued or seen for `r` (INCR at acquire) |
 //! | `arena:{lock:<r>}:data:<name>` | any | data guarded by lock `r`, written by the fenced scripts (same tag as its fence) |
 //! | `arena:{rl:<action>:<subject>}` | string, PX | GCRA theoretical arrival time of one subject's `action` (rate_limit.lua) |
+//! | `arena:{fleet}:instances` | zset | live instances: member = instance id, score = its last heartbeat (Redis ms) |
+//! | `arena:{fleet}:instance:<id>` | string (JSON), PX | one instance's last heartbeat record |
 //!
 //! Pub/sub channels (not keys): socketioxide-redis uses `arena-request#/#`,
 //! `arena-request#/#<uid>#` and `arena-response#/#<uid>#` (one set per namespace); the
@@ -31,6 +33,14 @@ pub fn period_last(race: &str) -> String {
 /// The pub/sub round-trip probe channel of one instance.
 pub fn probe_channel(uid: &str) -> String {
     format!("arena-probe#{uid}")
+}
+
+/// The index of live instances (`services::fleet`).
+pub const FLEET_INDEX: &str = "arena:{fleet}:instances";
+
+/// One instance's heartbeat record (same tag as the index: read together).
+pub fn fleet_member(id: &str) -> String {
+    format!("arena:{{fleet}}:instance:{id}")
 }
 
 /// The Redlock lease key of lock `resource` (the same name on every master).

@@ -1,8 +1,10 @@
 //! Shared services: what every mode stands on and none of them names a mode — the
-//! instance's state and settings, Redlock leases, the shared rate limiter, the
+//! instance's state and settings, identity (tokens, auth modes), Redlock leases, the shared rate limiter, the
 //! leader-per-period runner, the metrics registry, the Socket.IO plumbing (cross-instance
 //! adapter, handler wrapper) and the `Mode` contract the modes implement.
 
+pub mod auth;
+pub mod fleet;
 pub mod limiter;
 pub mod lock;
 pub mod metrics;

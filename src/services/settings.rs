@@ -54,6 +54,10 @@ pub struct Settings {
     #[command(flatten)]
     pub limits: SocketLimits,
 
+    /// Who may connect and as whom (auth mode, token secret, allowed origins).
+    #[command(flatten)]
+    pub auth: crate::services::auth::Settings,
+
     /// Test only: pretend this instance's host clock is off by this many milliseconds
     /// (positive: ahead), to show that periods follow Redis's clock.
     #[arg(
@@ -77,6 +81,7 @@ impl Default for Settings {
             redis_timeout_ms: REDIS_TIMEOUT_MS,
             pubsub_buffer: PUBSUB_BUFFER,
             limits: SocketLimits::default(),
+            auth: Default::default(),
             test_clock_skew_ms: 0,
         }
     }
@@ -135,6 +140,7 @@ impl Settings {
         in_range("REDIS_TIMEOUT_MS", self.redis_timeout_ms, 10, 60_000)?;
         in_range("PUBSUB_BUFFER", self.pubsub_buffer, 16, 1_048_576)?;
         self.limits.validate()?;
+        self.auth.validate()?;
         Ok(())
     }
 
@@ -235,16 +241,23 @@ impl SocketLimits {
 mod tests {
     use super::*;
 
+    /// The defaults, in dev auth mode (token mode needs a secret; tested in `auth`).
+    fn dev() -> Settings {
+        let mut s = Settings::default();
+        s.auth.mode = crate::services::auth::AuthMode::Dev;
+        s
+    }
+
     #[test]
     fn defaults_are_valid() {
-        assert_eq!(Settings::default().validate(), Ok(()));
+        assert_eq!(dev().validate(), Ok(()));
     }
 
     #[test]
     fn bad_url_is_named() {
         let s = Settings {
             redis_url: "http//nope".into(),
-            ..Settings::default()
+            ..dev()
         };
         assert_eq!(s.validate().unwrap_err().setting, "REDIS_URL");
     }
@@ -254,7 +267,7 @@ mod tests {
         for ttl in [10, 60, 103] {
             let s = Settings {
                 lock_ttl_ms: ttl,
-                ..Settings::default()
+                ..dev()
             };
             let e = s.validate().unwrap_err();
             assert_eq!(e.setting, "LOCK_TTL_MS", "{ttl}");
@@ -262,23 +275,23 @@ mod tests {
         }
         let s = Settings {
             lock_ttl_ms: 104,
-            ..Settings::default()
+            ..dev()
         };
         assert_eq!(s.validate(), Ok(()));
     }
 
     #[test]
     fn socket_limits_are_named() {
-        let mut s = Settings::default();
+        let mut s = dev();
         s.limits.socket_event_rate = 0;
         assert_eq!(s.validate().unwrap_err().setting, "SOCKET_EVENT_RATE");
-        let mut s = Settings::default();
+        let mut s = dev();
         s.limits.socket_max_inflight = 0;
         assert_eq!(s.validate().unwrap_err().setting, "SOCKET_MAX_INFLIGHT");
-        let mut s = Settings::default();
+        let mut s = dev();
         s.limits.max_connections = 0;
         assert_eq!(s.validate().unwrap_err().setting, "MAX_CONNECTIONS");
-        let mut s = Settings::default();
+        let mut s = dev();
         s.limits.max_connections_per_ip = 0;
         assert_eq!(s.validate(), Ok(()), "0 turns the per-address cap off");
     }
@@ -287,7 +300,7 @@ mod tests {
     fn masters_default_to_the_main_redis() {
         let mut s = Settings {
             redis_url: "redis://main:6379".into(),
-            ..Settings::default()
+            ..dev()
         };
         assert_eq!(s.lock_masters(), ["redis://main:6379"]);
         s.redlock_urls = Some("redis://a:1, redis://b:2,redis://c:3".into());

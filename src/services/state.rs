@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use redis::aio::ConnectionManager;
 
+use super::auth::Authenticator;
 use super::lock::Redlock;
 use super::metrics::Metrics;
 use super::settings::Settings;
@@ -20,4 +21,6 @@ pub struct AppState {
     /// Redlock over `REDLOCK_URLS`; fencing counters and guarded data on `redis`.
     pub redlock: Redlock,
     pub started: Instant,
+    /// Who a caller is and whether it may act (token or dev mode).
+    pub auth: Authenticator,
 }

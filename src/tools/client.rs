@@ -61,8 +61,24 @@ pub fn socket_url(base: &str) -> Result<String, ClientError> {
 impl Client {
     /// Connect to `base` (e.g. `http://127.0.0.1:3000`) with the handshake `auth` payload.
     pub async fn connect(base: &str, auth: Value) -> Result<Client, ClientError> {
-        let url = socket_url(base)?;
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+        Self::connect_from(base, auth, None).await
+    }
+
+    /// Connect as a browser page from `origin` would (the `Origin` header set).
+    pub async fn connect_from(
+        base: &str,
+        auth: Value,
+        origin: Option<&str>,
+    ) -> Result<Client, ClientError> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::HeaderValue;
+        let mut request = socket_url(base)?.into_client_request()?;
+        if let Some(o) = origin {
+            let value = HeaderValue::from_str(o)
+                .map_err(|e| ClientError::BadUrl(format!("origin {o:?}: {e}")))?;
+            request.headers_mut().insert("origin", value);
+        }
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
         let (mut sink, mut stream) = ws.split();
         // Engine.IO open packet.
         match next_text(&mut stream).await? {

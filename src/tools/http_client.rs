@@ -37,6 +37,21 @@ pub async fn http_send(
     path: &str,
     json: Option<&str>,
 ) -> Result<(u16, String), HttpError> {
+    http_request(addr, method, path, json, &[]).await
+}
+
+/// One request with extra headers (e.g. `("Authorization", "Bearer …")`).
+pub async fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<(u16, String), HttpError> {
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let timeout = Duration::from_secs(5);
     let io_err = |source| HttpError::Connect {
         addr: addr.to_string(),
@@ -46,11 +61,13 @@ pub async fn http_send(
         let mut s = TcpStream::connect(addr).await.map_err(io_err)?;
         let req = match json {
             Some(body) => format!(
-                "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             ),
             None => {
-                format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                format!(
+                    "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n"
+                )
             }
         };
         s.write_all(req.as_bytes()).await.map_err(io_err)?;

@@ -143,6 +143,12 @@ impl InstanceSpec {
             .env("HOST", self.host.to_string())
             .env("INSTANCE_ID", &self.id)
             .env(SUPERVISED_ENV, "1")
+            // The demo needs no setup: players name themselves, unless the caller
+            // chose a mode (ARENA_AUTH=token with a secret) for the demo too.
+            .env(
+                "ARENA_AUTH",
+                std::env::var("ARENA_AUTH").unwrap_or_else(|_| "dev".into()),
+            )
             .stdin(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true)

@@ -1,5 +1,5 @@
 //! Tools around the server, beside the edge: `arena demo` (`launcher`, with a managed
-//! `redis_server`), `arena bench`, and the small clients they and the tests use
+//! `redis_server`), `arena bench`, `arena token`, and the small clients they and the tests use
 //! (`client` for Socket.IO, `http_client` for loopback HTTP). Nothing in the server
 //! layers uses them.
 
@@ -9,3 +9,4 @@ pub mod doctor;
 pub mod http_client;
 pub mod launcher;
 pub mod redis_server;
+pub mod token;

@@ -158,6 +158,7 @@ fn bad_settings_are_refused_at_start_naming_the_setting() {
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_arena"))
             .args(["serve", "--port", "0"])
+            .env("ARENA_AUTH", "dev")
             .env(env.0, env.1)
             .output()
             .unwrap();

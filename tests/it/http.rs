@@ -248,6 +248,7 @@ impl Serve {
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .env("INSTANCE_ID", "fd-limited")
+            .env("ARENA_AUTH", "dev")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(if std::env::var_os("TEST_LOG").is_some() {

@@ -456,7 +456,7 @@ async fn fencing_tokens_grow_and_a_stale_token_never_commits() {
 
 #[test]
 fn redlock_urls_are_validated_by_name() {
-    let mut c = arena::edge::config::Config::for_redis("redis://127.0.0.1:6379");
+    let mut c = crate::harness::app::config("redis://127.0.0.1:6379", |_| {});
     c.services.redlock_urls = Some("redis://127.0.0.1:1,redis://127.0.0.1:2".into());
     assert_eq!(c.validate(), Ok(()));
     for bad in [

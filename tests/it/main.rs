@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod auth;
 mod battles;
 mod bench;
 mod demo;

@@ -28,11 +28,17 @@ pub struct HttpState {
     pub request_timeout: Duration,
 }
 
-/// The instance-level routes, with their state.
-pub fn routes(state: HttpState) -> Router {
+/// Liveness and readiness, on every port (load balancers probe the public one).
+pub fn probes(state: HttpState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .with_state(state)
+}
+
+/// `/status` and `/metrics`: on the internal port when there is one.
+pub fn operator(state: HttpState) -> Router {
+    Router::new()
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .with_state(state)

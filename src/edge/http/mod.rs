@@ -3,6 +3,7 @@
 //! header and idle timeouts, upgrades, the peer address, the graceful stop).
 
 mod activity;
+mod admin;
 mod health;
 mod limits;
 mod router;
@@ -11,5 +12,5 @@ mod ui;
 
 pub use health::HttpState;
 pub use limits::HttpLimits;
-pub use router::router;
+pub use router::{internal_router, router};
 pub use serve::serve;

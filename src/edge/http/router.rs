@@ -14,13 +14,15 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use super::admin;
 use super::health::{self, HttpState};
 use super::limits::HttpLimits;
 use super::ui;
 use crate::base::error::{AckError, ApiError, ErrorCode};
 
-/// All routes except the Socket.IO layer (added by `edge::app`).
-pub fn router(state: HttpState, limits: &HttpLimits) -> Router {
+/// The public port's routes, except the Socket.IO layer (added by `edge::app`). With
+/// no internal port, the operator and admin routes are here too.
+pub fn router(state: HttpState, limits: &HttpLimits, internal_port: bool) -> Router {
     let mut modes = Router::new();
     for mode in state.modes.iter() {
         modes = modes.merge(mode.routes());
@@ -29,10 +31,31 @@ pub fn router(state: HttpState, limits: &HttpLimits) -> Router {
         limits.request_timeout,
         within_request_timeout,
     ));
-    Router::new()
-        .merge(health::routes(state))
+    let mut router = Router::new()
+        .merge(health::probes(state.clone()))
         .merge(ui::routes())
-        .merge(modes)
+        .merge(modes);
+    if !internal_port {
+        router = router
+            .merge(health::operator(state.clone()))
+            .merge(admin::routes(state));
+    }
+    guarded(router, limits)
+}
+
+/// The internal port's routes (`INTERNAL_PORT`): health, `/status`, `/metrics` and the
+/// admin routes, for operators and scrapers on a private network.
+pub fn internal_router(state: HttpState, limits: &HttpLimits) -> Router {
+    let router = Router::new()
+        .merge(health::probes(state.clone()))
+        .merge(health::operator(state.clone()))
+        .merge(admin::routes(state));
+    guarded(router, limits)
+}
+
+/// The body limit and request tracing every port has.
+fn guarded(router: Router, limits: &HttpLimits) -> Router {
+    router
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(middleware::from_fn_with_state(
             limits.body_limit,

@@ -53,12 +53,27 @@ pub async fn announce(io: &Io, started: &Started, asker: Option<&Socket>) {
 }
 
 /// `end_battle {battleId}`: ack `{ok, battleId}`; `battle_ended` to the battle room.
+/// Only the battle's players may end it (`forbidden` for anyone else); spectators watch.
 pub async fn end_battle(
     b: Battles,
     s: Socket,
     req: Result<BattleIdReq, AckError>,
 ) -> Result<BattleIdAck, AckError> {
     let req = req.map_err(|e| AckError::bad_request(format!("expected {{battleId}}: {}", e.message)))?;
+    // A battle's players never change, so checking before the end cannot be raced.
+    let me = player_of(&s);
+    let battle = store::get(&b, &req.battle_id).await?;
+    if !battle.players.iter().any(|p| p == me.as_str()) {
+        return Err(b
+            .ctx
+            .app
+            .auth
+            .refuse(format!(
+                "only the battle's players may end it; {} is not one of them",
+                me.as_str()
+            ))
+            .into());
+    }
     let battle = store::end(&b, &req.battle_id).await?;
     if let Err(e) = s.within(room(&battle.battle_id)).emit("battle_ended", &battle).await {
         tracing::warn!(error = %e, "battle_ended broadcast failed");

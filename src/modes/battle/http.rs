@@ -10,10 +10,17 @@ use super::payload::{StartBattleAck, StartBattleReq};
 use super::state::Battles;
 use super::store::{self, Battle};
 use crate::base::error::ApiError;
+use crate::services::auth::guard;
 
+/// Starting a battle over HTTP is a matchmaker's job: the admin role in token mode
+/// (players start theirs over the socket); reading one is open.
 pub fn routes(b: Battles) -> Router {
+    let auth = b.ctx.app.auth.clone();
     Router::new()
-        .route("/api/battles", post(start_battle))
+        .route(
+            "/api/battles",
+            post(start_battle).route_layer(axum::middleware::from_fn_with_state(auth, guard::admin)),
+        )
         .route("/api/battles/{id}", get(get_battle))
         .with_state(b)
 }

@@ -10,11 +10,16 @@ use serde_json::json;
 
 use crate::base::error::{AckError, ApiError, ErrorCode};
 use crate::services::AppState;
+use crate::services::auth::guard;
 use crate::services::lock::{FencedOutcome, LockError, Resource};
 
+/// The route is an admin's in token mode (a shared value anyone could bump is a demo
+/// toy), open to all in dev mode.
 pub fn routes(app: AppState) -> Router {
+    let auth = app.auth.clone();
     Router::new()
         .route("/api/shared/increment", post(increment))
+        .route_layer(axum::middleware::from_fn_with_state(auth, guard::admin))
         .with_state(app)
 }
 

@@ -66,6 +66,7 @@ struct Shared {
 
 pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
     let addrs = targets(&args.common)?;
+    let hs = super::common::Handshake::of(&args.common)?;
     if args.players == 0
         || args.players > 10_000
         || args.rate == 0
@@ -96,8 +97,10 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
         .map(|i| {
             let url = format!("http://{}", addrs[i % n]);
             let pb = pb.clone();
+            let hs = hs.clone();
             async move {
-                let mut w = Wire::connect(&url, &format!("claimer-{run_id:x}-{i}")).await?;
+                let mut w =
+                    Wire::connect(&url, &hs.auth(&format!("claimer-{run_id:x}-{i}"))?).await?;
                 // One watcher learns the maps; the others stay out of the room, so the run
                 // measures the claim path (event -> script -> ack), not the room fan-out.
                 if i == 0 {

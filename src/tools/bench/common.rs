@@ -54,6 +54,41 @@ pub struct Common {
     /// Write an SVG plot of the latency distribution here.
     #[arg(long)]
     pub plot: Option<std::path::PathBuf>,
+    /// Sign a token per client with this secret (servers in ARENA_AUTH=token mode);
+    /// without it, clients name themselves (`auth.player`, dev mode).
+    #[arg(long, env = "ARENA_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+}
+
+/// How the bench's clients say who they are: a signed token each, or their name.
+#[derive(Debug, Clone)]
+pub struct Handshake(Option<crate::services::auth::token::Tokens>);
+
+impl Handshake {
+    pub fn of(common: &Common) -> Result<Handshake, BenchError> {
+        match &common.token_secret {
+            None => Ok(Handshake(None)),
+            Some(s) if s.len() < crate::services::auth::token::MIN_SECRET_BYTES => Err(
+                BenchError::Invalid("--token-secret must be at least 32 bytes".into()),
+            ),
+            Some(s) => Ok(Handshake(Some(crate::services::auth::token::Tokens::new(
+                s.as_bytes(),
+            )))),
+        }
+    }
+
+    /// The handshake `auth` payload of `player`, as JSON text.
+    pub fn auth(&self, player: &str) -> Result<String, BenchError> {
+        let Some(tokens) = &self.0 else {
+            return Ok(serde_json::json!({ "player": player }).to_string());
+        };
+        let id = crate::base::ids::PlayerId::parse(player)
+            .map_err(|e| BenchError::Invalid(e.message))?;
+        let token = tokens
+            .issue(&id, None, Vec::new(), Duration::from_secs(24 * 3600))
+            .map_err(|e| BenchError::Invalid(e.to_string()))?;
+        Ok(serde_json::json!({ "token": token }).to_string())
+    }
 }
 
 /// What a scenario found: `ok` is false on a correctness failure (lost messages, double
@@ -142,6 +177,7 @@ mod tests {
             allow_remote,
             json: false,
             plot: None,
+            token_secret: None,
         }
     }
 

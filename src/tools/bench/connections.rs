@@ -28,6 +28,7 @@ pub struct ConnectionsArgs {
 
 pub async fn run(args: ConnectionsArgs) -> Result<Outcome, BenchError> {
     let addrs = targets(&args.common)?;
+    let hs = super::common::Handshake::of(&args.common)?;
     if args.clients == 0 || args.clients > 50_000 || args.concurrency == 0 {
         return Err(BenchError::Invalid(
             "--clients must be 1..=50000 and --concurrency > 0".into(),
@@ -41,9 +42,12 @@ pub async fn run(args: ConnectionsArgs) -> Result<Outcome, BenchError> {
         .map(|i| {
             let addr = format!("http://{}", addrs[i % n]);
             let pb = pb.clone();
+            let hs = hs.clone();
             async move {
+                // Signed before the clock starts: the server's handshake is measured.
+                let auth = hs.auth(&format!("idle-{i}"))?;
                 let t = Instant::now();
-                let w = Wire::connect(&addr, &format!("idle-{i}")).await?;
+                let w = Wire::connect(&addr, &auth).await?;
                 pb.inc(1);
                 Ok((w, t.elapsed().as_micros() as u64))
             }

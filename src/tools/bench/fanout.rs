@@ -226,6 +226,7 @@ async fn connect_all(
     addrs: &[String],
     shared: &Arc<Shared>,
 ) -> Result<(Vec<Room>, Vec<Arc<Mutex<RecvStats>>>), BenchError> {
+    let hs = super::common::Handshake::of(&args.common)?;
     let run_id: u32 = rand::random();
     let total = args.rooms * args.clients;
     let pb = progress(total as u64, "connecting");
@@ -238,8 +239,9 @@ async fn connect_all(
             let addr = format!("http://{}", addrs[(r + c) % n]);
             let room = format!("b{run_id:08x}-{r}");
             let pb = pb.clone();
+            let hs = hs.clone();
             async move {
-                let mut w = Wire::connect(&addr, &format!("bench-{r}-{c}")).await?;
+                let mut w = Wire::connect(&addr, &hs.auth(&format!("bench-{r}-{c}"))?).await?;
                 w.join(&room).await?;
                 pb.inc(1);
                 Ok((r, c, w))

@@ -51,6 +51,7 @@ const MB: f64 = 1024.0 * 1024.0;
 
 pub async fn run(args: FloodArgs) -> Result<Outcome, BenchError> {
     let addrs = targets(&args.common)?;
+    let hs = super::common::Handshake::of(&args.common)?;
     if args.flooders == 0 || args.flooders > 256 || args.events == 0 {
         return Err(BenchError::Invalid(
             "--flooders must be 1..=256 and --events at least 1".into(),
@@ -62,16 +63,16 @@ pub async fn run(args: FloodArgs) -> Result<Outcome, BenchError> {
     let tick_ms = before.tick_ms.max(1);
 
     // The quiet client and a tick watcher, both on the flooded instance.
-    let mut quiet = Wire::connect(&base, "quiet").await?;
+    let mut quiet = Wire::connect(&base, &hs.auth("quiet")?).await?;
     quiet.join("quiet").await?;
     let (quiet_w, mut quiet_r) = quiet.split();
-    let watcher = Wire::connect(&base, "tick-watcher").await?;
+    let watcher = Wire::connect(&base, &hs.auth("tick-watcher")?).await?;
     let (_watch_w, mut watch_r) = watcher.split();
 
     // The flooders join one room, so every attack is valid and is broadcast.
     let mut flooders = Vec::new();
     for i in 0..args.flooders {
-        let mut w = Wire::connect(&base, &format!("flood-{i}")).await?;
+        let mut w = Wire::connect(&base, &hs.auth(&format!("flood-{i}"))?).await?;
         w.join("flood").await?;
         flooders.push(w.split());
     }

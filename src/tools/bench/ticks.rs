@@ -58,6 +58,7 @@ pub fn judge(observed: &Observed, first: u64, last: u64) -> TickCounts {
 
 pub async fn run(args: TicksArgs) -> Result<Outcome, BenchError> {
     let addrs = targets(&args.common)?;
+    let hs = super::common::Handshake::of(&args.common)?;
     if args.seconds == 0 || args.seconds > 3600 {
         return Err(BenchError::Invalid("--seconds must be 1..=3600".into()));
     }
@@ -66,7 +67,11 @@ pub async fn run(args: TicksArgs) -> Result<Outcome, BenchError> {
     let mut tasks = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     for (i, a) in addrs.iter().enumerate() {
-        let w = Wire::connect(&format!("http://{a}"), &format!("tick-watch-{i}")).await?;
+        let w = Wire::connect(
+            &format!("http://{a}"),
+            &hs.auth(&format!("tick-watch-{i}"))?,
+        )
+        .await?;
         let (_writer, mut reader) = w.split();
         tasks.push(tokio::spawn(async move {
             let _keep = _writer;

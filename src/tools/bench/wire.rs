@@ -23,8 +23,9 @@ pub struct Wire {
 }
 
 impl Wire {
-    /// Connect to `base` (http://host:port) as `player` and finish the Socket.IO handshake.
-    pub async fn connect(base: &str, player: &str) -> Result<Wire, BenchError> {
+    /// Connect to `base` (http://host:port) with the handshake `auth` (JSON text, see
+    /// `common::Handshake`) and finish the Socket.IO handshake.
+    pub async fn connect(base: &str, auth: &str) -> Result<Wire, BenchError> {
         let url = crate::tools::client::socket_url(base)
             .map_err(|e| BenchError::Connect(base.into(), e.to_string()))?;
         let fut = async {
@@ -33,7 +34,7 @@ impl Wire {
                 .map_err(|e| BenchError::Connect(base.into(), e.to_string()))?;
             let mut w = Wire { ws };
             w.expect_prefix("0").await?;
-            w.send(format!(r#"40{{"player":"{player}"}}"#)).await?;
+            w.send(format!("40{auth}")).await?;
             w.expect_prefix("40").await?;
             Ok(w)
         };

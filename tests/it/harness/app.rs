@@ -14,6 +14,8 @@ use super::rooms::RoomsClient;
 /// One running instance.
 pub struct Instance {
     pub addr: SocketAddr,
+    /// The operators' port, when the config set `internal_port`.
+    pub internal: Option<SocketAddr>,
     pub id: String,
     pub url: String,
     shutdown: CancellationToken,
@@ -28,6 +30,8 @@ pub struct Arena {
 /// A config for tests: the given Redis, port 0, and `tweak` applied.
 pub fn config(redis_url: &str, tweak: impl Fn(&mut Config)) -> Config {
     let mut c = Config::for_redis(redis_url);
+    // Most tests name their players; the auth tests switch to token mode.
+    c.services.auth.mode = arena::services::auth::AuthMode::Dev;
     tweak(&mut c);
     c
 }
@@ -68,11 +72,13 @@ impl Instance {
             .await
             .unwrap_or_else(|e| panic!("instance failed to start: {e}"));
         let addr = app.local_addr();
+        let internal = app.internal_addr();
         let id = app.instance_id().to_string();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run(shutdown.clone()));
         Instance {
             addr,
+            internal,
             id,
             url: format!("http://{addr}"),
             shutdown,
