@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|connections|claims|battles|flood|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|connections|handshakes|claims|battles|flood|ticks|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh demo
@@ -56,6 +56,16 @@ if [[ $what == all || $what == connections ]]; then
   for n in 1000 5000 10000; do for i in 1 2 3; do
     demo_up; run "connections-$n" connections --clients "$n"; demo_down
   done; done
+fi
+if [[ $what == all || $what == handshakes ]]; then
+  # Handshakes with token verification (ARENA_AUTH=token) against dev mode, interleaved.
+  secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  for i in 1 2 3; do
+    demo_up ARENA_AUTH=dev; run "handshakes-dev" connections --clients 5000 --concurrency 100; demo_down
+    demo_up ARENA_AUTH=token ARENA_TOKEN_SECRET="$secret"
+    ARENA_TOKEN_SECRET="$secret" run "handshakes-token" connections --clients 5000 --concurrency 100
+    demo_down
+  done
 fi
 if [[ $what == all || $what == fanout ]]; then
   for rate in 5000 20000; do for i in 1 2 3; do
