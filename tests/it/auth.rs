@@ -420,3 +420,39 @@ fn serve_in_token_mode_without_a_secret_says_what_to_set() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_stock_socket_io_client_authenticates_with_a_token() {
+    let redis = redis();
+    let arena = token_arena(&redis.url(), 1).await;
+    let expired = tokens()
+        .sign(&Claims {
+            sub: "alice".into(),
+            exp: now() - 120,
+            iat: None,
+            name: None,
+            roles: vec![],
+        })
+        .unwrap();
+    let url = arena[0].url.clone();
+    let alice = token("alice", &[]);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("auth.mjs")
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui"))
+            .env("ARENA_URL", url)
+            .env("ARENA_TOKEN", alice)
+            .env("ARENA_EXPIRED_TOKEN", expired)
+            .env("ARENA_PLAYER", "alice")
+            .output()
+            .expect("node is required for the stock-client checks")
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "auth.mjs failed:\n{text}");
+}
