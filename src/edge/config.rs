@@ -31,9 +31,9 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = PORT)]
     pub port: u16,
 
-    /// Optional second port for operators: `/health`, `/ready`, `/status`, `/metrics`
-    /// and the admin routes move there (off the public port). Bind it on a private
-    /// network; 0 picks a free port.
+    /// Optional second port for operators: `/status`, `/metrics` and the admin routes
+    /// move there (off the public port); `/health` and `/ready` answer on both. Bind it
+    /// on a private network; 0 picks a free port.
     #[arg(long, env = "INTERNAL_PORT")]
     pub internal_port: Option<u16>,
 

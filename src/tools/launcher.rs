@@ -22,13 +22,13 @@ pub const SUPERVISED_ENV: &str = "ARENA_SUPERVISED";
 /// Options of `arena demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoOptions {
-    /// How many instances to run (default 2).
+    /// How many instances to run.
     #[arg(long, default_value_t = 2)]
     pub instances: u16,
-    /// Port of the first instance; instance i listens on port + i (default 3000).
+    /// Port of the first instance; instance i listens on port + i.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
-    /// Address the instances bind (default 127.0.0.1).
+    /// Address the instances bind.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Use this Redis instead of starting one.

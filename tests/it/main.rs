@@ -8,6 +8,7 @@ mod harness;
 mod auth;
 mod battles;
 mod bench;
+mod cli;
 mod demo;
 mod doctor;
 mod faults;

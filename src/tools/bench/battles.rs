@@ -17,13 +17,13 @@ use crate::tools::client::Client;
 pub struct BattlesArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Pairings raced in parallel each round (default 10).
+    /// Pairings raced in parallel each round.
     #[arg(long, default_value_t = 10)]
     pub pairings: usize,
-    /// Clients starting the same pairing at once (default 10).
+    /// Clients starting the same pairing at once.
     #[arg(long, default_value_t = 10)]
     pub contenders: usize,
-    /// Rounds (default 20, at most 10000).
+    /// Rounds (at most 10000).
     #[arg(long, default_value_t = 20)]
     pub rounds: usize,
 }

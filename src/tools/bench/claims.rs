@@ -25,16 +25,16 @@ use super::wire::{Packet, Wire, Writer};
 pub struct ClaimsArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Players, spread over the instances (default 50).
+    /// Players, spread over the instances.
     #[arg(long, default_value_t = 50)]
     pub players: usize,
-    /// Offered claims per second, all players together (default 500).
+    /// Offered claims per second, all players together.
     #[arg(long, default_value_t = 500)]
     pub rate: u64,
-    /// Seconds of claiming (default 10, at most 600).
+    /// Seconds of claiming (at most 600).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
-    /// Share of claims aimed at a few hot tiles that others claim too (default 0.1).
+    /// Share of claims aimed at a few hot tiles that others claim too.
     #[arg(long, default_value_t = 0.1)]
     pub conflict: f64,
 }

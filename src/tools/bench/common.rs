@@ -38,7 +38,7 @@ pub enum BenchError {
 /// Options shared by every scenario.
 #[derive(Debug, Clone, Args)]
 pub struct Common {
-    /// Base URL(s) of the instances, comma-separated (default http://127.0.0.1:3000,http://127.0.0.1:3001).
+    /// Base URL(s) of the instances, comma-separated.
     #[arg(
         long,
         value_delimiter = ',',

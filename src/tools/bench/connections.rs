@@ -15,13 +15,13 @@ use super::wire::Wire;
 pub struct ConnectionsArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Idle clients to open, spread over the instances (default 1000, at most 50000).
+    /// Idle clients to open, spread over the instances (at most 50000).
     #[arg(long, default_value_t = 1000)]
     pub clients: usize,
-    /// Connections opened at once (default 100).
+    /// Connections opened at once.
     #[arg(long, default_value_t = 100)]
     pub concurrency: usize,
-    /// How long to let the servers settle before reading their memory, in ms (default 2000).
+    /// How long to let the servers settle before reading their memory, in ms.
     #[arg(long, default_value_t = 2000)]
     pub settle_ms: u64,
 }

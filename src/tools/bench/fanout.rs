@@ -20,25 +20,25 @@ use super::wire::{Reader, Wire, Writer, scan_u64};
 pub struct FanoutArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Rooms (default 10).
+    /// Rooms.
     #[arg(long, default_value_t = 10)]
     pub rooms: usize,
-    /// Clients per room, spread over the instances (default 10).
+    /// Clients per room, spread over the instances.
     #[arg(long, default_value_t = 10)]
     pub clients: usize,
-    /// Offered deliveries per second (attacks/s × clients per room) (default 5000).
+    /// Offered deliveries per second (attacks/s × clients per room).
     #[arg(long, default_value_t = 5000)]
     pub rate: u64,
-    /// Seconds of sending per run (default 10).
+    /// Seconds of sending per run.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
     /// Search for the highest rate with p99 under --max-p99-ms and no loss.
     #[arg(long)]
     pub find_max: bool,
-    /// The p99 bound for --find-max, in ms (default 50).
+    /// The p99 bound for --find-max, in ms.
     #[arg(long, default_value_t = 50.0)]
     pub max_p99_ms: f64,
-    /// Upper limit of the rates --find-max tries (default 2000000).
+    /// Upper limit of the rates --find-max tries.
     #[arg(long, default_value_t = 2_000_000)]
     pub max_rate: u64,
 }

@@ -23,19 +23,19 @@ use super::wire::{Packet, Wire, scan_str, scan_u64};
 pub struct FloodArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Flooding sockets, all on the first --url (default 4).
+    /// Flooding sockets, all on the first --url.
     #[arg(long, default_value_t = 4)]
     pub flooders: usize,
-    /// Events each flooder sends as fast as it can, asking no ack (default 50000).
+    /// Events each flooder sends as fast as it can, asking no ack.
     #[arg(long, default_value_t = 50_000)]
     pub events: u64,
-    /// The quiet client asks for an ack this often, in ms (default 20).
+    /// The quiet client asks for an ack this often, in ms.
     #[arg(long, default_value_t = 20)]
     pub quiet_every_ms: u64,
-    /// Seconds to wait after the flood before reading the memory again (default 5).
+    /// Seconds to wait after the flood before reading the memory again.
     #[arg(long, default_value_t = 5)]
     pub settle: u64,
-    /// Upper bound on the flood phase, in seconds (default 60).
+    /// Upper bound on the flood phase, in seconds.
     #[arg(long, default_value_t = 60)]
     pub max_seconds: u64,
 }

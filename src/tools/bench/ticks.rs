@@ -16,7 +16,7 @@ use super::wire::{Wire, scan_str, scan_u64};
 pub struct TicksArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Seconds to observe (default 30, at most 3600).
+    /// Seconds to observe (at most 3600).
     #[arg(long, default_value_t = 30)]
     pub seconds: u64,
 }
