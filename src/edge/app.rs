@@ -56,6 +56,8 @@ pub struct App {
     limits: HttpLimits,
     modes: Arc<[Arc<dyn Mode>]>,
     shutdown_timeout: Duration,
+    drain_wait: Duration,
+    drain_spread: Duration,
 }
 
 impl App {
@@ -119,6 +121,7 @@ impl App {
             redlock,
             started: Instant::now(),
             auth,
+            draining: CancellationToken::new(),
         };
         let (layer, io) = realtime::layer(settings, driver.clone());
         let ctx = Context {
@@ -137,7 +140,12 @@ impl App {
         };
         let internal =
             internal.map(|(l, a)| (l, a, http::internal_router(http_state.clone(), &limits)));
-        let router = http::router(http_state, &limits, internal.is_some()).layer(layer);
+        let router = http::router(http_state, &limits, internal.is_some())
+            .layer(layer)
+            .layer(axum::middleware::from_fn_with_state(
+                state.draining.clone(),
+                super::drain::refuse_new_sessions,
+            ));
         Ok(App {
             listener,
             addr,
@@ -149,6 +157,8 @@ impl App {
             limits,
             modes,
             shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
+            drain_wait: Duration::from_millis(config.drain_ms),
+            drain_spread: Duration::from_millis(config.drain_spread_ms),
         })
     }
 
@@ -180,6 +190,8 @@ impl App {
             limits,
             modes,
             shutdown_timeout,
+            drain_wait,
+            drain_spread,
         } = self;
         let cfg = &state.settings;
         tracing::info!(
@@ -222,19 +234,23 @@ impl App {
 
         let io_close = io.clone();
         let graceful = shutdown.clone();
-        // Stop accepting once the sockets are closed, then let every connection finish
-        // its request in flight (`http::serve`).
+        let draining = state.draining.clone();
+        // Drain first (`/ready` 503, new sockets refused, clients let go in batches),
+        // then stop accepting once the sockets are closed, and let every connection
+        // finish its request in flight (`http::serve`).
         let server = http::serve(listener, router, limits, async move {
             graceful.cancelled().await;
+            super::drain::drain(&io_close, &draining, drain_wait, drain_spread).await;
             // Open WebSockets would hold the server open: close them first.
             io_close.close().await;
         });
         let fuse = shutdown_timeout;
         // A client that never completes the close handshake must not hold the stop open:
-        // once shutdown starts, connections get `fuse` to finish, then they are dropped.
+        // once the drain is over, connections get `fuse` to finish, then they are dropped.
+        let drained_and_fused = drain_wait + drain_spread + fuse;
         tokio::select! {
             () = server => {}
-            _ = async { shutdown.cancelled().await; tokio::time::sleep(fuse).await } => {
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(drained_and_fused).await } => {
                 tracing::warn!(?fuse, "connections did not close in time; dropping them");
             }
         }

@@ -16,6 +16,8 @@ use crate::base::ids::check_name;
 pub const HOST: &str = "127.0.0.1";
 pub const PORT: u16 = 3000;
 pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
+pub const DRAIN_MS: u64 = 0;
+pub const DRAIN_SPREAD_MS: u64 = 1000;
 pub const HTTP_HEADER_TIMEOUT_MS: u64 = 10_000;
 pub const HTTP_IDLE_TIMEOUT_MS: u64 = 60_000;
 pub const HTTP_BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -41,9 +43,21 @@ pub struct Config {
     #[arg(long, env = "INSTANCE_ID")]
     pub instance_id: Option<String>,
 
-    /// How long shutdown may take before it is cut short, in milliseconds.
+    /// How long shutdown may take before it is cut short, in milliseconds (counted
+    /// after the drain).
     #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", default_value_t = SHUTDOWN_TIMEOUT_MS)]
     pub shutdown_timeout_ms: u64,
+
+    /// On SIGTERM, how long to keep serving with `/ready` at 503 and new connections
+    /// refused, so load balancers stop sending clients here, in milliseconds (e.g. 5000
+    /// behind a balancer that probes every few seconds).
+    #[arg(long, env = "DRAIN_MS", default_value_t = DRAIN_MS)]
+    pub drain_ms: u64,
+
+    /// After the drain wait, clients are disconnected in batches spread over this many
+    /// milliseconds, so they reconnect elsewhere without a thundering herd.
+    #[arg(long, env = "DRAIN_SPREAD_MS", default_value_t = DRAIN_SPREAD_MS)]
+    pub drain_spread_ms: u64,
 
     /// Time a client has to send a request's line and headers, in milliseconds, counted
     /// from the connection's start or its previous response; also bounds an idle
@@ -78,6 +92,8 @@ impl Config {
             internal_port: None,
             instance_id: None,
             shutdown_timeout_ms: SHUTDOWN_TIMEOUT_MS,
+            drain_ms: DRAIN_MS,
+            drain_spread_ms: DRAIN_SPREAD_MS,
             http_header_timeout_ms: HTTP_HEADER_TIMEOUT_MS,
             http_idle_timeout_ms: HTTP_IDLE_TIMEOUT_MS,
             http_body_limit_bytes: HTTP_BODY_LIMIT_BYTES,
@@ -101,6 +117,8 @@ impl Config {
             100,
             600_000,
         )?;
+        in_range("DRAIN_MS", self.drain_ms, 0, 600_000)?;
+        in_range("DRAIN_SPREAD_MS", self.drain_spread_ms, 0, 600_000)?;
         in_range(
             "HTTP_HEADER_TIMEOUT_MS",
             self.http_header_timeout_ms,

@@ -68,6 +68,7 @@ pub async fn register(
     // as soon as it is connected finds its handler (registered in the future, it could
     // arrive first and be dropped silently).
     let authenticator = app.auth.clone();
+    let draining = app.draining.clone();
     let on_connect = move |s: Socket| {
         welcome(s, app.clone(), &modes, &policy, connect_duration.clone());
         std::future::ready(())
@@ -75,7 +76,15 @@ pub async fn register(
     let handshake = move |s: Socket, TryData(auth): TryData<Option<HandshakeAuth>>| {
         let admission = admission.clone();
         let authenticator = authenticator.clone();
-        async move { authenticate(s, auth, &authenticator, &admission) }
+        let draining = draining.is_cancelled();
+        async move {
+            if draining {
+                return Err(AuthError(
+                    "draining: this instance is shutting down; connect to another one".into(),
+                ));
+            }
+            authenticate(s, auth, &authenticator, &admission)
+        }
     };
     io.ns("/", on_connect.with(handshake))
         .await

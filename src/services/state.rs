@@ -23,4 +23,7 @@ pub struct AppState {
     pub started: Instant,
     /// Who a caller is and whether it may act (token or dev mode).
     pub auth: Authenticator,
+    /// Cancelled when the instance starts to drain (SIGTERM): `/ready` answers 503 and
+    /// new connections are refused from then on.
+    pub draining: tokio_util::sync::CancellationToken,
 }

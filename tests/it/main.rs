@@ -11,6 +11,7 @@ mod bench;
 mod cli;
 mod demo;
 mod doctor;
+mod drain;
 mod faults;
 mod fuzz;
 mod honesty;

@@ -56,10 +56,17 @@ pub fn ready_key(instance_id: &str) -> String {
 /// How long the `/ready` probe key lives.
 const READY_KEY_TTL_MS: u64 = 10_000;
 
+/// 503 `draining` from the moment the instance starts to stop (SIGTERM); otherwise
 /// 200 while Redis takes a write, 503 with the reason otherwise: unreachable, out of
 /// memory (`OOM`), a read-only replica (`READONLY`), a cluster that is down
 /// (`CLUSTERDOWN`). A PING alone answers in all of these, while every write fails.
 pub async fn ready(State(s): State<HttpState>) -> impl IntoResponse {
+    if s.app.draining.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining", "reason": "the instance is shutting down"})),
+        );
+    }
     let timeout = Duration::from_millis(s.app.settings.redis_timeout_ms);
     let mut conn = s.app.redis.clone();
     let mut set = redis::cmd("SET");

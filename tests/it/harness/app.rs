@@ -126,6 +126,11 @@ impl Instance {
             .unwrap_or(0.0)
     }
 
+    /// Start a graceful stop (as SIGTERM does) without waiting for it.
+    pub fn begin_stop(&self) {
+        self.shutdown.cancel();
+    }
+
     /// Stop gracefully and return the run result.
     pub async fn stop(mut self) -> Result<(), AppError> {
         self.shutdown.cancel();
