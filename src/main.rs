@@ -28,10 +28,33 @@ enum Command {
     /// Print a signed token for a player (secret from ARENA_TOKEN_SECRET or
     /// --token-secret-file), e.g. `arena token --player alice --ttl 1h`.
     Token(arena::tools::token::TokenArgs),
+    /// Settings files: `arena config check [file]` validates without starting,
+    /// `arena config print [--config file]` shows the effective settings and their sources.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Treasure-hunt maintenance (see `arena hunt --help`).
     Hunt {
         #[command(subcommand)]
         action: HuntAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate a settings file (with the environment on top) as `arena serve` would at
+    /// start: exit 0, or non-zero with the same one-line message.
+    Check {
+        /// The TOML file; without it, the environment and defaults alone.
+        file: Option<std::path::PathBuf>,
+    },
+    /// Print the effective settings, each with its source (default, file, env); secrets
+    /// redacted.
+    Print {
+        /// The TOML file to read under the environment.
+        #[arg(long, env = "ARENA_CONFIG")]
+        config: Option<std::path::PathBuf>,
     },
 }
 
@@ -83,11 +106,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if std::env::var_os(arena::tools::launcher::SUPERVISED_ENV).is_some() {
                 exit_with_parent(shutdown.clone());
             }
-            let app = arena::edge::app::App::build(*config).await?;
+            let config = match config.config.clone() {
+                Some(file) => arena::edge::config_file::resolve(Some(&file), &serve_args())?.0,
+                None => *config,
+            };
+            let app = arena::edge::app::App::build(config).await?;
             app.run(shutdown)
                 .await
                 .context("instance stopped with an error")?;
         }
+        Command::Config { action } => match action {
+            ConfigAction::Check { file } => {
+                let (config, _) = arena::edge::config_file::resolve(file.as_deref(), &[])?;
+                config.validate()?;
+                match file {
+                    Some(f) => println!("{}: valid", f.display()),
+                    None => println!("settings from the environment: valid"),
+                }
+            }
+            ConfigAction::Print { config } => {
+                let (_, sources) = arena::edge::config_file::resolve(config.as_deref(), &[])?;
+                print!("{}", arena::edge::config_file::render(&sources));
+            }
+        },
         Command::Token(args) => println!("{}", arena::tools::token::mint(&args)?),
         Command::Demo(opts) => arena::tools::launcher::run(opts, shutdown).await?,
         Command::Hunt {
@@ -147,4 +188,13 @@ fn exit_with_parent(shutdown: tokio_util::sync::CancellationToken) {
         tracing::info!("launcher is gone; stopping");
         shutdown.cancel();
     });
+}
+
+/// The arguments that follow `serve` on the command line (for the settings-file merge).
+fn serve_args() -> Vec<std::ffi::OsString> {
+    std::env::args_os()
+        .skip(1)
+        .skip_while(|a| a != "serve")
+        .skip(1)
+        .collect()
 }

@@ -25,6 +25,11 @@ pub const HTTP_BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// Settings of one server instance (`arena serve`).
 #[derive(Debug, Clone, Args)]
 pub struct Config {
+    /// A TOML file of settings (keys: the env names in lower case, e.g. `tick_ms = 2000`);
+    /// flags and environment override it.
+    #[arg(long, env = "ARENA_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+
     /// Address to bind.
     #[arg(long, env = "HOST", default_value = HOST)]
     pub host: IpAddr,
@@ -87,6 +92,7 @@ impl Config {
     /// A config for tests and embedding: the defaults, port 0, the given Redis URL.
     pub fn for_redis(redis_url: impl Into<String>) -> Self {
         Self {
+            config: None,
             host: IpAddr::from([127, 0, 0, 1]),
             port: 0,
             internal_port: None,

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod config;
+pub mod config_file;
 mod drain;
 mod http;
 mod socket;
