@@ -61,6 +61,9 @@ impl Source {
     }
 }
 
+/// Every setting's file key -> (its effective value as text, secrets redacted; its source).
+pub type Sources = BTreeMap<String, (String, Source)>;
+
 /// The `serve` settings as a clap command (the same arguments `arena serve` takes).
 fn command() -> Command {
     Config::augment_args(Command::new("serve").no_binary_name(true))
@@ -90,7 +93,7 @@ fn read(path: &Path) -> Result<BTreeMap<String, toml::Value>, ConfigFileError> {
 pub fn resolve(
     file: Option<&Path>,
     args: &[OsString],
-) -> Result<(Config, BTreeMap<String, (String, Source)>), ConfigFileError> {
+) -> Result<(Config, Sources), ConfigFileError> {
     let cmd = command();
     let first = cmd
         .clone()
@@ -154,12 +157,8 @@ pub fn resolve(
     Ok((config, sources))
 }
 
-/// Every setting's key -> (its effective value as text, secrets redacted; its source).
-fn sources(
-    cmd: &Command,
-    matches: &ArgMatches,
-    from_file: &[String],
-) -> BTreeMap<String, (String, Source)> {
+/// Where every setting's value came from.
+fn sources(cmd: &Command, matches: &ArgMatches, from_file: &[String]) -> Sources {
     let mut out = BTreeMap::new();
     for arg in cmd.get_arguments() {
         let id = arg.get_id().as_str();
@@ -203,7 +202,7 @@ fn redact(key: &str, value: &str) -> String {
 }
 
 /// `arena config print`: `key = value  # source`, TOML-shaped, one setting a line.
-pub fn render(sources: &BTreeMap<String, (String, Source)>) -> String {
+pub fn render(sources: &Sources) -> String {
     let mut out = String::new();
     for (key, (value, source)) in sources {
         let shown = if *source == Source::Unset {
