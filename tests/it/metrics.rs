@@ -113,3 +113,74 @@ async fn every_metric_has_help() {
         .collect();
     assert!(bad.is_empty(), "gauges named _total: {bad:?}");
 }
+
+/// The Grafana dashboard in `deploy/` parses, and every metric in every expression is one
+/// that arena exports (seen on a live instance after some traffic).
+#[tokio::test]
+async fn the_grafana_dashboard_uses_only_exported_metrics() {
+    use crate::harness::BattleClient;
+    use crate::harness::hunt::{HuntClient, store_map, tweak};
+
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/grafana/arena.json"
+    ))
+    .unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut exprs = Vec::new();
+    for panel in dash["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            exprs.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(exprs.len() >= 14, "{}", exprs.len());
+
+    // Traffic so that histograms and labelled series exist: attacks, a battle (a lock),
+    // a claim applied to the board, ticks.
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| {
+        tweak(c);
+        c.modes.rooms.tick_ms = 200;
+        c.services.lock_ttl_ms = 150;
+    })
+    .await;
+    let a = arena[0].client_in("a", "r").await;
+    let _b = arena[0].client_in("b", "r").await;
+    a.attack("r", 1).await;
+    a.start_battle(&["a", "b"]).await;
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap();
+    store_map(&mut conn, 11, &[(1, 5)], 60_000).await;
+    a.claim(11, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let (_, body) = arena[0].get("/metrics").await;
+    let exported: std::collections::HashSet<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_string)
+        .collect();
+    let mut unknown = Vec::new();
+    for expr in &exprs {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {
+            if !(word.starts_with("arena_") || word.starts_with("process_")) {
+                continue;
+            }
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| word.strip_suffix(s))
+                .unwrap_or(word);
+            if !exported.contains(word) && !exported.contains(base) {
+                unknown.push(word.to_string());
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "the dashboard names metrics arena does not export: {unknown:?}"
+    );
+}
