@@ -23,3 +23,4 @@ mod locks;
 mod metrics;
 mod rooms;
 mod ticks;
+mod types;
