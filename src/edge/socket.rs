@@ -62,28 +62,33 @@ pub async fn register(
             .metrics
             .counter_with(DISCONNECTS_TOTAL, "reason", reason);
     }
-    // socketioxide takes only async connect handlers, but it calls this closure right
-    // after queueing the connect packet and only spawns the future it returns: the
-    // events are registered here, before returning, so that an event the client sends
-    // as soon as it is connected finds its handler (registered in the future, it could
-    // arrive first and be dropped silently).
+    // The events are registered in the handshake middleware, once it accepts, because
+    // that runs before socketioxide queues the connect packet. The connect handler runs
+    // only after the packet is queued (and marked connected): another thread can send
+    // it, and the client's first event can arrive, before that handler has run; an
+    // event with no handler yet is dropped without a word (under load, a client's
+    // `join_room` sent right after connecting went unanswered).
     let authenticator = app.auth.clone();
     let draining = app.draining.clone();
+    let welcome_app = app.clone();
     let on_connect = move |s: Socket| {
-        welcome(s, app.clone(), &modes, &policy, connect_duration.clone());
+        welcome(&s, &welcome_app, &connect_duration);
         std::future::ready(())
     };
     let handshake = move |s: Socket, TryData(auth): TryData<Option<HandshakeAuth>>| {
         let admission = admission.clone();
         let authenticator = authenticator.clone();
         let draining = draining.is_cancelled();
+        let (app, modes, policy) = (app.clone(), modes.clone(), policy.clone());
         async move {
             if draining {
                 return Err(AuthError(
                     "draining: this instance is shutting down; connect to another one".into(),
                 ));
             }
-            authenticate(s, auth, &authenticator, &admission)
+            authenticate(s.clone(), auth, &authenticator, &admission)?;
+            attach(&s, &app, &modes, &policy);
+            Ok(())
         }
     };
     io.ns("/", on_connect.with(handshake))
@@ -91,30 +96,14 @@ pub async fn register(
         .map_err(|e| NamespaceError(e.to_string()))
 }
 
-/// Count the client, send `welcome`, let every mode register its events (under the
-/// connection's intake limits), answer the rest with `unknown_event`.
-fn welcome(
-    s: Socket,
-    app: AppState,
-    modes: &[Arc<dyn Mode>],
-    policy: &Arc<Policy>,
-    connect_duration: Histogram,
-) {
-    let start = Instant::now();
-    app.metrics.client_connected();
-    intake::attach(&s, policy);
-    let _ = s.emit(
-        "welcome",
-        &Welcome {
-            instance_id: app.instance_id.to_string(),
-            socket_id: s.id.to_string(),
-            player: player_of(&s).as_str().to_string(),
-        },
-    );
+/// Hand an accepted socket to every mode (its events, under the connection's intake
+/// limits), answer the rest with `unknown_event`, and clean up on disconnect.
+fn attach(s: &Socket, app: &AppState, modes: &[Arc<dyn Mode>], policy: &Arc<Policy>) {
+    intake::attach(s, policy);
     for mode in modes.iter() {
-        mode.on_connect(&s);
+        mode.on_connect(s);
     }
-    events::on_unknown(&s, &app.metrics);
+    events::on_unknown(s, &app.metrics);
     let metrics = app.metrics.clone();
     s.on_disconnect(move |s: Socket, reason: DisconnectReason| async move {
         if let Some(slot) = s.extensions.get::<Arc<Slot>>() {
@@ -123,6 +112,20 @@ fn welcome(
         count_disconnect(&metrics, reason);
         metrics.client_disconnected();
     });
+}
+
+/// Count the client and send `welcome` (the socket is connected now).
+fn welcome(s: &Socket, app: &AppState, connect_duration: &Histogram) {
+    let start = Instant::now();
+    app.metrics.client_connected();
+    let _ = s.emit(
+        "welcome",
+        &Welcome {
+            instance_id: app.instance_id.to_string(),
+            socket_id: s.id.to_string(),
+            player: player_of(s).as_str().to_string(),
+        },
+    );
     connect_duration.record(start.elapsed());
 }
 
