@@ -59,9 +59,10 @@ impl RoomsClient for Client {
 /// receive buffer is fixed at that size, so loopback autotuning cannot absorb megabytes.
 ///
 /// It reads until its join is acked `ok` (so it surely is in the room). In 2 of 6
-/// fresh-clone CI runs that first join was not acked ok (cause not found yet; never
-/// reproduced in repeated runs), so a failed set-up is tried again, up to 3 times, and
-/// the reasons are reported if none works.
+/// fresh-clone CI runs that first join was not acked ok; the likely cause, events
+/// registered after the connect packet went out (`edge/socket.rs`), is fixed, and a
+/// failed set-up is still tried again, up to 3 times, with the reasons reported if none
+/// works.
 pub async fn stuck_reader(
     inst: &super::Instance,
     room: &str,
