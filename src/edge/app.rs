@@ -64,24 +64,9 @@ impl App {
     /// Validate the config, bind the port, connect to Redis, register the namespace.
     pub async fn build(config: Config) -> Result<App, AppError> {
         config.validate()?;
-        let bind = SocketAddr::new(config.host, config.port);
-        let listener = TcpListener::bind(bind)
-            .await
-            .map_err(|source| AppError::Bind { addr: bind, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| AppError::Bind { addr: bind, source })?;
+        let (listener, addr) = bind(SocketAddr::new(config.host, config.port)).await?;
         let internal = match config.internal_port {
-            Some(port) => {
-                let bind = SocketAddr::new(config.host, port);
-                let l = TcpListener::bind(bind)
-                    .await
-                    .map_err(|source| AppError::Bind { addr: bind, source })?;
-                let a = l
-                    .local_addr()
-                    .map_err(|source| AppError::Bind { addr: bind, source })?;
-                Some((l, a))
-            }
+            Some(port) => Some(bind(SocketAddr::new(config.host, port)).await?),
             None => None,
         };
         let instance_id: Arc<str> = match &config.instance_id {
@@ -261,6 +246,14 @@ impl App {
         tracing::info!(instance = %state.instance_id, "arena instance stopped");
         Ok(())
     }
+}
+
+/// A listener on `addr` and the address it got (port 0 picks one).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), AppError> {
+    let err = |source| AppError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(err)?;
+    let bound = listener.local_addr().map_err(err)?;
+    Ok((listener, bound))
 }
 
 /// `hostname:port`, sanitised to the instance-id alphabet.

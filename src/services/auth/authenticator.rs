@@ -3,8 +3,6 @@
 //! Every refusal is counted in `arena_auth_failures_total{reason}` and carries a stable
 //! code: `unauthorized`, `token_expired`, `forbidden` or `forbidden_origin`.
 
-use std::time::Duration;
-
 use super::identity::Identity;
 use super::origins::Origins;
 use super::settings::{AuthMode, Settings};
@@ -120,20 +118,6 @@ impl Authenticator {
 
     pub fn mode(&self) -> AuthMode {
         self.mode
-    }
-
-    /// Mint a token (the `arena token` command and tests); needs a secret.
-    pub fn issue(
-        &self,
-        player: &PlayerId,
-        name: Option<String>,
-        roles: Vec<String>,
-        ttl: Duration,
-    ) -> Result<String, TokenError> {
-        match &self.tokens {
-            Some(t) => t.issue(player, name, roles, ttl),
-            None => Err(TokenError::Sign("no token secret configured".into())),
-        }
     }
 
     fn fail(&self, f: AuthFailure) -> AuthFailure {
