@@ -37,6 +37,11 @@ pub struct Member {
     pub rooms: u64,
     pub cpu_seconds: f64,
     pub rss_bytes: u64,
+    /// Its Socket.IO server id (socketioxide's `server_id`), which cross-instance socket
+    /// lookups report: the admin view maps a remote socket to its instance by it. Empty
+    /// for members without sockets (judges).
+    #[serde(default)]
+    pub socket_server: String,
     /// Redis time (Unix ms) of this heartbeat; filled in on write.
     #[serde(default)]
     pub last_seen: u64,
@@ -119,6 +124,7 @@ async fn describe(app: &AppState, io: &Io, address: &str) -> Member {
         rooms,
         cpu_seconds: usage.cpu_seconds,
         rss_bytes: usage.rss_bytes,
+        socket_server: io.config().server_id.to_string(),
         last_seen: 0,
     }
 }

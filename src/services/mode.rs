@@ -1,6 +1,6 @@
 //! The contract between the edge and a mode. A mode is a folder under `modes/` that owns
 //! its events, routes, scripts, keys, metrics, settings and background tasks; the edge
-//! only calls these four methods.
+//! only calls these five methods.
 
 use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,13 @@ pub trait Mode: Send + Sync + 'static {
 
     /// This mode's HTTP routes, state already applied; merged into the one router.
     fn routes(&self) -> axum::Router {
+        axum::Router::new()
+    }
+
+    /// This mode's operator routes (under `/api/admin/`), state already applied; merged
+    /// into the admin routes, so they get the admin guard and go to the internal port
+    /// when there is one. The admin view reads them.
+    fn admin_routes(&self) -> axum::Router {
         axum::Router::new()
     }
 

@@ -1,22 +1,34 @@
 //! Admin routes (the `admin` role in token mode; open in dev mode): the fleet of live
-//! instances with totals. Served on the internal port when there is one.
+//! instances with totals, the fleet's rooms and sockets (`admin_sockets`), each mode's
+//! operator routes (`Mode::admin_routes`), and the admin page (`/admin`, itself open:
+//! it asks for a token and sends it with every call). Served on the internal port when
+//! there is one.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde::Serialize;
 
+use super::admin_sockets;
 use super::health::HttpState;
+use super::ui;
 use crate::base::error::{AckError, ApiError};
 use crate::services::auth::guard;
 use crate::services::fleet::{self, Member};
 
 pub fn routes(state: HttpState) -> Router {
     let auth = state.app.auth.clone();
+    let mut modes = Router::new();
+    for mode in state.modes.iter() {
+        modes = modes.merge(mode.admin_routes());
+    }
     Router::new()
         .route("/api/admin/instances", get(instances))
+        .with_state(state.clone())
+        .merge(admin_sockets::routes(state))
+        .merge(modes)
         .route_layer(middleware::from_fn_with_state(auth, guard::admin))
-        .with_state(state)
+        .merge(ui::admin_page())
 }
 
 #[derive(Debug, Serialize)]

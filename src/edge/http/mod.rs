@@ -4,6 +4,7 @@
 
 mod activity;
 mod admin;
+mod admin_sockets;
 mod health;
 mod limits;
 mod router;

@@ -36,8 +36,24 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/app.js", MAIN_JS, JS),
 ];
 
+/// The admin page's files, served with the admin routes (on the internal port when
+/// there is one). The page is open; the data it fetches is behind the admin guard.
+const ADMIN_FILES: &[(&str, &str, &str)] = &[
+    ("/admin", web!("admin.html"), HTML),
+    ("/admin.css", web!("admin.css"), CSS),
+    ("/admin.js", web!("admin.js"), JS),
+];
+
 pub fn routes() -> Router {
-    FILES
+    serve(FILES)
+}
+
+pub fn admin_page() -> Router {
+    serve(ADMIN_FILES)
+}
+
+fn serve(files: &'static [(&'static str, &'static str, &'static str)]) -> Router {
+    files
         .iter()
         .fold(Router::new(), |router, &(path, body, content_type)| {
             router.route(path, get(move || async move { page(body, content_type) }))

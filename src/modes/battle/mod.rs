@@ -2,6 +2,7 @@
 //! started and ended over sockets (`events`) or HTTP (`http`). Each socket joins its
 //! player's personal room, so a new battle reaches its players on any instance.
 
+mod admin;
 mod error;
 mod events;
 mod http;

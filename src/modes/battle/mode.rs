@@ -10,7 +10,7 @@ use super::metrics::BattleMetrics;
 use super::rooms::player_room;
 use super::settings::Settings;
 use super::state::Battles;
-use super::{events, http, store};
+use super::{admin, events, http, store};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::realtime::events::Event;
 use crate::services::realtime::{Socket, player_of};
@@ -41,6 +41,10 @@ impl Mode for Battles {
 
     fn routes(&self) -> axum::Router {
         http::routes(self.clone())
+    }
+
+    fn admin_routes(&self) -> axum::Router {
+        admin::routes(self.clone())
     }
 
     fn refresh_metrics(&self) -> BoxFuture<'_, ()> {

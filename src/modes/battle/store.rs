@@ -194,6 +194,20 @@ pub async fn active_count(conn: &ConnectionManager) -> Result<u64, RedisError> {
     Ok(n)
 }
 
+/// The ids of up to `limit` active battles, soonest to expire first (expired entries
+/// pruned), for the admin view.
+pub async fn active_ids(conn: &ConnectionManager, limit: usize) -> Result<Vec<String>, RedisError> {
+    let mut conn = conn.clone();
+    let now = unix_ms();
+    let (ids,): (Vec<String>,) = redis::pipe()
+        .zrembyscore(ACTIVE_INDEX, "-inf", now)
+        .ignore()
+        .zrange(ACTIVE_INDEX, 0, limit.saturating_sub(1) as isize)
+        .query_async(&mut conn)
+        .await?;
+    Ok(ids)
+}
+
 static BATTLE_CREATE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/battle_create.lua")));
 static BATTLE_END: LazyLock<Script> =

@@ -9,6 +9,7 @@
 //! ack and `tile_claimed` to the room `hunt`, from the script's reply -> `projection`
 //! (XREADGROUP, `lua/leaderboard_apply.lua`, XACK) -> `board` (top N every 500 ms).
 
+mod admin;
 pub mod board;
 pub mod claim;
 mod events;

@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 use super::metrics::HuntMetrics;
 use super::settings::Settings;
 use super::state::Hunt;
-use super::{board, claim, events, http, map, projection};
+use super::{admin, board, claim, events, http, map, projection};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::realtime::Socket;
 use crate::services::realtime::events::Event;
@@ -42,6 +42,10 @@ impl Mode for Hunt {
 
     fn routes(&self) -> axum::Router {
         http::routes(self.clone())
+    }
+
+    fn admin_routes(&self) -> axum::Router {
+        admin::routes(self.clone())
     }
 
     fn spawn(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {

@@ -1,0 +1,277 @@
+//! The admin API over two instances (issue 14 item 2): fleet totals, rooms counted across
+//! instances, a player's sockets, disconnecting a socket or a player everywhere, the
+//! battle and hunt panels, and the guard in token mode. The page itself is driven in
+//! headless Chromium by `tests/ui/admin.mjs` (see `admin_page_in_chromium` below).
+
+use std::time::Duration;
+
+use arena::base::ids::PlayerId;
+use arena::services::auth::AuthMode;
+use arena::services::auth::token::Tokens;
+use arena::tools::client::Client;
+use arena::tools::http_client::http_request;
+use serde_json::{Value, json};
+
+use crate::harness::{Arena, BattleClient, eventually, redis};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    request(addr, "GET", path, token).await
+}
+
+async fn request(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|b| vec![("Authorization", b)])
+        .unwrap_or_default();
+    let (status, body) = http_request(addr, method, path, None, &headers)
+        .await
+        .unwrap();
+    let v = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    (status, v)
+}
+
+async fn get_ok(addr: &str, path: &str) -> Value {
+    let (status, v) = get(addr, path, None).await;
+    assert_eq!(status, 200, "GET {path}: {v}");
+    v
+}
+
+#[tokio::test]
+async fn totals_add_up_and_rooms_are_counted_across_instances() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let a0 = arena[0].addr.to_string();
+    // lobby: 2 members on i0, 1 on i1; duel: 1 on i1. Three players, four sockets.
+    let _a = arena[0].client_in("alice", "lobby").await;
+    let _b = arena[0].client_in("bob", "lobby").await;
+    let _c = arena[1].client_in("carol", "lobby").await;
+    let _d = arena[1].client_in("carol", "duel").await;
+
+    let fleet = eventually(WAIT, "both instances with their clients", || {
+        let a0 = a0.clone();
+        async move {
+            let v = get_ok(&a0, "/api/admin/instances").await;
+            let clients: Vec<i64> = v["instances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["clients"].as_i64().unwrap())
+                .collect();
+            (clients.len() == 2 && clients.iter().sum::<i64>() == 4).then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(fleet["totals"]["instances"], 2);
+    assert_eq!(fleet["totals"]["clients"], 4);
+    let rss: u64 = fleet["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["rssBytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(fleet["totals"]["rssBytes"].as_u64().unwrap(), rss);
+    for m in fleet["instances"].as_array().unwrap() {
+        assert!(!m["socketServer"].as_str().unwrap().is_empty(), "{m}");
+    }
+
+    // Asked from either instance, the rooms are the same and counted across both.
+    for addr in [&a0, &arena[1].addr.to_string()] {
+        let r = get_ok(addr, "/api/admin/rooms").await;
+        let room = |name: &str| {
+            r["rooms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no room {name} in {r}"))
+        };
+        assert_eq!(room("lobby")["members"], 3, "{r}");
+        assert_eq!(
+            room("lobby")["byInstance"],
+            json!({"i0": 2, "i1": 1}),
+            "{r}"
+        );
+        assert_eq!(room("duel")["members"], 1, "{r}");
+        assert_eq!(room("duel")["byInstance"], json!({"i1": 1}), "{r}");
+        assert!(
+            r["rooms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| !x["name"].as_str().unwrap().starts_with("player:")),
+            "personal rooms are counted apart: {r}"
+        );
+        assert_eq!(r["playerRooms"], 3, "{r}");
+        assert_eq!(r["sockets"], 4, "{r}");
+        assert_eq!(r["socketsByInstance"], json!({"i0": 2, "i1": 2}), "{r}");
+    }
+}
+
+#[tokio::test]
+async fn a_player_is_found_and_disconnected_everywhere_from_another_instance() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let a0 = arena[0].addr.to_string();
+    // dave has two sockets on i1 and none on i0; erin stays.
+    let d1 = arena[1].client_in("dave", "lobby").await;
+    let d2 = arena[1].client("dave").await;
+    let erin = arena[1].client("erin").await;
+
+    let found = get_ok(&a0, "/api/admin/players/dave/sockets").await;
+    let sockets = found["sockets"].as_array().unwrap();
+    assert_eq!(sockets.len(), 2, "{found}");
+    let mut ids: Vec<&str> = sockets.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut want = vec![d1.sid.as_str(), d2.sid.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    for s in sockets {
+        assert_eq!(s["instance"], "i1", "{found}");
+        assert!(
+            s["rooms"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("player:dave"))
+        );
+    }
+    let with_lobby = sockets.iter().find(|s| s["id"] == d1.sid.as_str()).unwrap();
+    assert!(
+        with_lobby["rooms"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("lobby"))
+    );
+
+    // Bad ids are 400, an unknown socket is 404.
+    let (status, _) = get(&a0, "/api/admin/players/a%20b/sockets", None).await;
+    assert_eq!(status, 400);
+    let (status, _) = request(
+        &a0,
+        "POST",
+        "/api/admin/sockets/nosuchsocket/disconnect",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // From i0, the whole player: both real sockets on i1 close, erin's does not.
+    let (status, v) = request(&a0, "POST", "/api/admin/players/dave/disconnect", None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["disconnected"], 2);
+    eventually(WAIT, "dave's sockets on i1 closed", || async {
+        (d1.is_closed() && d2.is_closed()).then_some(())
+    })
+    .await;
+    assert!(!erin.is_closed());
+    let after = get_ok(&a0, "/api/admin/players/dave/sockets").await;
+    assert_eq!(after["sockets"], json!([]), "{after}");
+
+    // One socket: erin's second socket goes, her first stays.
+    let erin2 = arena[1].client("erin").await;
+    let path = format!("/api/admin/sockets/{}/disconnect", erin2.sid);
+    let (status, v) = request(&a0, "POST", &path, None).await;
+    assert_eq!(status, 200, "{v}");
+    eventually(WAIT, "erin's second socket closed", || async {
+        erin2.is_closed().then_some(())
+    })
+    .await;
+    assert!(!erin.is_closed());
+}
+
+#[tokio::test]
+async fn battles_and_the_hunt_have_admin_panels() {
+    let redis = redis();
+    // Maps every 500 ms, so there is a current one.
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| c.modes.hunt.map_ms = 500).await;
+    let a1 = arena[1].addr.to_string();
+    let p = arena[0].client("pia").await;
+    let started = p.start_battle(&["pia", "quinn"]).await;
+    assert_eq!(started["created"], true, "{started}");
+    let id = started["battleId"].as_str().unwrap().to_string();
+
+    let b = get_ok(&a1, "/api/admin/battles").await;
+    assert_eq!(b["active"], 1, "{b}");
+    assert_eq!(b["battles"][0]["battleId"], id.as_str());
+    assert_eq!(b["battles"][0]["state"], "active");
+    assert_eq!(b["battles"][0]["players"], json!(["pia", "quinn"]));
+
+    let h = eventually(WAIT, "a current map", || {
+        let a1 = a1.clone();
+        async move {
+            let h = get_ok(&a1, "/api/admin/hunt").await;
+            (!h["map"].is_null()).then_some(h)
+        }
+    })
+    .await;
+    assert_eq!(h["map"]["width"], 16, "{h}");
+    assert!(h["leaderboard"].is_array(), "{h}");
+}
+
+const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
+
+fn token(player: &str, roles: &[&str]) -> String {
+    Tokens::new(SECRET.as_bytes())
+        .issue(
+            &PlayerId::parse(player).unwrap(),
+            None,
+            roles.iter().map(|r| r.to_string()).collect(),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn in_token_mode_the_admin_api_wants_the_admin_role_and_the_page_is_open() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| {
+        c.services.auth.mode = AuthMode::Token;
+        c.services.auth.token_secret = Some(SECRET.into());
+    })
+    .await;
+    let addr = arena[0].addr.to_string();
+    let admin = token("root", &["admin"]);
+    let alice = token("alice", &[]);
+    let _c = Client::connect(&arena[0].url, json!({"token": alice}))
+        .await
+        .unwrap();
+    let gets = [
+        "/api/admin/rooms",
+        "/api/admin/players/alice/sockets",
+        "/api/admin/battles",
+        "/api/admin/hunt",
+    ];
+    let posts = [
+        "/api/admin/players/alice/disconnect",
+        "/api/admin/sockets/x/disconnect",
+    ];
+    for path in gets {
+        assert_eq!(get(&addr, path, None).await.0, 401, "{path}");
+        assert_eq!(get(&addr, path, Some(&alice)).await.0, 403, "{path}");
+        assert_eq!(get(&addr, path, Some("garbage")).await.0, 401, "{path}");
+        let (status, v) = get(&addr, path, Some(&admin)).await;
+        assert_eq!(status, 200, "{path}: {v}");
+    }
+    for path in posts {
+        assert_eq!(request(&addr, "POST", path, None).await.0, 401, "{path}");
+        assert_eq!(
+            request(&addr, "POST", path, Some(&alice)).await.0,
+            403,
+            "{path}"
+        );
+    }
+    // The page and its files need no token: the page asks for one.
+    for path in ["/admin", "/admin.js", "/admin.css"] {
+        let (status, body) = arena[0].get(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!body.is_empty());
+    }
+    let (_, html) = arena[0].get("/admin").await;
+    assert!(
+        html.contains("Authorization") || html.contains("token"),
+        "{html:.200}"
+    );
+}
