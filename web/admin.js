@@ -101,9 +101,10 @@ function fill(sel, rows, empty) {
   }
 }
 
-function renderFleet(f) {
+// `rooms`: the fleet's distinct rooms (a room with members on two instances is one room;
+// each instance's own figure counts it once each).
+function renderFleet(f, rooms) {
   const t = f.totals;
-  const rooms = f.instances.reduce((n, m) => n + m.rooms, 0);
   $('#totals').replaceChildren(
     ...[['instances', t.instances], ['clients', t.clients], ['rooms', rooms],
       ['RSS', mb(t.rssBytes)], ['CPU s', t.cpuSeconds.toFixed(1)]].map(([k, v]) => {
@@ -219,7 +220,7 @@ async function poll() {
     state.rooms = rooms;
     state.battles = battles;
     state.hunt = hunt;
-    renderFleet(fleet);
+    renderFleet(fleet, rooms.rooms.length);
     renderRooms(rooms);
     renderBattles(battles);
     renderHunt(hunt);

@@ -275,3 +275,67 @@ async fn in_token_mode_the_admin_api_wants_the_admin_role_and_the_page_is_open()
         "{html:.200}"
     );
 }
+
+/// Run `tests/ui/admin.mjs` against `urls` with `env`; fail with its output.
+fn run_admin_page(urls: &[String], env: &[(&str, String)]) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui");
+    assert!(
+        std::path::Path::new(dir).join("node_modules").exists(),
+        "tests/ui/node_modules is missing: run `make test` (or `npm ci --prefix tests/ui`)"
+    );
+    let out = std::process::Command::new("node")
+        .arg("admin.mjs")
+        .current_dir(dir)
+        .env("ARENA_URLS", urls.join(","))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("node is required for the browser tests");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "admin.mjs failed:\n{text}");
+    println!("{text}");
+}
+
+/// Where the page's screenshots go: test artifacts under target/, not committed.
+fn screenshot(name: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/ui-artifacts");
+    std::fs::create_dir_all(dir).unwrap();
+    format!("{dir}/{name}.png")
+}
+
+#[tokio::test]
+async fn admin_page_in_chromium_shows_the_fleet_and_disconnects_on_the_other_instance() {
+    let demo = crate::harness::demo::Demo::start(2, &[]).await;
+    let urls = demo.urls();
+    let env = vec![("SCREENSHOT", screenshot("admin"))];
+    tokio::task::spawn_blocking(move || run_admin_page(&urls, &env))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn admin_page_in_token_mode_asks_for_an_admin_token() {
+    let demo = crate::harness::demo::Demo::start(
+        2,
+        &[("ARENA_AUTH", "token"), ("ARENA_TOKEN_SECRET", SECRET)],
+    )
+    .await;
+    let urls = demo.urls();
+    let mut env = vec![
+        ("ADMIN_TOKEN", token("ops", &["admin"])),
+        ("SCREENSHOT", screenshot("admin-token")),
+    ];
+    for (var, player) in [
+        ("PLAYER_TOKEN_VICTIM", "victim"),
+        ("PLAYER_TOKEN_TARGET", "target"),
+        ("PLAYER_TOKEN_BYSTANDER", "bystander"),
+    ] {
+        env.push((var, token(player, &[])));
+    }
+    tokio::task::spawn_blocking(move || run_admin_page(&urls, &env))
+        .await
+        .unwrap();
+}
