@@ -339,3 +339,23 @@ async fn admin_page_in_token_mode_asks_for_an_admin_token() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn with_an_internal_port_the_admin_view_moves_there() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| c.internal_port = Some(0)).await;
+    let public = arena[0].addr.to_string();
+    let internal = arena[0].internal.expect("internal port bound").to_string();
+    for path in [
+        "/admin",
+        "/admin.js",
+        "/api/admin/rooms",
+        "/api/admin/players/alice/sockets",
+        "/api/admin/battles",
+        "/api/admin/hunt",
+    ] {
+        assert_eq!(get(&public, path, None).await.0, 404, "{path}");
+        let (status, v) = get(&internal, path, None).await;
+        assert_eq!(status, 200, "{path}: {v}");
+    }
+}
