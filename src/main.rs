@@ -63,8 +63,16 @@ enum HuntAction {
     /// Recompute the hunt leaderboard from the claim streams (run while claims are quiet).
     Rebuild {
         /// The Redis holding the hunt.
-        #[arg(long, env = "REDIS_URL", default_value = arena::services::settings::REDIS_URL)]
+        #[arg(
+            long,
+            env = "REDIS_URL",
+            default_value = arena::services::settings::REDIS_URL,
+            hide_env_values = true
+        )]
         redis_url: String,
+        /// TLS files for a `rediss://` URL.
+        #[command(flatten)]
+        tls: arena::services::settings::RedisTls,
         /// Number of partitions the instances use (HUNT_PARTITIONS).
         #[arg(long, env = "HUNT_PARTITIONS", default_value_t = arena::modes::hunt::PARTITIONS)]
         hunt_partitions: u32,
@@ -135,11 +143,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             action:
                 HuntAction::Rebuild {
                     redis_url,
+                    tls,
                     hunt_partitions,
                 },
         } => {
+            let endpoint = tls.endpoint(&redis_url)?;
             let mut conn =
-                arena::redis::command_connection(&redis_url, std::time::Duration::from_secs(10))
+                arena::redis::command_connection(&endpoint, std::time::Duration::from_secs(10))
                     .context("bad REDIS_URL")?;
             let r = arena::modes::hunt::board::rebuild(&mut conn, hunt_partitions)
                 .await

@@ -403,3 +403,38 @@ fn strongly_connected(graph: &BTreeMap<String, BTreeMap<String, String>>) -> Vec
     }
     s.out
 }
+
+#[test]
+fn every_redis_client_is_made_in_redis_connect() {
+    // TLS files and ACL credentials reach a connection only through
+    // `redis::connect::Endpoint::client`; a client made anywhere else would bypass them.
+    let mods = src_modules();
+    let mut wrong = Vec::new();
+    for (name, m) in &mods {
+        if name == "redis::connect" {
+            continue;
+        }
+        for needle in [
+            "Client::open",
+            "build_with_tls",
+            "Client::build",
+            "ClusterClient",
+        ] {
+            if m.code.contains(needle) {
+                wrong.push(format!(
+                    "{} makes a redis client ({needle})",
+                    m.file.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "make clients with crate::redis::Endpoint::client:\n{}",
+        wrong.join("\n")
+    );
+    assert!(
+        mods["redis::connect"].code.contains("Client::open"),
+        "the checker must see the one place that makes clients"
+    );
+}

@@ -58,6 +58,12 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact_url("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
         assert_eq!(redact_url("redis://h:1"), "redis://h:1");
+        assert_eq!(redact_url("redis://:pw@h:1"), "redis://:***@h:1");
+        assert_eq!(
+            redact_url("rediss://alice:p%40ss:w@rd@h:6380/0"),
+            "rediss://alice:***@h:6380/0"
+        );
+        assert_eq!(redact_url("rediss://alice@h"), "rediss://alice@h");
     }
 
     #[test]

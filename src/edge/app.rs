@@ -13,6 +13,7 @@ use super::http::{self, HttpLimits, HttpState};
 use super::socket::{self, NamespaceError};
 use crate::base::config::ConfigError;
 use crate::base::shutdown::sleep_unless_cancelled;
+use crate::redis::Endpoint;
 use crate::services::AppState;
 use crate::services::metrics::Metrics;
 use crate::services::mode::{Context, Mode, ModeError};
@@ -32,6 +33,14 @@ pub enum AppError {
     Redis {
         url: String,
         source: redis::RedisError,
+    },
+    /// Redis refused the credentials: not transient, so start-up fails at once, in one
+    /// line that names the user and never the password.
+    #[error("cannot authenticate to Redis at {url} as user {user}: {reason}")]
+    RedisAuth {
+        url: String,
+        user: String,
+        reason: &'static str,
     },
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
@@ -74,24 +83,20 @@ impl App {
             None => default_instance_id(addr.port()).into(),
         };
         let settings = &config.services;
-        let redis_err = |source| AppError::Redis {
-            url: settings.redis_url_redacted(),
-            source,
-        };
+        let (endpoint, masters) = settings.endpoints()?;
+        let redis_err = |source: redis::RedisError| redis_error(&endpoint, source);
         let timeout = Duration::from_millis(settings.redis_timeout_ms);
         let metrics = Metrics::new();
-        let redis =
-            crate::redis::command_connection(&settings.redis_url, timeout).map_err(redis_err)?;
-        let driver = ReconnectingDriver::connect(&settings.redis_url, timeout, metrics.clone())
+        let redis = crate::redis::command_connection(&endpoint, timeout).map_err(redis_err)?;
+        let driver = ReconnectingDriver::connect(&endpoint, timeout, metrics.clone())
             .await
             .map_err(redis_err)?;
-        let redlock =
-            crate::services::lock::Redlock::new(&settings.lock_masters(), settings.lock_config())?
-                .with_data(redis.clone())
-                .with_metrics(crate::services::lock::LockMetrics {
-                    acquire_duration: metrics.lock_acquire_duration.clone(),
-                    lost: metrics.lock_lost.clone(),
-                });
+        let redlock = crate::services::lock::Redlock::new(&masters, settings.lock_config())?
+            .with_data(redis.clone())
+            .with_metrics(crate::services::lock::LockMetrics {
+                acquire_duration: metrics.lock_acquire_duration.clone(),
+                lost: metrics.lock_lost.clone(),
+            });
         let auth = crate::services::auth::Authenticator::new(&settings.auth, &metrics)?;
         if auth.mode() == crate::services::auth::AuthMode::Dev {
             tracing::warn!(
@@ -103,6 +108,7 @@ impl App {
             instance_id,
             metrics,
             redis,
+            redis_endpoint: endpoint.clone(),
             redlock,
             started: Instant::now(),
             auth,
@@ -254,6 +260,28 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), AppError> {
     let listener = TcpListener::bind(addr).await.map_err(err)?;
     let bound = listener.local_addr().map_err(err)?;
     Ok((listener, bound))
+}
+
+/// The start-up error for a Redis error: refused credentials get their own line (retrying
+/// cannot help), anything else is "cannot reach".
+fn redis_error(endpoint: &Endpoint, source: redis::RedisError) -> AppError {
+    if !crate::redis::is_auth_error(&source) {
+        return AppError::Redis {
+            url: endpoint.redacted(),
+            source,
+        };
+    }
+    // redis-rs reports a refused AUTH without the server's words; these are the cases.
+    let reason = if source.code() == Some("NOAUTH") {
+        "NOAUTH: the server needs a password and the URL gives none"
+    } else {
+        "WRONGPASS: the server refused the user name and password (wrong password, or the user is unknown or disabled)"
+    };
+    AppError::RedisAuth {
+        url: endpoint.redacted(),
+        user: endpoint.user(),
+        reason,
+    }
 }
 
 /// `hostname:port`, sanitised to the instance-id alphabet.

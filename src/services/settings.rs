@@ -3,9 +3,12 @@
 //! Each default is a constant here, used by clap and by `Default` alike, so it is written
 //! once; the README's settings table quotes them.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 use crate::base::config::{ConfigError, bad, in_range, redact_url};
+use crate::redis::{Endpoint, Tls, TlsError};
 use crate::services::lock::LockConfig;
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -16,17 +19,24 @@ pub const REDIS_TIMEOUT_MS: u64 = 500;
 pub const PUBSUB_BUFFER: usize = 8192;
 
 /// Settings of the shared services (flags or env vars).
-#[derive(Debug, Clone, Args)]
+///
+/// `Debug` is written by hand: the Redis URLs may carry a password.
+#[derive(Clone, Args)]
 #[group(id = "services")]
 pub struct Settings {
-    /// Redis URL shared by all instances.
-    #[arg(long, env = "REDIS_URL", default_value = REDIS_URL)]
+    /// Redis URL shared by all instances: `redis://[user:password@]host:port[/db]`, or
+    /// `rediss://…` for TLS. The password is never printed (`--help` hides the value).
+    #[arg(long, env = "REDIS_URL", default_value = REDIS_URL, hide_env_values = true)]
     pub redis_url: String,
 
     /// Comma-separated URLs of the independent Redis masters that Redlock leases need a
     /// quorum of (N/2+1); fencing counters stay on REDIS_URL [default: REDIS_URL alone].
-    #[arg(long, env = "REDLOCK_URLS")]
+    #[arg(long, env = "REDLOCK_URLS", hide_env_values = true)]
     pub redlock_urls: Option<String>,
+
+    /// TLS files for `rediss://` URLs.
+    #[command(flatten)]
+    pub redis_tls: RedisTls,
 
     /// Time-to-live of Redlock leases and of the tick lease, in milliseconds; must be
     /// below TICK_MS and above the Redlock minimum (2 x the 50 ms node timeout + drift).
@@ -70,11 +80,36 @@ pub struct Settings {
     pub test_clock_skew_ms: i64,
 }
 
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field(
+                "redlock_urls",
+                &self.redlock_urls.as_ref().map(|u| {
+                    u.split(',')
+                        .map(|u| redact_url(u.trim()))
+                        .collect::<Vec<_>>()
+                }),
+            )
+            .field("redis_tls", &self.redis_tls)
+            .field("lock_ttl_ms", &self.lock_ttl_ms)
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("client_buffer", &self.client_buffer)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("pubsub_buffer", &self.pubsub_buffer)
+            .field("limits", &self.limits)
+            .field("test_clock_skew_ms", &self.test_clock_skew_ms)
+            .finish()
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
             redis_url: REDIS_URL.into(),
             redlock_urls: None,
+            redis_tls: RedisTls::default(),
             lock_ttl_ms: LOCK_TTL_MS,
             max_payload_bytes: MAX_PAYLOAD_BYTES,
             client_buffer: CLIENT_BUFFER,
@@ -90,12 +125,14 @@ impl Default for Settings {
 impl Settings {
     /// Check every value; the error names the setting and the reason.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        redis::Client::open(self.redis_url.as_str()).map_err(|e| {
-            bad(
-                "REDIS_URL",
-                format!("cannot parse {:?}: {e}", redact_url(&self.redis_url)),
-            )
-        })?;
+        Endpoint::from(self.redis_url.as_str())
+            .parse()
+            .map_err(|e| {
+                bad(
+                    "REDIS_URL",
+                    format!("cannot parse {:?}: {e}", redact_url(&self.redis_url)),
+                )
+            })?;
         if let Some(urls) = &self.redlock_urls {
             let urls: Vec<&str> = urls.split(',').map(str::trim).collect();
             for (i, &url) in urls.iter().enumerate() {
@@ -108,13 +145,20 @@ impl Settings {
                         format!("{} is listed twice", redact_url(url)),
                     ));
                 }
-                redis::Client::open(url).map_err(|e| {
+                Endpoint::from(url).parse().map_err(|e| {
                     bad(
                         "REDLOCK_URLS",
                         format!("cannot parse {:?}: {e}", redact_url(url)),
                     )
                 })?;
             }
+        }
+        self.redis_tls.load()?;
+        if self.redis_tls.is_set() && !self.redis_endpoints().iter().any(Endpoint::is_tls) {
+            return Err(bad(
+                self.redis_tls.first_set(),
+                "applies to rediss:// URLs, and neither REDIS_URL nor REDLOCK_URLS is one",
+            ));
         }
         let lock = self.lock_config();
         if self.lock_ttl_ms < lock.min_ttl_ms() {
@@ -160,6 +204,92 @@ impl Settings {
     /// The Redis URL with any password replaced, for logs.
     pub fn redis_url_redacted(&self) -> String {
         redact_url(&self.redis_url)
+    }
+
+    /// The main Redis (`REDIS_URL`) and the Redlock masters (`REDLOCK_URLS`, or the main
+    /// Redis alone), each with the TLS files, read once here.
+    pub fn endpoints(&self) -> Result<(Endpoint, Vec<Endpoint>), ConfigError> {
+        let tls = self.redis_tls.load()?;
+        let main = Endpoint::new(self.redis_url.as_str(), &tls);
+        let masters = self
+            .lock_masters()
+            .into_iter()
+            .map(|u| Endpoint::new(u, &tls))
+            .collect();
+        Ok((main, masters))
+    }
+
+    /// The main Redis, then the Redlock masters, without TLS files (to look at the URLs).
+    fn redis_endpoints(&self) -> Vec<Endpoint> {
+        let mut all = vec![Endpoint::from(self.redis_url.as_str())];
+        all.extend(self.lock_masters().into_iter().map(Endpoint::from));
+        all
+    }
+}
+
+// --- TLS files for rediss:// (redis/connect.rs) ------------------------------------------
+
+/// The TLS files for `rediss://` URLs (REDIS_URL, REDLOCK_URLS, and the tools'). Without
+/// them a TLS Redis is verified against the system's roots.
+#[derive(Debug, Clone, Default, Args)]
+#[group(id = "redis_tls")]
+pub struct RedisTls {
+    /// PEM file of the CA certificate(s) that signed the Redis server's certificate, to
+    /// trust instead of the system's roots (a private CA) [default: the system's roots].
+    #[arg(long, env = "REDIS_TLS_CA")]
+    pub redis_tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate for mutual TLS (Redis's `tls-auth-clients yes`); needs
+    /// REDIS_TLS_KEY [default: none].
+    #[arg(long, env = "REDIS_TLS_CERT")]
+    pub redis_tls_cert: Option<PathBuf>,
+
+    /// PEM private key of REDIS_TLS_CERT [default: none].
+    #[arg(long, env = "REDIS_TLS_KEY")]
+    pub redis_tls_key: Option<PathBuf>,
+}
+
+impl RedisTls {
+    /// Is any TLS file given?
+    pub fn is_set(&self) -> bool {
+        self.redis_tls_ca.is_some() || self.redis_tls_cert.is_some() || self.redis_tls_key.is_some()
+    }
+
+    /// The env var of the first file given (for messages).
+    fn first_set(&self) -> &'static str {
+        if self.redis_tls_ca.is_some() {
+            "REDIS_TLS_CA"
+        } else if self.redis_tls_cert.is_some() {
+            "REDIS_TLS_CERT"
+        } else {
+            "REDIS_TLS_KEY"
+        }
+    }
+
+    /// Read and check the files; the error names the setting.
+    pub fn load(&self) -> Result<Tls, ConfigError> {
+        let identity = match (&self.redis_tls_cert, &self.redis_tls_key) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            (None, None) => None,
+            (Some(_), None) => return Err(bad("REDIS_TLS_KEY", "is needed with REDIS_TLS_CERT")),
+            (None, Some(_)) => return Err(bad("REDIS_TLS_CERT", "is needed with REDIS_TLS_KEY")),
+        };
+        Tls::load(self.redis_tls_ca.as_deref(), identity).map_err(|e| {
+            let setting = match &e {
+                TlsError::Read { what, .. } | TlsError::Invalid { what, .. } => match *what {
+                    "CA certificate" => "REDIS_TLS_CA",
+                    "client key" => "REDIS_TLS_KEY",
+                    "client certificate" => "REDIS_TLS_CERT",
+                    _ => self.first_set(),
+                },
+            };
+            bad(setting, e.to_string())
+        })
+    }
+
+    /// `url` with these TLS files: for the tools, which take a URL of their own.
+    pub fn endpoint(&self, url: &str) -> Result<Endpoint, ConfigError> {
+        Ok(Endpoint::new(url, &self.load()?))
     }
 }
 
@@ -294,6 +424,52 @@ mod tests {
         let mut s = dev();
         s.limits.max_connections_per_ip = 0;
         assert_eq!(s.validate(), Ok(()), "0 turns the per-address cap off");
+    }
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        let s = Settings {
+            redis_url: "rediss://arena:hunter2@h:6380".into(),
+            redlock_urls: Some("redis://a:pw1@m1:1, redis://:pw2@m2:2".into()),
+            ..Settings::default()
+        };
+        let shown = format!("{s:?}");
+        for secret in ["hunter2", "pw1", "pw2"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("rediss://arena:***@h:6380"), "{shown}");
+        assert!(shown.contains("redis://:***@m2:2"), "{shown}");
+    }
+
+    #[test]
+    fn tls_files_are_named_and_need_a_tls_url() {
+        let mut s = Settings::default();
+        s.redis_tls.redis_tls_cert = Some("/nonexistent/cert.pem".into());
+        assert_eq!(s.validate().unwrap_err().setting, "REDIS_TLS_KEY");
+        let mut s = Settings {
+            redis_url: "rediss://h:6380".into(),
+            ..Settings::default()
+        };
+        s.redis_tls.redis_tls_ca = Some("/nonexistent/ca.pem".into());
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.setting, "REDIS_TLS_CA");
+        assert!(e.reason.contains("cannot read CA certificate"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["h".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(&ca, cert.pem()).unwrap();
+        s.redis_tls.redis_tls_ca = Some(ca);
+        assert_eq!(s.validate(), Ok(()));
+        // The CA only applies to rediss:// URLs: with none, it is a mistake.
+        s.redis_url = "redis://h:6379".into();
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.setting, "REDIS_TLS_CA");
+        assert!(e.reason.contains("rediss://"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::auth::Authenticator;
 use super::lock::Redlock;
 use super::metrics::Metrics;
 use super::settings::Settings;
+use crate::redis::Endpoint;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +19,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The command connection (never used for pub/sub).
     pub redis: ConnectionManager,
+    /// Where `redis` points (URL and TLS files), for the connections a mode opens itself
+    /// (e.g. blocking stream reads).
+    pub redis_endpoint: Endpoint,
     /// Redlock over `REDLOCK_URLS`; fencing counters and guarded data on `redis`.
     pub redlock: Redlock,
     pub started: Instant,

@@ -49,9 +49,18 @@ pub struct Finding {
 /// Thresholds of the checks.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DoctorArgs {
-    /// The Redis to check (any node of a Cluster).
-    #[arg(long, env = "REDIS_URL", default_value = crate::services::settings::REDIS_URL)]
+    /// The Redis to check (any node of a Cluster); a user that may run INFO, CONFIG GET
+    /// and SLOWLOG (arena's own ACL user may not).
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = crate::services::settings::REDIS_URL,
+        hide_env_values = true
+    )]
     pub redis_url: String,
+    /// TLS files for a `rediss://` URL.
+    #[command(flatten)]
+    pub tls: crate::services::settings::RedisTls,
     /// A stream longer than this many entries is reported (arena trims claim streams at
     /// HUNT_STREAM_MAXLEN).
     #[arg(long, default_value_t = crate::modes::hunt::STREAM_MAXLEN)]
@@ -69,6 +78,8 @@ pub struct DoctorArgs {
 pub enum DoctorError {
     #[error("cannot reach Redis at {url}: {source}")]
     Connect { url: String, source: RedisError },
+    #[error(transparent)]
+    Config(#[from] crate::base::config::ConfigError),
 }
 
 /// Run every check against `args.redis_url`.
@@ -78,8 +89,9 @@ pub async fn examine(args: &DoctorArgs) -> Result<Vec<Finding>, DoctorError> {
         url: url.clone(),
         source,
     };
-    let mut conn = crate::redis::command_connection(&args.redis_url, Duration::from_secs(5))
-        .map_err(connect)?;
+    let endpoint = args.tls.endpoint(&args.redis_url)?;
+    let mut conn =
+        crate::redis::command_connection(&endpoint, Duration::from_secs(5)).map_err(connect)?;
     let info: String = redis::cmd("INFO")
         .arg("everything")
         .query_async(&mut conn)

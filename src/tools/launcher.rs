@@ -31,8 +31,9 @@ pub struct DemoOptions {
     /// Address the instances bind.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
-    /// Use this Redis instead of starting one.
-    #[arg(long, env = "REDIS_URL")]
+    /// Use this Redis instead of starting one (the instances also take REDIS_TLS_CA,
+    /// REDIS_TLS_CERT and REDIS_TLS_KEY from the environment).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 }
 
@@ -69,7 +70,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> Result<(), L
                 RedisServer::start(RedisOptions {
                     appendonly: true,
                     appendfsync: "everysec",
-                    extra: vec![],
+                    ..RedisOptions::default()
                 })
             })
             .await
@@ -92,6 +93,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> Result<(), L
             port: opts.port + i,
             host: opts.host,
             redis_url: redis_url.clone(),
+            managed_redis: managed.is_some(),
         };
         tasks.spawn(supervise(spec, shutdown.clone()));
     }
@@ -132,12 +134,19 @@ struct InstanceSpec {
     port: u16,
     host: IpAddr,
     redis_url: String,
+    /// The launcher's own plain Redis: TLS files in the environment are not for it.
+    managed_redis: bool,
 }
 
 impl InstanceSpec {
     fn spawn(&self) -> std::io::Result<Child> {
-        Command::new(&self.exe)
-            .arg("serve")
+        let mut cmd = Command::new(&self.exe);
+        if self.managed_redis {
+            for var in ["REDIS_TLS_CA", "REDIS_TLS_CERT", "REDIS_TLS_KEY"] {
+                cmd.env_remove(var);
+            }
+        }
+        cmd.arg("serve")
             .env("REDIS_URL", &self.redis_url)
             .env("PORT", self.port.to_string())
             .env("HOST", self.host.to_string())

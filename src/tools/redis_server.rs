@@ -37,6 +37,8 @@ pub struct RedisOptions {
     pub appendfsync: &'static str,
     /// Extra `--name value` arguments.
     pub extra: Vec<String>,
+    /// Serve TLS only (`--port 0 --tls-port <port>`) with these files.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for RedisOptions {
@@ -45,8 +47,21 @@ impl Default for RedisOptions {
             appendonly: false,
             appendfsync: "everysec",
             extra: Vec::new(),
+            tls: None,
         }
     }
+}
+
+/// The PEM files of a TLS-only server: its certificate and key, and the CA that client
+/// certificates must chain to (Redis needs one even when client certificates are
+/// optional).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    /// `tls-auth-clients`: `yes` (mutual TLS), `no` or `optional`.
+    pub auth_clients: &'static str,
 }
 
 /// A running `redis-server`, killed when dropped.
@@ -86,10 +101,23 @@ impl RedisServer {
 
     fn spawn(&mut self) -> Result<(), RedisServerError> {
         let log = self.log_path();
+        // A restart appends to the same log: readiness reads only what this run writes.
+        let log_from = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let mut cmd = Command::new("redis-server");
-        cmd.arg("--port")
-            .arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--daemonize", "no"])
+        match &self.opts.tls {
+            None => cmd.arg("--port").arg(self.port.to_string()),
+            Some(tls) => cmd
+                .args(["--port", "0", "--tls-port"])
+                .arg(self.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca)
+                .args(["--tls-auth-clients", tls.auth_clients]),
+        };
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--daemonize", "no"])
             .args(["--protected-mode", "no"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -112,13 +140,21 @@ impl RedisServer {
             _ => RedisServerError::Spawn(e),
         })?;
         self.child = Some(child);
-        self.wait_ready(Duration::from_secs(10))
+        self.wait_ready(Duration::from_secs(10), log_from)
     }
 
-    fn wait_ready(&mut self, within: Duration) -> Result<(), RedisServerError> {
+    fn wait_ready(&mut self, within: Duration, log_from: usize) -> Result<(), RedisServerError> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if ping(self.port) {
+            let up = match self.opts.tls {
+                None => ping(self.port),
+                // No plain port to PING: the server says when it listens.
+                Some(_) => std::fs::read(self.log_path()).is_ok_and(|log| {
+                    String::from_utf8_lossy(log.get(log_from..).unwrap_or_default())
+                        .contains("Ready to accept connections")
+                }),
+            };
+            if up {
                 return Ok(());
             }
             if let Some(c) = self.child.as_mut()
@@ -135,9 +171,14 @@ impl RedisServer {
         })
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `rediss://…` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.opts.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn port(&self) -> u16 {

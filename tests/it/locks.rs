@@ -40,7 +40,7 @@ fn redlock(servers: &[RedisServer], cfg: LockConfig) -> Redlock {
 }
 
 fn conn(server: &RedisServer) -> ConnectionManager {
-    arena::redis::command_connection(&server.url(), Duration::from_secs(2)).unwrap()
+    arena::redis::command_connection(server.url(), Duration::from_secs(2)).unwrap()
 }
 
 async fn get(server: &RedisServer, key: &str) -> Option<String> {

@@ -24,4 +24,5 @@ mod locks;
 mod metrics;
 mod rooms;
 mod ticks;
+mod tls;
 mod types;

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::metrics::HuntMetrics;
 use super::settings::Settings;
 use super::{keys, scripts};
+use crate::redis::Endpoint;
 use crate::base::clock::unix_ms;
 use crate::base::shutdown::sleep_unless_cancelled;
 use crate::services::AppState;
@@ -86,13 +87,16 @@ pub async fn apply_entry(
 }
 
 /// A connection for blocking stream reads: its response timeout covers `block`.
-pub fn stream_connection(url: &str, block: Duration) -> Result<ConnectionManager, RedisError> {
+pub fn stream_connection(
+    endpoint: &Endpoint,
+    block: Duration,
+) -> Result<ConnectionManager, RedisError> {
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(block + Duration::from_secs(2)))
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(crate::redis::client(url, false)?, config)
+    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
 }
 
 /// Create the group on every partition stream (from the start of the stream, so entries
@@ -125,10 +129,8 @@ pub struct Projection {
 
 impl Projection {
     pub fn new(app: AppState, settings: Settings, metrics: HuntMetrics) -> Result<Self, RedisError> {
-        let reader = stream_connection(
-            &app.settings.redis_url,
-            Duration::from_millis(BLOCK_MS as u64),
-        )?;
+        let reader =
+            stream_connection(&app.redis_endpoint, Duration::from_millis(BLOCK_MS as u64))?;
         let consumer = app.instance_id.to_string();
         Ok(Self {
             app,

@@ -12,7 +12,7 @@ use super::error::LockError;
 use super::lease::Lease;
 use super::masters::{Masters, Reply, Tally};
 use super::settings::{LockConfig, LockMetrics, Resource};
-use crate::redis::keys;
+use crate::redis::{Endpoint, keys};
 
 /// A Redlock client: one connection per master plus one to the data Redis. Cheap to
 /// clone; clones share the connections.
@@ -22,33 +22,37 @@ pub struct Redlock {
 }
 
 impl Redlock {
-    /// Masters at `urls` (connections open lazily: masters may be down at start); the
-    /// data Redis is the first one. Errors: a bad URL, a URL listed twice, bad settings,
-    /// no URL. Call it inside a Tokio runtime (the connections start tasks).
-    pub fn new<S: AsRef<str>>(urls: &[S], config: LockConfig) -> Result<Self, LockError> {
+    /// Masters at `masters` (URLs or [`Endpoint`]s; connections open lazily: masters may
+    /// be down at start); the data Redis is the first one. Errors: a bad URL, a URL listed
+    /// twice, bad settings, no URL. Call it inside a Tokio runtime (the connections start
+    /// tasks).
+    pub fn new<E>(masters: &[E], config: LockConfig) -> Result<Self, LockError>
+    where
+        E: Clone + Into<Endpoint>,
+    {
         config.check()?;
-        let first = urls
+        let endpoints: Vec<Endpoint> = masters.iter().cloned().map(Into::into).collect();
+        let first = endpoints
             .first()
             .ok_or_else(|| LockError::Config("at least one master URL is needed".into()))?;
-        for (i, url) in urls.iter().enumerate() {
-            if urls[..i].iter().any(|u| u.as_ref() == url.as_ref()) {
+        for (i, e) in endpoints.iter().enumerate() {
+            if endpoints[..i].iter().any(|o| o.same_url(e)) {
                 return Err(LockError::Config(format!(
-                    "master {} is listed twice: one master would count twice toward the quorum",
-                    crate::base::config::redact_url(url.as_ref())
+                    "master {e} is listed twice: one master would count twice toward the quorum"
                 )));
             }
         }
-        let open = |url: &str, timeout| {
-            crate::redis::command_connection(url, timeout).map_err(|source| LockError::Url {
-                url: crate::base::config::redact_url(url),
+        let open = |e: &Endpoint, timeout| {
+            crate::redis::command_connection(e, timeout).map_err(|source| LockError::Url {
+                url: e.redacted(),
                 source,
             })
         };
-        let masters = urls
+        let masters = endpoints
             .iter()
-            .map(|u| open(u.as_ref(), config.node_timeout))
+            .map(|e| open(e, config.node_timeout))
             .collect::<Result<Vec<_>, _>>()?;
-        let data = open(first.as_ref(), config.data_timeout)?;
+        let data = open(first, config.data_timeout)?;
         Ok(Self {
             masters: Masters::new(masters, data, config, LockMetrics::default()),
         })

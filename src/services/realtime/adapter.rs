@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 
 use super::drops;
 use super::health::{Health, Refusal, Snapshot};
+use crate::redis::Endpoint;
 use crate::services::metrics::Metrics;
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
@@ -151,14 +152,14 @@ impl ReconnectingDriver {
     /// Connect both sides. Fails if Redis cannot be reached now (start-up needs it once).
     /// Starts the watchdog, which ends when the last clone of the driver is dropped.
     pub async fn connect(
-        url: &str,
+        endpoint: &Endpoint,
         timeout: Duration,
         metrics: Metrics,
     ) -> Result<Self, RedisError> {
         let handlers: Handlers = Arc::default();
         let health = Health::new(metrics.pubsub_live.clone());
         let publisher = ConnectionManager::new_with_config(
-            crate::redis::client(url, false)?,
+            endpoint.client(false)?,
             ConnectionManagerConfig::new()
                 .set_response_timeout(Some(timeout))
                 .set_connection_timeout(Some(timeout))
@@ -167,7 +168,7 @@ impl ReconnectingDriver {
         )
         .await?;
         let subscriber = ConnectionManager::new_with_config(
-            crate::redis::client(url, true)?,
+            endpoint.client(true)?,
             ConnectionManagerConfig::new()
                 .set_push_sender(PushRouter {
                     handlers: handlers.clone(),

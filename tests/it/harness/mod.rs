@@ -7,6 +7,8 @@ pub mod battle;
 pub mod demo;
 pub mod hunt;
 pub mod rooms;
+pub mod serve;
+pub mod tls;
 
 pub use app::{Arena, Instance};
 pub use arena::tools::redis_server::{RedisOptions, RedisServer};

@@ -1,0 +1,341 @@
+//! Where arena reaches a Redis: an [`Endpoint`] (a URL plus the TLS material for
+//! `rediss://`) and the one function that turns it into a client ([`Endpoint::client`]).
+//!
+//! Every connection arena opens (commands, pub/sub, Redlock masters, stream readers,
+//! `/ready`, the tools) is made here, so TLS and ACL credentials reach all of them;
+//! `tests/layers.rs` fails on a `redis::Client` made anywhere else in `src/`.
+//!
+//! URL forms: `redis://[user:password@]host:port[/db]`, and `rediss://…` for TLS (rustls,
+//! verified against the system's roots, or against a private CA given with [`Tls::load`]).
+//! A password never leaves this module unredacted: [`Endpoint`]'s `Debug` and
+//! [`Endpoint::redacted`] print `user:***`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{
+    Client, ClientTlsConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo, ProtocolVersion,
+    RedisError, TlsCertificates,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::base::config::redact_url;
+
+/// A TLS file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {what} {}: {source}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{what} {} is not usable: {reason}", path.display())]
+    Invalid {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+/// The TLS material for `rediss://` URLs: a private CA to trust instead of the system's
+/// roots, and a client certificate and key for mutual TLS. The default (none of them)
+/// verifies servers against the system's roots.
+#[derive(Clone, Default)]
+pub struct Tls {
+    certs: Option<Arc<TlsCertificates>>,
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key is a secret: say only what is configured.
+        let (ca, identity) = match &self.certs {
+            Some(c) => (c.root_cert.is_some(), c.client_tls.is_some()),
+            None => (false, false),
+        };
+        f.debug_struct("Tls")
+            .field("private_ca", &ca)
+            .field("client_certificate", &identity)
+            .finish()
+    }
+}
+
+impl Tls {
+    /// Read and check the PEM files: `ca` (one or more CA certificates) and `identity`
+    /// (a client certificate chain and its private key).
+    pub fn load(ca: Option<&Path>, identity: Option<(&Path, &Path)>) -> Result<Self, TlsError> {
+        if ca.is_none() && identity.is_none() {
+            return Ok(Self::default());
+        }
+        let root_cert = ca
+            .map(|path| {
+                let pem = read("CA certificate", path)?;
+                certificates("CA certificate", path, &pem)?;
+                Ok::<_, TlsError>(pem)
+            })
+            .transpose()?;
+        let client_tls = identity
+            .map(|(cert, key)| {
+                let client_cert = read("client certificate", cert)?;
+                certificates("client certificate", cert, &client_cert)?;
+                let client_key = read("client key", key)?;
+                PrivateKeyDer::from_pem_slice(&client_key).map_err(|e| TlsError::Invalid {
+                    what: "client key",
+                    path: key.to_path_buf(),
+                    reason: format!("no PEM private key in it ({e})"),
+                })?;
+                Ok::<_, TlsError>(ClientTlsConfig {
+                    client_cert,
+                    client_key,
+                })
+            })
+            .transpose()?;
+        let certs = TlsCertificates {
+            client_tls,
+            root_cert,
+        };
+        // Let redis-rs build its TLS parameters once now, so a file it cannot use fails at
+        // start-up with the setting's name rather than at the first connection.
+        let probe = ca.or(identity.map(|(c, _)| c)).unwrap_or(Path::new(""));
+        crypto_provider();
+        Client::build_with_tls("rediss://localhost", certs.clone()).map_err(|e| {
+            TlsError::Invalid {
+                what: "TLS file",
+                path: probe.to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(Self {
+            certs: Some(Arc::new(certs)),
+        })
+    }
+
+    /// Is anything set beyond the system's roots?
+    pub fn is_set(&self) -> bool {
+        self.certs.is_some()
+    }
+}
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `pem` must hold at least one certificate, all of them well formed.
+fn certificates(what: &'static str, path: &Path, pem: &[u8]) -> Result<(), TlsError> {
+    let invalid = |reason: String| TlsError::Invalid {
+        what,
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut n = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| invalid(format!("a certificate does not parse ({e})")))?;
+        n += 1;
+    }
+    if n == 0 {
+        return Err(invalid("no PEM certificate in it".into()));
+    }
+    Ok(())
+}
+
+/// rustls needs a process-wide crypto provider; ring is the one compiled in. Installing
+/// it explicitly keeps TLS working if another crate ever enables a second provider (then
+/// rustls cannot pick one by itself).
+fn crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // Err: one is installed already, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// One Redis to connect to: its URL and the TLS material for it.
+#[derive(Clone)]
+pub struct Endpoint {
+    url: String,
+    tls: Tls,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.redacted())
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// The URL with its password replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl From<&str> for Endpoint {
+    /// A URL verified (when `rediss://`) against the system's roots.
+    fn from(url: &str) -> Self {
+        Self::new(url, &Tls::default())
+    }
+}
+
+impl From<String> for Endpoint {
+    fn from(url: String) -> Self {
+        Self::new(url, &Tls::default())
+    }
+}
+
+impl From<&String> for Endpoint {
+    fn from(url: &String) -> Self {
+        Self::new(url.as_str(), &Tls::default())
+    }
+}
+
+impl From<&Endpoint> for Endpoint {
+    fn from(e: &Endpoint) -> Self {
+        e.clone()
+    }
+}
+
+impl Endpoint {
+    /// `url` with `tls` (used only if the URL is `rediss://`).
+    pub fn new(url: impl Into<String>, tls: &Tls) -> Self {
+        Self {
+            url: url.into(),
+            tls: tls.clone(),
+        }
+    }
+
+    /// The URL with any password replaced by `***`: the only form that may be printed.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    /// Does the URL ask for TLS (`rediss://`)?
+    pub fn is_tls(&self) -> bool {
+        self.url.starts_with("rediss://")
+    }
+
+    /// Is this the same server as `other` (the same URL)?
+    pub fn same_url(&self, other: &Endpoint) -> bool {
+        self.url == other.url
+    }
+
+    /// The user name in the URL (`default` when none is given), for messages.
+    pub fn user(&self) -> String {
+        self.url
+            .as_str()
+            .into_connection_info()
+            .ok()
+            .and_then(|i| i.redis_settings().username().map(str::to_string))
+            .unwrap_or_else(|| "default".into())
+    }
+
+    /// Check the URL without connecting.
+    pub fn parse(&self) -> Result<(), RedisError> {
+        self.client(false).map(drop)
+    }
+
+    /// A client for this endpoint, forcing RESP3 when `resp3` is set (pub/sub push
+    /// messages need it). The one place in arena that makes a [`redis::Client`].
+    pub fn client(&self, resp3: bool) -> Result<Client, RedisError> {
+        let mut info = self.url.as_str().into_connection_info()?;
+        if resp3 {
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3);
+            info = info.set_redis_settings(settings);
+        }
+        let tls = matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+        if tls {
+            crypto_provider();
+        }
+        match &self.tls.certs {
+            Some(certs) if tls => Client::build_with_tls(info, (**certs).clone()),
+            _ => Client::open(info),
+        }
+    }
+}
+
+/// A command connection: reconnects with backoff, each command bounded by `timeout`.
+///
+/// Created lazily: the first command connects.
+pub fn command_connection(
+    endpoint: impl Into<Endpoint>,
+    timeout: Duration,
+) -> Result<ConnectionManager, RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(timeout))
+        .set_connection_timeout(Some(timeout))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(200));
+    ConnectionManager::new_lazy_with_config(endpoint.into().client(false)?, config)
+}
+
+/// `PING` within `timeout`: is Redis reachable right now?
+pub async fn ping(conn: &ConnectionManager, timeout: Duration) -> Result<(), RedisError> {
+    let mut conn = conn.clone();
+    match tokio::time::timeout(timeout, redis::cmd("PING").query_async::<String>(&mut conn)).await {
+        Ok(r) => r.map(|_| ()),
+        Err(_) => Err(RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "PING timed out",
+        ))),
+    }
+}
+
+/// Did Redis refuse the credentials (a wrong password, an unknown or disabled user, a
+/// password needed and none given)? Unlike an unreachable Redis, retrying cannot help.
+pub fn is_auth_error(e: &RedisError) -> bool {
+    matches!(e.kind(), ErrorKind::AuthenticationFailed)
+        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_hide_the_password() {
+        let e = Endpoint::from("rediss://alice:s3cret@h:6380/0");
+        assert_eq!(e.to_string(), "rediss://alice:***@h:6380/0");
+        let dbg = format!("{e:?}");
+        assert!(!dbg.contains("s3cret"), "{dbg}");
+        assert!(dbg.contains("alice:***"), "{dbg}");
+        assert_eq!(e.user(), "alice");
+        assert_eq!(Endpoint::from("redis://h:1").user(), "default");
+        assert!(e.is_tls());
+    }
+
+    #[test]
+    fn urls_are_checked_without_connecting() {
+        assert!(Endpoint::from("rediss://h:6380").parse().is_ok());
+        assert!(Endpoint::from("redis://u:p@h:1/2").parse().is_ok());
+        assert!(Endpoint::from("http//nope").parse().is_err());
+    }
+
+    #[test]
+    fn tls_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        let e = Tls::load(Some(&missing), None).unwrap_err();
+        assert!(
+            e.to_string().starts_with("cannot read CA certificate"),
+            "{e}"
+        );
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let e = Tls::load(Some(&junk), None).unwrap_err();
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        assert!(!Tls::load(None, None).unwrap().is_set());
+    }
+}
