@@ -1,6 +1,7 @@
 //! The `arena` binary: parse the command line, set up logs, run the library.
 
 use anyhow::Context;
+use arena::base::telemetry::LogFormat;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -12,6 +13,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    log: arena::base::telemetry::LogSettings,
 }
 
 #[derive(Subcommand)]
@@ -81,9 +84,15 @@ enum HuntAction {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let format = cli.log.log_format;
+    if let Command::Serve(config) = &cli.command
+        && let Some(id) = &config.instance_id
+    {
+        arena::base::telemetry::set_instance(id);
+    }
     // Logs, plus the layer that counts socketioxide's per-client drops of broadcasts
     // from other instances (`arena_pubsub_client_dropped_total`).
-    arena::base::telemetry::init_with(true, arena::services::realtime::drops::layer());
+    arena::base::telemetry::init_as(format, true, arena::services::realtime::drops::layer());
     arena::base::process::raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -101,7 +110,11 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("arena: {e:#}");
+            match format {
+                LogFormat::Text => eprintln!("arena: {e:#}"),
+                // A log shipper reads JSON lines only: the last word is one too.
+                LogFormat::Json => tracing::error!(error = %format_args!("{e:#}"), "arena stopped"),
+            }
             std::process::ExitCode::FAILURE
         }
     }

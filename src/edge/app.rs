@@ -82,6 +82,7 @@ impl App {
             Some(id) => id.as_str().into(),
             None => default_instance_id(addr.port()).into(),
         };
+        crate::base::telemetry::set_instance(&instance_id);
         let settings = &config.services;
         let (endpoint, masters) = settings.endpoints()?;
         let redis_err = |source: redis::RedisError| redis_error(&endpoint, source);

@@ -21,6 +21,7 @@ mod hunt;
 mod input;
 mod intake;
 mod locks;
+mod logs;
 mod metrics;
 mod rooms;
 mod ticks;
