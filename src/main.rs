@@ -131,7 +131,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(file) => arena::edge::config_file::resolve(Some(&file), &serve_args())?.0,
                 None => *config,
             };
-            let app = arena::edge::app::App::build(config).await?;
+            // Ctrl-C / SIGTERM also end a start-up that waits on Redis.
+            let app = tokio::select! {
+                app = arena::edge::app::App::build(config) => app?,
+                _ = shutdown.cancelled() => anyhow::bail!("stopped while starting"),
+            };
             app.run(shutdown)
                 .await
                 .context("instance stopped with an error")?;

@@ -88,6 +88,27 @@ impl App {
         let redis_err = |source: redis::RedisError| redis_error(&endpoint, source);
         let timeout = Duration::from_millis(settings.redis_timeout_ms);
         let metrics = Metrics::new();
+        // Fail fast, in one line, on what retrying cannot mend: refused credentials, a bad
+        // certificate. (An unreachable Redis fails start-up too: the pub/sub connections
+        // need it once.)
+        let check_within = timeout.max(Duration::from_secs(2));
+        crate::redis::check(&endpoint, check_within)
+            .await
+            .map_err(redis_err)?;
+        // Redlock masters may be down at start (their connections are lazy), but one that
+        // refuses the credentials would never count toward a quorum: that stops start-up.
+        let others: Vec<&Endpoint> = masters.iter().filter(|m| !m.same_url(&endpoint)).collect();
+        let checks = others.iter().map(|m| crate::redis::check(m, check_within));
+        for (m, r) in others
+            .iter()
+            .zip(futures_util::future::join_all(checks).await)
+        {
+            if let Err(e) = r
+                && crate::redis::is_auth_error(&e)
+            {
+                return Err(redis_error(m, e));
+            }
+        }
         let redis = crate::redis::command_connection(&endpoint, timeout).map_err(redis_err)?;
         let driver = ReconnectingDriver::connect(&endpoint, timeout, metrics.clone())
             .await

@@ -17,29 +17,59 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{
-    Client, ClientTlsConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo, ProtocolVersion,
-    RedisError, TlsCertificates,
+    AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo,
+    ProtocolVersion, RedisError, TlsCertificates,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::base::config::redact_url;
 
+/// The TLS files arena reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFile {
+    /// The CA certificate(s) to trust instead of the system's roots.
+    Ca,
+    /// The client certificate (chain) for mutual TLS.
+    ClientCert,
+    /// The client certificate's private key.
+    ClientKey,
+}
+
+impl fmt::Display for TlsFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ca => "CA certificate",
+            Self::ClientCert => "client certificate",
+            Self::ClientKey => "client key",
+        })
+    }
+}
+
 /// A TLS file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {what} {}: {source}", path.display())]
+    #[error("cannot read {file} {}: {source}", path.display())]
     Read {
-        what: &'static str,
+        file: TlsFile,
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{what} {} is not usable: {reason}", path.display())]
+    #[error("{file} {} is not usable: {reason}", path.display())]
     Invalid {
-        what: &'static str,
+        file: TlsFile,
         path: PathBuf,
         reason: String,
     },
+}
+
+impl TlsError {
+    /// Which file it is about.
+    pub fn file(&self) -> TlsFile {
+        match self {
+            Self::Read { file, .. } | Self::Invalid { file, .. } => *file,
+        }
+    }
 }
 
 /// The TLS material for `rediss://` URLs: a private CA to trust instead of the system's
@@ -73,18 +103,18 @@ impl Tls {
         }
         let root_cert = ca
             .map(|path| {
-                let pem = read("CA certificate", path)?;
-                certificates("CA certificate", path, &pem)?;
+                let pem = read(TlsFile::Ca, path)?;
+                certificates(TlsFile::Ca, path, &pem)?;
                 Ok::<_, TlsError>(pem)
             })
             .transpose()?;
         let client_tls = identity
             .map(|(cert, key)| {
-                let client_cert = read("client certificate", cert)?;
-                certificates("client certificate", cert, &client_cert)?;
-                let client_key = read("client key", key)?;
+                let client_cert = read(TlsFile::ClientCert, cert)?;
+                certificates(TlsFile::ClientCert, cert, &client_cert)?;
+                let client_key = read(TlsFile::ClientKey, key)?;
                 PrivateKeyDer::from_pem_slice(&client_key).map_err(|e| TlsError::Invalid {
-                    what: "client key",
+                    file: TlsFile::ClientKey,
                     path: key.to_path_buf(),
                     reason: format!("no PEM private key in it ({e})"),
                 })?;
@@ -100,12 +130,16 @@ impl Tls {
         };
         // Let redis-rs build its TLS parameters once now, so a file it cannot use fails at
         // start-up with the setting's name rather than at the first connection.
-        let probe = ca.or(identity.map(|(c, _)| c)).unwrap_or(Path::new(""));
+        let (file, path) = match (identity, ca) {
+            (Some((cert, _)), _) => (TlsFile::ClientCert, cert),
+            (None, Some(ca)) => (TlsFile::Ca, ca),
+            (None, None) => return Ok(Self::default()),
+        };
         crypto_provider();
         Client::build_with_tls("rediss://localhost", certs.clone()).map_err(|e| {
             TlsError::Invalid {
-                what: "TLS file",
-                path: probe.to_path_buf(),
+                file,
+                path: path.to_path_buf(),
                 reason: e.to_string(),
             }
         })?;
@@ -120,18 +154,18 @@ impl Tls {
     }
 }
 
-fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+fn read(file: TlsFile, path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read {
-        what,
+        file,
         path: path.to_path_buf(),
         source,
     })
 }
 
 /// `pem` must hold at least one certificate, all of them well formed.
-fn certificates(what: &'static str, path: &Path, pem: &[u8]) -> Result<(), TlsError> {
+fn certificates(file: TlsFile, path: &Path, pem: &[u8]) -> Result<(), TlsError> {
     let invalid = |reason: String| TlsError::Invalid {
-        what,
+        file,
         path: path.to_path_buf(),
         reason,
     };
@@ -291,6 +325,23 @@ pub async fn ping(conn: &ConnectionManager, timeout: Duration) -> Result<(), Red
             "PING timed out",
         ))),
     }
+}
+
+/// Connect once, as RESP2 and as RESP3 (the pub/sub connections), and `PING`, each step
+/// within `timeout`: do the address, TLS and credentials work? Start-up runs it before
+/// the reconnecting connections, which would retry a refused password for ever.
+pub async fn check(endpoint: &Endpoint, timeout: Duration) -> Result<(), RedisError> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    for resp3 in [false, true] {
+        let mut conn = endpoint
+            .client(resp3)?
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        redis::cmd("PING").query_async::<()>(&mut conn).await?;
+    }
+    Ok(())
 }
 
 /// Did Redis refuse the credentials (a wrong password, an unknown or disabled user, a

@@ -10,4 +10,6 @@ pub mod connect;
 pub mod keys;
 pub mod script;
 
-pub use connect::{Endpoint, Tls, TlsError, command_connection, is_auth_error, ping};
+pub use connect::{
+    Endpoint, Tls, TlsError, TlsFile, check, command_connection, is_auth_error, ping,
+};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::base::config::{ConfigError, bad, in_range, redact_url};
-use crate::redis::{Endpoint, Tls, TlsError};
+use crate::redis::{Endpoint, Tls, TlsFile};
 use crate::services::lock::LockConfig;
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -275,13 +275,10 @@ impl RedisTls {
             (None, Some(_)) => return Err(bad("REDIS_TLS_CERT", "is needed with REDIS_TLS_KEY")),
         };
         Tls::load(self.redis_tls_ca.as_deref(), identity).map_err(|e| {
-            let setting = match &e {
-                TlsError::Read { what, .. } | TlsError::Invalid { what, .. } => match *what {
-                    "CA certificate" => "REDIS_TLS_CA",
-                    "client key" => "REDIS_TLS_KEY",
-                    "client certificate" => "REDIS_TLS_CERT",
-                    _ => self.first_set(),
-                },
+            let setting = match e.file() {
+                TlsFile::Ca => "REDIS_TLS_CA",
+                TlsFile::ClientCert => "REDIS_TLS_CERT",
+                TlsFile::ClientKey => "REDIS_TLS_KEY",
             };
             bad(setting, e.to_string())
         })

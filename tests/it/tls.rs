@@ -191,6 +191,43 @@ fn tls_wrong_password_stops_start_up_with_one_clear_line() {
         "{out:?}"
     );
     assert!(!out.stderr[0].contains(r.password()), "the password leaked");
+
+    // No password at all, where one is needed.
+    let url = format!("rediss://127.0.0.1:{port}");
+    let out = Serve::run_to_exit(
+        &[("REDIS_URL", &url), ("REDIS_TLS_CA", &ca)],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.stderr.len(), 1, "one line expected: {out:?}");
+    assert!(
+        out.stderr[0].ends_with(
+            "as user default: NOAUTH: the server needs a password and the URL gives none"
+        ),
+        "{out:?}"
+    );
+
+    // A Redlock master that refuses the password stops start-up too (its connections are
+    // lazy, so nothing else would say so before the first lock).
+    let good = r.url();
+    let masters = format!("{good},{}/1", r.url_as(USER, wrong));
+    let out = Serve::run_to_exit(
+        &[
+            ("REDIS_URL", &good),
+            ("REDLOCK_URLS", &masters),
+            ("REDIS_TLS_CA", &ca),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.stderr.len(), 1, "one line expected: {out:?}");
+    assert!(
+        out.stderr[0].starts_with(&format!(
+            "arena: cannot authenticate to Redis at rediss://arena:***@127.0.0.1:{port}/1 as user arena: WRONGPASS"
+        )),
+        "{out:?}"
+    );
+    assert!(!out.stderr[0].contains(wrong), "the password leaked");
 }
 
 #[tokio::test]
