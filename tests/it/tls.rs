@@ -276,3 +276,44 @@ async fn tls_serve_never_prints_the_password() {
     let leaks: Vec<&String> = all.iter().filter(|l| l.contains(r.password())).collect();
     assert!(leaks.is_empty(), "the password leaked: {leaks:?}");
 }
+
+#[test]
+fn tls_tools_take_the_url_forms_and_the_ca() {
+    let r = TlsRedis::start();
+    let ca = r.ca().display().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+            .args(args)
+            .env_remove("REDIS_URL")
+            .env("REDIS_TLS_CA", &ca)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(r.password()), "the password leaked: {text}");
+        (out.status.code(), text)
+    };
+    // `arena doctor` as an admin (it reads INFO and CONFIG).
+    let (_, text) = run(&["doctor", "--redis-url", &r.admin_url()]);
+    assert!(text.contains("redis version"), "{text}");
+    assert!(!text.contains("cannot reach"), "{text}");
+    // `arena hunt rebuild` as arena's own ACL user.
+    let (code, text) = run(&["hunt", "rebuild", "--redis-url", &r.url()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("leaderboard rebuilt"), "{text}");
+    // Without the CA the server's certificate is refused, in one line.
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["doctor", "--redis-url", &r.admin_url()])
+        .env_remove("REDIS_TLS_CA")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.starts_with("arena: cannot reach Redis at rediss://default:***@127.0.0.1:"),
+        "{err}"
+    );
+}
