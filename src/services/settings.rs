@@ -82,24 +82,37 @@ pub struct Settings {
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field must be placed here, redacted if secret.
+        let Self {
+            redis_url,
+            redlock_urls,
+            redis_tls,
+            lock_ttl_ms,
+            max_payload_bytes,
+            client_buffer,
+            redis_timeout_ms,
+            pubsub_buffer,
+            limits,
+            auth,
+            test_clock_skew_ms,
+        } = self;
+        let masters = redlock_urls.as_ref().map(|u| {
+            u.split(',')
+                .map(|u| redact_url(u.trim()))
+                .collect::<Vec<_>>()
+        });
         f.debug_struct("Settings")
-            .field("redis_url", &redact_url(&self.redis_url))
-            .field(
-                "redlock_urls",
-                &self.redlock_urls.as_ref().map(|u| {
-                    u.split(',')
-                        .map(|u| redact_url(u.trim()))
-                        .collect::<Vec<_>>()
-                }),
-            )
-            .field("redis_tls", &self.redis_tls)
-            .field("lock_ttl_ms", &self.lock_ttl_ms)
-            .field("max_payload_bytes", &self.max_payload_bytes)
-            .field("client_buffer", &self.client_buffer)
-            .field("redis_timeout_ms", &self.redis_timeout_ms)
-            .field("pubsub_buffer", &self.pubsub_buffer)
-            .field("limits", &self.limits)
-            .field("test_clock_skew_ms", &self.test_clock_skew_ms)
+            .field("redis_url", &redact_url(redis_url))
+            .field("redlock_urls", &masters)
+            .field("redis_tls", redis_tls)
+            .field("lock_ttl_ms", lock_ttl_ms)
+            .field("max_payload_bytes", max_payload_bytes)
+            .field("client_buffer", client_buffer)
+            .field("redis_timeout_ms", redis_timeout_ms)
+            .field("pubsub_buffer", pubsub_buffer)
+            .field("limits", limits)
+            .field("auth", auth)
+            .field("test_clock_skew_ms", test_clock_skew_ms)
             .finish()
     }
 }
@@ -430,8 +443,10 @@ mod tests {
             redlock_urls: Some("redis://a:pw1@m1:1, redis://:pw2@m2:2".into()),
             ..Settings::default()
         };
+        let mut s = s;
+        s.auth.token_secret = Some("token-secret-token-secret-token-secret".into());
         let shown = format!("{s:?}");
-        for secret in ["hunter2", "pw1", "pw2"] {
+        for secret in ["hunter2", "pw1", "pw2", "token-secret"] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains("rediss://arena:***@h:6380"), "{shown}");
@@ -440,12 +455,12 @@ mod tests {
 
     #[test]
     fn tls_files_are_named_and_need_a_tls_url() {
-        let mut s = Settings::default();
+        let mut s = dev();
         s.redis_tls.redis_tls_cert = Some("/nonexistent/cert.pem".into());
         assert_eq!(s.validate().unwrap_err().setting, "REDIS_TLS_KEY");
         let mut s = Settings {
             redis_url: "rediss://h:6380".into(),
-            ..Settings::default()
+            ..dev()
         };
         s.redis_tls.redis_tls_ca = Some("/nonexistent/ca.pem".into());
         let e = s.validate().unwrap_err();

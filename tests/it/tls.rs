@@ -10,7 +10,7 @@ use redis::AsyncCommands;
 use serde_json::json;
 
 use crate::harness::hunt::{self, store_map};
-use crate::harness::serve::Serve;
+use crate::harness::serve::{Serve, TOKEN_SECRET};
 use crate::harness::tls::{TlsRedis, USER};
 use crate::harness::{Arena, BattleClient, HuntClient, Instance, RoomsClient, eventually};
 
@@ -100,6 +100,13 @@ async fn tls_acl_user_runs_rooms_ticks_battles_and_claims() {
         let board = arena[0].get_json("/api/hunt/leaderboard").await;
         let top = &board["entries"][0];
         (top["player"] == "bob" && top["score"].as_f64() == Some(40.0)).then_some(())
+    })
+    .await;
+
+    // The fleet registry (heartbeats from both instances).
+    eventually(WAIT, "both instances in the fleet registry", || async {
+        let fleet = arena[0].get_json("/api/admin/instances").await;
+        (fleet["totals"]["instances"] == 2).then_some(())
     })
     .await;
 
@@ -273,7 +280,10 @@ async fn tls_serve_never_prints_the_password() {
             .any(|l| l.contains("rediss://arena:***@127.0.0.1")),
         "the start-up line names the redacted URL: {all:?}"
     );
-    let leaks: Vec<&String> = all.iter().filter(|l| l.contains(r.password())).collect();
+    let leaks: Vec<&String> = all
+        .iter()
+        .filter(|l| l.contains(r.password()) || l.contains(TOKEN_SECRET))
+        .collect();
     assert!(leaks.is_empty(), "the password leaked: {leaks:?}");
 }
 

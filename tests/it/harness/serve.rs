@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+/// The token secret `arena serve` gets unless a test gives its own (`ARENA_AUTH=token`,
+/// the default, needs one).
+pub const TOKEN_SECRET: &str = "serve-harness-token-secret-0123456789abcdef";
+
 /// A running `arena serve`, killed on drop.
 pub struct Serve {
     child: Child,
@@ -58,13 +62,17 @@ pub struct Output {
 }
 
 impl Serve {
-    /// Start `arena serve` on a free port with `env` (and no `RUST_LOG` unless given).
+    /// Start `arena serve` on a free port with `env` (no `RUST_LOG` or `LOG_FORMAT` unless
+    /// given; [`TOKEN_SECRET`] as the token secret).
     pub fn spawn(env: &[(&str, &str)]) -> Serve {
         let port = arena::tools::redis_server::free_port().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_arena"));
         cmd.arg("serve")
             .env_remove("RUST_LOG")
             .env_remove("LOG_FORMAT")
+            .env_remove("ARENA_AUTH")
+            .env_remove("ARENA_TOKEN_SECRET_FILE")
+            .env("ARENA_TOKEN_SECRET", TOKEN_SECRET)
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .stdin(Stdio::null())
