@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use arena::redis::Endpoint;
 use arena::services::lock::{LockConfig, Redlock, Resource};
 use arena::tools::redis_server::{RedisOptions, RedisServer};
 use criterion::Criterion;
@@ -24,7 +25,7 @@ fn main() {
     let servers: Vec<RedisServer> = (0..3)
         .map(|_| RedisServer::start(RedisOptions::default()).unwrap())
         .collect();
-    let urls: Vec<String> = servers.iter().map(RedisServer::url).collect();
+    let urls: Vec<Endpoint> = servers.iter().map(|s| Endpoint::plain(s.url())).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

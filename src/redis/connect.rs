@@ -3,7 +3,8 @@
 //!
 //! Every connection arena opens (commands, pub/sub, Redlock masters, stream readers,
 //! `/ready`, the tools) is made here, so TLS and ACL credentials reach all of them;
-//! `tests/layers.rs` fails on a `redis::Client` made anywhere else in `src/`.
+//! `tests/layers.rs` fails on a `redis::Client` made anywhere else in `src/`, and on an
+//! [`Endpoint::plain`] there (an endpoint that drops the configured TLS files).
 //!
 //! URL forms: `redis://[user:password@]host:port[/db]`, and `rediss://…` for TLS (rustls,
 //! verified against the system's roots, or against a private CA given with [`Tls::load`]).
@@ -214,31 +215,6 @@ impl fmt::Display for Endpoint {
     }
 }
 
-impl From<&str> for Endpoint {
-    /// A URL verified (when `rediss://`) against the system's roots.
-    fn from(url: &str) -> Self {
-        Self::new(url, &Tls::default())
-    }
-}
-
-impl From<String> for Endpoint {
-    fn from(url: String) -> Self {
-        Self::new(url, &Tls::default())
-    }
-}
-
-impl From<&String> for Endpoint {
-    fn from(url: &String) -> Self {
-        Self::new(url.as_str(), &Tls::default())
-    }
-}
-
-impl From<&Endpoint> for Endpoint {
-    fn from(e: &Endpoint) -> Self {
-        e.clone()
-    }
-}
-
 impl Endpoint {
     /// `url` with `tls` (used only if the URL is `rediss://`).
     pub fn new(url: impl Into<String>, tls: &Tls) -> Self {
@@ -246,6 +222,13 @@ impl Endpoint {
             url: url.into(),
             tls: tls.clone(),
         }
+    }
+
+    /// `url` without TLS files: a `rediss://` URL is verified against the system's roots.
+    /// For tests and URL checks; arena's own connections take the configured files
+    /// (`services::settings::Settings::endpoints`), which `tests/layers.rs` enforces.
+    pub fn plain(url: impl Into<String>) -> Self {
+        Self::new(url, &Tls::default())
     }
 
     /// The URL with any password replaced by `***`: the only form that may be printed.
@@ -304,7 +287,7 @@ impl Endpoint {
 ///
 /// Created lazily: the first command connects.
 pub fn command_connection(
-    endpoint: impl Into<Endpoint>,
+    endpoint: &Endpoint,
     timeout: Duration,
 ) -> Result<ConnectionManager, RedisError> {
     let config = ConnectionManagerConfig::new()
@@ -312,7 +295,7 @@ pub fn command_connection(
         .set_connection_timeout(Some(timeout))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(200));
-    ConnectionManager::new_lazy_with_config(endpoint.into().client(false)?, config)
+    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
 }
 
 /// `PING` within `timeout`: is Redis reachable right now?
@@ -357,21 +340,21 @@ mod tests {
 
     #[test]
     fn debug_and_display_hide_the_password() {
-        let e = Endpoint::from("rediss://alice:s3cret@h:6380/0");
+        let e = Endpoint::plain("rediss://alice:s3cret@h:6380/0");
         assert_eq!(e.to_string(), "rediss://alice:***@h:6380/0");
         let dbg = format!("{e:?}");
         assert!(!dbg.contains("s3cret"), "{dbg}");
         assert!(dbg.contains("alice:***"), "{dbg}");
         assert_eq!(e.user(), "alice");
-        assert_eq!(Endpoint::from("redis://h:1").user(), "default");
+        assert_eq!(Endpoint::plain("redis://h:1").user(), "default");
         assert!(e.is_tls());
     }
 
     #[test]
     fn urls_are_checked_without_connecting() {
-        assert!(Endpoint::from("rediss://h:6380").parse().is_ok());
-        assert!(Endpoint::from("redis://u:p@h:1/2").parse().is_ok());
-        assert!(Endpoint::from("http//nope").parse().is_err());
+        assert!(Endpoint::plain("rediss://h:6380").parse().is_ok());
+        assert!(Endpoint::plain("redis://u:p@h:1/2").parse().is_ok());
+        assert!(Endpoint::plain("http//nope").parse().is_err());
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl Default for Settings {
 impl Settings {
     /// Check every value; the error names the setting and the reason.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        Endpoint::from(self.redis_url.as_str())
+        Endpoint::new(self.redis_url.as_str(), &Tls::default())
             .parse()
             .map_err(|e| {
                 bad(
@@ -158,7 +158,7 @@ impl Settings {
                         format!("{} is listed twice", redact_url(url)),
                     ));
                 }
-                Endpoint::from(url).parse().map_err(|e| {
+                Endpoint::new(url, &Tls::default()).parse().map_err(|e| {
                     bad(
                         "REDLOCK_URLS",
                         format!("cannot parse {:?}: {e}", redact_url(url)),
@@ -234,8 +234,12 @@ impl Settings {
 
     /// The main Redis, then the Redlock masters, without TLS files (to look at the URLs).
     fn redis_endpoints(&self) -> Vec<Endpoint> {
-        let mut all = vec![Endpoint::from(self.redis_url.as_str())];
-        all.extend(self.lock_masters().into_iter().map(Endpoint::from));
+        let mut all = vec![Endpoint::new(self.redis_url.as_str(), &Tls::default())];
+        all.extend(
+            self.lock_masters()
+                .into_iter()
+                .map(|u| Endpoint::new(u, &Tls::default())),
+        );
         all
     }
 }

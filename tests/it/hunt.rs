@@ -22,7 +22,11 @@ use crate::harness::{Arena, HuntClient, RedisOptions, RedisServer, eventually, r
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn conn(url: &str) -> ConnectionManager {
-    let mut c = arena::redis::command_connection(url, Duration::from_secs(5)).unwrap();
+    let mut c = arena::redis::command_connection(
+        &arena::redis::Endpoint::plain(url),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     arena::redis::ping(&c, Duration::from_secs(5))
         .await
         .unwrap();

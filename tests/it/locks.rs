@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arena::redis::keys;
+use arena::redis::{Endpoint, keys};
 use arena::services::lock::scripts;
 use arena::services::lock::{
     FencedOutcome, LockConfig, LockError, LossReason, Redlock, Resource, fenced_incr_by, fenced_set,
@@ -25,8 +25,8 @@ fn masters(n: usize) -> Vec<RedisServer> {
     (0..n).map(|_| redis()).collect()
 }
 
-fn urls(servers: &[RedisServer]) -> Vec<String> {
-    servers.iter().map(RedisServer::url).collect()
+fn urls(servers: &[RedisServer]) -> Vec<Endpoint> {
+    servers.iter().map(|s| Endpoint::plain(s.url())).collect()
 }
 
 fn config(ttl_ms: u64) -> LockConfig {
@@ -40,7 +40,8 @@ fn redlock(servers: &[RedisServer], cfg: LockConfig) -> Redlock {
 }
 
 fn conn(server: &RedisServer) -> ConnectionManager {
-    arena::redis::command_connection(server.url(), Duration::from_secs(2)).unwrap()
+    arena::redis::command_connection(&Endpoint::plain(server.url()), Duration::from_secs(2))
+        .unwrap()
 }
 
 async fn get(server: &RedisServer, key: &str) -> Option<String> {
@@ -467,7 +468,11 @@ fn redlock_urls_are_validated_by_name() {
         c.services.redlock_urls = Some(bad.into());
         assert_eq!(c.validate().unwrap_err().setting, "REDLOCK_URLS", "{bad}");
     }
-    let e = Redlock::new(&["redis://h:1", "redis://h:1"], LockConfig::default()).unwrap_err();
+    let twice = [
+        Endpoint::plain("redis://h:1"),
+        Endpoint::plain("redis://h:1"),
+    ];
+    let e = Redlock::new(&twice, LockConfig::default()).unwrap_err();
     assert!(e.to_string().contains("listed twice"), "{e}");
 }
 

@@ -32,7 +32,7 @@ async fn acl_is_restrictive(r: &TlsRedis) {
     assert_eq!(e.code(), Some("NOPERM"), "{e}");
     // The default user needs its own password.
     let anon = arena::redis::command_connection(
-        arena::redis::Endpoint::new(format!("rediss://127.0.0.1:{}", r.server.port()), &r.tls()),
+        &arena::redis::Endpoint::new(format!("rediss://127.0.0.1:{}", r.server.port()), &r.tls()),
         Duration::from_secs(2),
     )
     .unwrap();
@@ -41,7 +41,11 @@ async fn acl_is_restrictive(r: &TlsRedis) {
         .unwrap_err();
     assert!(arena::redis::is_auth_error(&e), "{e}");
     // Without the private CA the server's certificate is refused.
-    let untrusted = arena::redis::command_connection(r.url(), Duration::from_secs(2)).unwrap();
+    let untrusted = arena::redis::command_connection(
+        &arena::redis::Endpoint::plain(r.url()),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     assert!(
         arena::redis::ping(&untrusted, Duration::from_secs(2))
             .await
@@ -134,7 +138,7 @@ async fn tls_mutual_needs_the_client_certificate() {
     let with =
         arena::redis::Tls::load(Some(&r.ca()), Some((&r.client_cert(), &r.client_key()))).unwrap();
     let c = arena::redis::command_connection(
-        arena::redis::Endpoint::new(r.url(), &with),
+        &arena::redis::Endpoint::new(r.url(), &with),
         Duration::from_secs(5),
     )
     .unwrap();
@@ -142,7 +146,7 @@ async fn tls_mutual_needs_the_client_certificate() {
         .await
         .unwrap();
     let without = arena::redis::command_connection(
-        arena::redis::Endpoint::new(r.url(), &r.tls()),
+        &arena::redis::Endpoint::new(r.url(), &r.tls()),
         Duration::from_secs(2),
     )
     .unwrap();

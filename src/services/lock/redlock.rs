@@ -22,16 +22,11 @@ pub struct Redlock {
 }
 
 impl Redlock {
-    /// Masters at `masters` (URLs or [`Endpoint`]s; connections open lazily: masters may
-    /// be down at start); the data Redis is the first one. Errors: a bad URL, a URL listed
-    /// twice, bad settings, no URL. Call it inside a Tokio runtime (the connections start
-    /// tasks).
-    pub fn new<E>(masters: &[E], config: LockConfig) -> Result<Self, LockError>
-    where
-        E: Clone + Into<Endpoint>,
-    {
+    /// Masters at `masters` (connections open lazily: masters may be down at start); the
+    /// data Redis is the first one. Errors: a bad URL, a URL listed twice, bad settings, no
+    /// URL. Call it inside a Tokio runtime (the connections start tasks).
+    pub fn new(endpoints: &[Endpoint], config: LockConfig) -> Result<Self, LockError> {
         config.check()?;
-        let endpoints: Vec<Endpoint> = masters.iter().cloned().map(Into::into).collect();
         let first = endpoints
             .first()
             .ok_or_else(|| LockError::Config("at least one master URL is needed".into()))?;

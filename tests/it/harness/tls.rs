@@ -134,7 +134,7 @@ impl TlsRedis {
     /// A connected command connection for `url`, trusting the test CA.
     pub async fn conn(&self, url: &str) -> ConnectionManager {
         let c = arena::redis::command_connection(
-            Endpoint::new(url, &self.tls()),
+            &Endpoint::new(url, &self.tls()),
             Duration::from_secs(5),
         )
         .unwrap();
