@@ -275,6 +275,20 @@ async fn tls_serve_never_prints_the_password() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("REDIS_URL"), "{help}");
     assert!(!help.contains(r.password()), "--help shows the password");
+    // `arena config print` shows the effective settings, the URL redacted.
+    let print = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["config", "print"])
+        .env("REDIS_URL", &url)
+        .env("REDIS_TLS_CA", &ca)
+        .output()
+        .unwrap();
+    let print = String::from_utf8_lossy(&print.stdout);
+    assert!(print.contains("rediss://arena:***@127.0.0.1"), "{print}");
+    assert!(print.contains("redis_tls_ca"), "{print}");
+    assert!(
+        !print.contains(r.password()),
+        "config print shows the password"
+    );
 
     let out = serve.stop();
     assert_eq!(out.code, Some(0), "{out:?}");
