@@ -10,6 +10,7 @@ pub mod lock;
 pub mod metrics;
 pub mod mode;
 pub mod period;
+pub mod problems;
 pub mod realtime;
 pub mod settings;
 pub mod state;
