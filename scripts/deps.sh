@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install what arena needs from Debian's packages, only where it is missing.
 #   scripts/deps.sh demo   -> redis-server
-#   scripts/deps.sh test   -> redis-server, redis-tools, chromium, node + npm, tests/ui npm packages
+#   scripts/deps.sh test   -> redis-server, redis-tools, chromium, node + npm, tests/ui npm packages,
+#                             python3, gcc, g++ (`arena problems check` runs the bank's solutions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(redis-server)
-[ "${1:-demo}" = test ] && want+=(redis-cli chromium node npm)
+[ "${1:-demo}" = test ] && want+=(redis-cli chromium node npm python3 gcc g++)
 
 pkg_for() {
   case "$1" in
@@ -15,6 +16,9 @@ pkg_for() {
     chromium) echo chromium ;;
     node) echo nodejs ;;
     npm) echo npm ;;
+    python3) echo python3 ;;
+    gcc) echo gcc ;;
+    g++) echo g++ ;;
   esac
 }
 

@@ -37,6 +37,12 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// The problem bank: `list` it, or `check` it (every reference solution must pass
+    /// every test, every wrong one must not).
+    Problems {
+        #[command(subcommand)]
+        action: ProblemsAction,
+    },
     /// Treasure-hunt maintenance (see `arena hunt --help`).
     Hunt {
         #[command(subcommand)]
@@ -59,6 +65,19 @@ enum ConfigAction {
         #[arg(long, env = "ARENA_CONFIG")]
         config: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ProblemsAction {
+    /// One line per problem: id, difficulty, tests (examples + hidden), title.
+    List(arena::tools::problems::ListArgs),
+    /// Validate the bank, then run every reference and wrong solution on every test; exits
+    /// non-zero when a reference fails a test or a wrong solution passes them all.
+    ///
+    /// Until the judge lands, solutions run OUTSIDE ANY SANDBOX with this host's python3,
+    /// node, gcc and g++ (temp dir, wall-clock time limit, no memory limit): trusted
+    /// reference code only; the judge replaces this.
+    Check(arena::tools::problems::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -175,6 +194,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "leaderboard rebuilt: {} claims, {} players, total {}",
                 r.claims, r.players, r.total
             );
+        }
+        Command::Problems {
+            action: ProblemsAction::List(args),
+        } => {
+            let bank = arena::tools::problems::list::load(args.dir.as_deref())?;
+            print!("{}", arena::tools::problems::list::render(&bank));
+        }
+        Command::Problems {
+            action: ProblemsAction::Check(args),
+        } => {
+            let report = arena::tools::problems::check::run(&args).await?;
+            print!("{}", report.render());
+            if !report.ok() {
+                anyhow::bail!(
+                    "{} solution(s) did not do what they must",
+                    report.failures()
+                );
+            }
         }
         Command::Doctor(args) => {
             let findings = arena::tools::doctor::examine(&args).await?;

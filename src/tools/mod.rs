@@ -8,5 +8,6 @@ pub mod client;
 pub mod doctor;
 pub mod http_client;
 pub mod launcher;
+pub mod problems;
 pub mod redis_server;
 pub mod token;

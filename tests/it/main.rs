@@ -23,6 +23,7 @@ mod intake;
 mod locks;
 mod logs;
 mod metrics;
+mod problems;
 mod rooms;
 mod ticks;
 mod tls;
