@@ -1,7 +1,8 @@
 //! Shared services: what every mode stands on and none of them names a mode — the
 //! instance's state and settings, identity (tokens, auth modes), Redlock leases, the shared rate limiter, the
 //! leader-per-period runner, the metrics registry, the Socket.IO plumbing (cross-instance
-//! adapter, handler wrapper) and the `Mode` contract the modes implement.
+//! adapter, handler wrapper), the problem bank (`problems`) and the `Mode` contract the
+//! modes implement.
 
 pub mod auth;
 pub mod fleet;

@@ -1,5 +1,6 @@
 //! Tools around the server, beside the edge: `arena demo` (`launcher`, with a managed
-//! `redis_server`), `arena bench`, `arena token`, and the small clients they and the tests use
+//! `redis_server`), `arena bench`, `arena token`, `arena problems` (`problems`: list and
+//! check the problem bank), and the small clients they and the tests use
 //! (`client` for Socket.IO, `http_client` for loopback HTTP). Nothing in the server
 //! layers uses them.
 
