@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::host_runner::HostRunner;
 use super::list::load;
-use super::runner::{Runner, Submission, Verdict};
+use super::runner::{RunError, Runner, Submission, TestOutcome, Verdict};
 use crate::services::problems::{BankError, Language, Limits, Problem, TestCase};
 
 /// What to check.
@@ -154,14 +154,6 @@ pub async fn check<R: Runner>(
     jobs: usize,
     time_scale: f64,
 ) -> Report {
-    struct Job<'a> {
-        problem: &'a Problem,
-        tests: &'a [TestCase],
-        language: Language,
-        source: &'a str,
-        expect: Expect,
-        why: &'a str,
-    }
     let tests: Vec<Vec<TestCase>> = problems.iter().map(|p| p.all_tests()).collect();
     let mut work = Vec::new();
     for (p, tests) in problems.iter().zip(&tests) {
@@ -210,49 +202,7 @@ pub async fn check<R: Runner>(
                 };
                 let outcomes = runner.run(&submission).await;
                 bar.inc(1);
-                let kind = match job.expect {
-                    Expect::Pass => "reference",
-                    Expect::Fail => "wrong",
-                };
-                let mut row = Row {
-                    problem: job.problem.id.clone(),
-                    solution: format!("{kind} {}", job.language),
-                    expect: job.expect,
-                    result: String::new(),
-                    detail: String::new(),
-                    ok: false,
-                    max_ms: 0,
-                };
-                match outcomes {
-                    Err(e) => {
-                        row.result = "not run".into();
-                        row.detail = e.to_string();
-                    }
-                    Ok(outcomes) => {
-                        let n = job.tests.len();
-                        row.max_ms = outcomes.iter().map(|o| o.time_ms).max().unwrap_or(0);
-                        let passed = outcomes.len() == n
-                            && outcomes.iter().all(|o| o.verdict == Verdict::Accepted);
-                        match outcomes.last() {
-                            _ if passed => row.result = format!("AC {n}/{n}"),
-                            Some(last) => {
-                                row.result =
-                                    format!("{} on test {}/{n}", last.verdict, outcomes.len());
-                                row.detail = last.detail.clone();
-                            }
-                            None => row.result = "no outcome".into(),
-                        }
-                        row.ok = passed == (job.expect == Expect::Pass);
-                        if job.expect == Expect::Fail {
-                            // Why it must fail, and, if it did not, that it passed.
-                            row.detail = if row.ok {
-                                job.why.to_string()
-                            } else {
-                                format!("passed, but: {}", job.why)
-                            };
-                        }
-                    }
-                }
+                let row = row(&job, outcomes);
                 (i, row)
             }
         })
@@ -264,6 +214,70 @@ pub async fn check<R: Runner>(
     Report {
         rows: rows.into_iter().map(|(_, r)| r).collect(),
     }
+}
+
+/// One solution to run on one problem's tests.
+struct Job<'a> {
+    problem: &'a Problem,
+    tests: &'a [TestCase],
+    language: Language,
+    source: &'a str,
+    expect: Expect,
+    /// Why a wrong solution is wrong (empty for a reference).
+    why: &'a str,
+}
+
+/// The report's row for a job and what the runner made of it.
+fn row(job: &Job<'_>, outcomes: Result<Vec<TestOutcome>, RunError>) -> Row {
+    let kind = match job.expect {
+        Expect::Pass => "reference",
+        Expect::Fail => "wrong",
+    };
+    let mut row = Row {
+        problem: job.problem.id.clone(),
+        solution: format!("{kind} {}", job.language),
+        expect: job.expect,
+        result: String::new(),
+        detail: String::new(),
+        ok: false,
+        max_ms: 0,
+    };
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            // Not run at all (a missing toolchain): never as expected.
+            row.result = "not run".into();
+            row.detail = e.to_string();
+            return row;
+        }
+    };
+    let n = job.tests.len();
+    row.max_ms = outcomes.iter().map(|o| o.time_ms).max().unwrap_or(0);
+    let passed = outcomes.len() == n && outcomes.iter().all(|o| o.verdict == Verdict::Accepted);
+    let failed_at = outcomes.iter().position(|o| o.verdict != Verdict::Accepted);
+    match (passed, failed_at) {
+        (true, _) => row.result = format!("AC {n}/{n}"),
+        (false, Some(i)) => {
+            row.result = format!("{} on test {}/{n}", outcomes[i].verdict, i + 1);
+            row.detail = outcomes[i].detail.clone();
+        }
+        // Every outcome accepted but not one per test: the runner broke its contract,
+        // which must not count as a pass or as a proper failure.
+        (false, None) => {
+            row.result = format!("{} outcomes for {n} tests", outcomes.len());
+            return row;
+        }
+    }
+    row.ok = passed == (job.expect == Expect::Pass);
+    if job.expect == Expect::Fail {
+        // Why it must fail, and, if it did not, that it passed.
+        row.detail = if row.ok {
+            job.why.to_string()
+        } else {
+            format!("passed, but: {}", job.why)
+        };
+    }
+    row
 }
 
 /// `ms * scale`, rounded up (scale is 1..=10, so this stays far below `u32::MAX` for the
