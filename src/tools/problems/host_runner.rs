@@ -59,7 +59,9 @@ impl HostRunner {
     }
 }
 
-/// The file a language's source is written to, the compiler (if any) and the program.
+/// The file a language's source is written to, the compiler (if any) and the program:
+/// an interpreter on the PATH, or for a compiled language the file the compiler wrote in
+/// the run's dir.
 struct Toolchain {
     file: &'static str,
     compile: Option<(&'static str, &'static [&'static str])>,
@@ -82,12 +84,12 @@ fn toolchain(language: Language) -> Toolchain {
         Language::C => Toolchain {
             file: "main.c",
             compile: Some(("gcc", &["-O2", "-std=c17", "-o", "main", "main.c", "-lm"])),
-            run: ("./main", &[]),
+            run: ("main", &[]),
         },
         Language::Cpp => Toolchain {
             file: "main.cpp",
             compile: Some(("g++", &["-O2", "-std=c++17", "-o", "main", "main.cpp"])),
-            run: ("./main", &[]),
+            run: ("main", &[]),
         },
     }
 }
@@ -117,9 +119,12 @@ impl Runner for HostRunner {
         }
 
         let (tool, args) = tc.run;
+        let built = dir.path().join(tool);
         let program = match s.language {
             Language::Python => self.python().await?,
-            _ => tool,
+            Language::Javascript => tool,
+            // The binary the compiler wrote, by its full path.
+            Language::C | Language::Cpp => built.to_str().unwrap_or(tool),
         };
         let limit = Duration::from_millis(u64::from(s.limits.time_ms));
         let mut outcomes = Vec::with_capacity(s.tests.len());
