@@ -20,7 +20,7 @@ use super::embedded::FILES;
 use super::error::{BankError, invalid};
 use super::file::{ComparatorFile, ProblemFile};
 use super::language::Language;
-use super::problem::{Difficulty, Example, Limits, Problem, TestCase, WrongSolution};
+use super::problem::{Difficulty, Limits, Problem, WrongSolution};
 
 pub const TIME_LIMIT_MS: (i64, i64) = (100, 10_000);
 pub const MEMORY_LIMIT_MB: (i64, i64) = (16, 1024);
@@ -199,23 +199,7 @@ pub fn parse_problem(file: &str, text: &str) -> Result<Problem, BankError> {
             ),
         ));
     }
-    let examples: Vec<Example> = raw
-        .examples
-        .into_iter()
-        .map(|e| Example {
-            input: e.input,
-            output: e.output,
-            explanation: e.explanation,
-        })
-        .collect();
-    let tests: Vec<TestCase> = raw
-        .tests
-        .into_iter()
-        .map(|t| TestCase {
-            input: t.input,
-            output: t.output,
-        })
-        .collect();
+    let (examples, tests) = (raw.examples, raw.tests);
     for (i, e) in examples.iter().enumerate() {
         check_io(file, &format!("examples[{i}]"), &e.input, &e.output)?;
     }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::problem::{Example, TestCase};
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProblemFile {
@@ -17,9 +19,9 @@ pub struct ProblemFile {
     pub memory_limit_mb: Option<i64>,
     pub comparator: Option<ComparatorFile>,
     #[serde(default)]
-    pub examples: Vec<ExampleFile>,
+    pub examples: Vec<Example>,
     #[serde(default)]
-    pub tests: Vec<TestFile>,
+    pub tests: Vec<TestCase>,
     /// Language key -> code; the keys are checked against `Language`.
     #[serde(default)]
     pub starter: BTreeMap<String, String>,
@@ -34,21 +36,6 @@ pub struct ProblemFile {
 pub struct ComparatorFile {
     pub kind: String,
     pub tolerance: Option<f64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExampleFile {
-    pub input: String,
-    pub output: String,
-    pub explanation: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TestFile {
-    pub input: String,
-    pub output: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::comparator::Comparator;
 use super::language::Language;
@@ -50,7 +50,8 @@ pub struct Limits {
 }
 
 /// An example shown with the statement (also run as a test).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Example {
     pub input: String,
     pub output: String,
@@ -58,8 +59,10 @@ pub struct Example {
     pub explanation: Option<String>,
 }
 
-/// One test: standard input and the expected standard output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One test: standard input and the expected standard output. Read from problem files,
+/// never written to a client (hidden tests are of this type).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TestCase {
     pub input: String,
     pub output: String,
