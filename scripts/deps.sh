@@ -2,7 +2,8 @@
 # Install what arena needs from Debian's packages, only where it is missing.
 #   scripts/deps.sh demo   -> redis-server
 #   scripts/deps.sh test   -> redis-server, redis-tools, chromium, node + npm, tests/ui npm packages,
-#                             python3, gcc, g++ (`arena problems check` runs the bank's solutions)
+#                             python3, gcc, g++ (`arena problems check` runs the bank's solutions),
+#                             postgresql (the records tests' private server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,13 @@ missing=()
 for cmd in "${want[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$(pkg_for "$cmd")")
 done
+# The records tests start a private PostgreSQL from the package's binaries, which are
+# not on PATH (/usr/lib/postgresql/<version>/bin).
+pg_wanted=0
+if [ "${1:-demo}" = test ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+  pg_wanted=1
+fi
 
 # apt can fail on a flaky mirror: one retry after a pause.
 apt_install() {
@@ -36,6 +44,12 @@ apt_install() {
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ "$pg_wanted" = 1 ]; then
+    # The package would create (and try to start) a system cluster; the tests need only
+    # the binaries.
+    $sudo mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/arena.conf >/dev/null
+  fi
   echo "==> installing ${missing[*]} (apt-get)"
   if ! apt_install "${missing[@]}"; then
     echo "==> apt-get failed; retrying once in 10 s"

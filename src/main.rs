@@ -48,6 +48,18 @@ enum Command {
         #[command(subcommand)]
         action: HuntAction,
     },
+    /// Records database maintenance (see `arena db --help`).
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbAction {
+    /// Apply the embedded migrations to DATABASE_URL (or the SQLite file in DATA_DIR) and
+    /// exit; `arena serve` also applies them at start.
+    Migrate(arena::services::store::Settings),
 }
 
 #[derive(Subcommand)]
@@ -212,6 +224,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     report.failures()
                 );
             }
+        }
+        Command::Db {
+            action: DbAction::Migrate(settings),
+        } => {
+            settings.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = arena::services::store::Store::connect(&settings).await?;
+            let applied = store.migrate().await?;
+            println!(
+                "database {} ({}): {applied} migration(s) applied, schema up to date",
+                store.url(),
+                store.backend().name()
+            );
+            store.close().await;
         }
         Command::Doctor(args) => {
             let findings = arena::tools::doctor::examine(&args).await?;

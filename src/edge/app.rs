@@ -46,6 +46,8 @@ pub enum AppError {
     Namespace(#[from] NamespaceError),
     #[error(transparent)]
     Mode(#[from] ModeError),
+    #[error(transparent)]
+    Store(#[from] crate::services::store::StoreError),
     #[error("redlock: {0}")]
     Lock(#[from] crate::services::lock::LockError),
     #[error("shutdown took longer than {0:?}; stopped anyway")]
@@ -125,6 +127,7 @@ impl App {
                 "ARENA_AUTH=dev: clients name themselves and nothing is checked; use ARENA_AUTH=token outside a demo"
             );
         }
+        let store = crate::services::store::Store::open(&settings.store).await?;
         let state = AppState {
             settings: Arc::new(settings.clone()),
             instance_id,
@@ -132,6 +135,7 @@ impl App {
             redis,
             redis_endpoint: endpoint.clone(),
             redlock,
+            store,
             started: Instant::now(),
             auth,
             draining: CancellationToken::new(),
@@ -214,6 +218,7 @@ impl App {
             internal = ?internal.as_ref().map(|(_, a, _)| *a),
             auth = ?cfg.auth.mode,
             redis = %cfg.redis_url_redacted(),
+            database = %state.store.url(),
             lock_ttl_ms = cfg.lock_ttl_ms,
             modes = ?modes.iter().map(|m| m.name()).collect::<Vec<_>>(),
             "arena instance started"
@@ -271,6 +276,9 @@ impl App {
         if tokio::time::timeout(fuse, tasks.wait()).await.is_err() {
             return Err(AppError::ShutdownTimeout(fuse));
         }
+        // The outbox consumer has stopped: close the pool so a SQLite file is released
+        // (its WAL checkpointed) before the process or a restarted instance goes on.
+        state.store.close().await;
         tracing::info!(instance = %state.instance_id, "arena instance stopped");
         Ok(())
     }

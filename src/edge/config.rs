@@ -89,7 +89,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// A config for tests and embedding: the defaults, port 0, the given Redis URL.
+    /// A config for tests and embedding: the defaults, port 0, the given Redis URL, an
+    /// in-memory SQLite database.
     pub fn for_redis(redis_url: impl Into<String>) -> Self {
         Self {
             config: None,
@@ -105,6 +106,8 @@ impl Config {
             http_body_limit_bytes: HTTP_BODY_LIMIT_BYTES,
             services: crate::services::Settings {
                 redis_url: redis_url.into(),
+                // Each embedded instance keeps its records to itself unless told where.
+                store: crate::services::store::Settings::in_memory(),
                 ..Default::default()
             },
             modes: Default::default(),

@@ -68,6 +68,10 @@ pub struct Settings {
     #[command(flatten)]
     pub auth: crate::services::auth::Settings,
 
+    /// Where the durable records are (SQLite file or PostgreSQL).
+    #[command(flatten)]
+    pub store: crate::services::store::Settings,
+
     /// Test only: pretend this instance's host clock is off by this many milliseconds
     /// (positive: ahead), to show that periods follow Redis's clock.
     #[arg(
@@ -130,6 +134,7 @@ impl Default for Settings {
             pubsub_buffer: PUBSUB_BUFFER,
             limits: SocketLimits::default(),
             auth: Default::default(),
+            store: crate::services::store::Settings::default(),
             test_clock_skew_ms: 0,
         }
     }
@@ -198,6 +203,7 @@ impl Settings {
         in_range("PUBSUB_BUFFER", self.pubsub_buffer, 16, 1_048_576)?;
         self.limits.validate()?;
         self.auth.validate()?;
+        self.store.validate()?;
         Ok(())
     }
 

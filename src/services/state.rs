@@ -10,6 +10,7 @@ use super::lock::Redlock;
 use super::metrics::Metrics;
 use super::settings::Settings;
 use crate::redis::Endpoint;
+use super::store::Store;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +25,8 @@ pub struct AppState {
     pub redis_endpoint: Endpoint,
     /// Redlock over `REDLOCK_URLS`; fencing counters and guarded data on `redis`.
     pub redlock: Redlock,
+    /// The durable records (SQLite or PostgreSQL), migrated at start.
+    pub store: Store,
     pub started: Instant,
     /// Who a caller is and whether it may act (token or dev mode).
     pub auth: Authenticator,

@@ -1,6 +1,8 @@
 //! `arena demo`: a managed Redis (unless `REDIS_URL` is given) and N instances as separate
 //! OS processes on consecutive ports, restarted with backoff when they crash, all stopped
-//! cleanly on Ctrl-C / SIGTERM (instances first, Redis last).
+//! cleanly on Ctrl-C / SIGTERM (instances first, Redis last). The instances share one
+//! records database: the SQLite file `arena.db` in `--data-dir` (unless `DATABASE_URL`
+//! is given), migrated by the launcher before they start (SQLite has no migration lock).
 
 use std::net::IpAddr;
 use std::process::Stdio;
@@ -35,6 +37,9 @@ pub struct DemoOptions {
     /// REDIS_TLS_CERT and REDIS_TLS_KEY from the environment).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Where the records go (every instance shares them).
+    #[command(flatten)]
+    pub store: crate::services::store::Settings,
 }
 
 /// Errors of the launcher.
@@ -48,6 +53,10 @@ pub enum LauncherError {
     Ports { first: u16, last: u32 },
     #[error("cannot find the arena executable: {0}")]
     Exe(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::services::store::StoreError),
+    #[error(transparent)]
+    Config(#[from] crate::base::config::ConfigError),
 }
 
 /// Run the demo until `shutdown`.
@@ -63,6 +72,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> Result<(), L
         });
     }
     let exe = std::env::current_exe().map_err(LauncherError::Exe)?;
+    opts.store.validate()?;
     let (mut managed, redis_url) = match &opts.redis_url {
         Some(url) => (None, url.clone()),
         None => {
@@ -84,6 +94,10 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> Result<(), L
             (Some(r), url)
         }
     };
+    // Migrate once here: instances sharing a SQLite file must not race to do it.
+    let store = crate::services::store::Store::open(&opts.store).await?;
+    println!("arena demo: records in {}", store.url());
+    store.close().await;
 
     let tasks = TaskTracker::new();
     for i in 0..opts.instances {
@@ -94,6 +108,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> Result<(), L
             host: opts.host,
             redis_url: redis_url.clone(),
             managed_redis: managed.is_some(),
+            store: opts.store.clone(),
         };
         tasks.spawn(supervise(spec, shutdown.clone()));
     }
@@ -136,6 +151,7 @@ struct InstanceSpec {
     redis_url: String,
     /// The launcher's own plain Redis: TLS files in the environment are not for it.
     managed_redis: bool,
+    store: crate::services::store::Settings,
 }
 
 impl InstanceSpec {
@@ -145,6 +161,10 @@ impl InstanceSpec {
             for var in ["REDIS_TLS_CA", "REDIS_TLS_CERT", "REDIS_TLS_KEY"] {
                 cmd.env_remove(var);
             }
+        }
+        cmd.env("DATA_DIR", &self.store.data_dir);
+        if let Some(url) = &self.store.database_url {
+            cmd.env("DATABASE_URL", url);
         }
         cmd.arg("serve")
             .env("REDIS_URL", &self.redis_url)

@@ -124,7 +124,7 @@ async fn players_join_the_battle_room_on_any_instance_and_it_can_end() {
     assert_eq!(status, 200, "the active battle is returned, not a new one");
     assert_eq!(
         arena[0]
-            .get("/api/battles/0123456789abcdef0123456789abcdef-99")
+            .get("/api/battles/0123456789abcdef0123456789abcdef-1700000000000-99")
             .await
             .0,
         404

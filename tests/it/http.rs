@@ -249,6 +249,7 @@ impl Serve {
             .env("PORT", port.to_string())
             .env("INSTANCE_ID", "fd-limited")
             .env("ARENA_AUTH", "dev")
+            .env("DATABASE_URL", "sqlite::memory:")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(if std::env::var_os("TEST_LOG").is_some() {

@@ -24,6 +24,7 @@ mod locks;
 mod logs;
 mod metrics;
 mod problems;
+mod records;
 mod rooms;
 mod ticks;
 mod tls;

@@ -2,18 +2,21 @@
 
 use crate::base::error::{AckError, ErrorCode};
 use crate::services::lock::LockError;
+use crate::services::store::StoreError;
 
 /// Errors of battle operations.
 #[derive(Debug, thiserror::Error)]
 pub enum BattleError {
     #[error("{0}")]
     BadRequest(String),
-    #[error("no active battle {0}")]
+    #[error("{0} not found")]
     NotFound(String),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("records database: {0}")]
+    Store(#[from] StoreError),
     #[error("battle start kept losing its lease; retry")]
     Contended,
     /// A stored record or script reply that does not parse (counted and logged where found).
@@ -27,7 +30,10 @@ impl BattleError {
             BattleError::BadRequest(_) => ErrorCode::BAD_REQUEST,
             BattleError::NotFound(_) => ErrorCode::NOT_FOUND,
             BattleError::Lock(e) => e.code(),
-            BattleError::Redis(_) | BattleError::Contended | BattleError::Corrupt => {
+            BattleError::Redis(_)
+            | BattleError::Store(_)
+            | BattleError::Contended
+            | BattleError::Corrupt => {
                 ErrorCode::UNAVAILABLE
             }
         }
@@ -38,7 +44,10 @@ impl From<BattleError> for AckError {
     fn from(e: BattleError) -> Self {
         let message = match &e {
             // Internal details stay in the logs.
-            BattleError::Redis(_) | BattleError::Lock(LockError::Redis(_)) | BattleError::Corrupt => {
+            BattleError::Redis(_)
+            | BattleError::Store(_)
+            | BattleError::Lock(LockError::Redis(_))
+            | BattleError::Corrupt => {
                 "a backing service is unavailable, retry".to_string()
             }
             other => other.to_string(),

@@ -52,8 +52,9 @@ pub async fn announce(io: &Io, started: &Started, asker: Option<&Socket>) {
     }
 }
 
-/// `end_battle {battleId}`: ack `{ok, battleId}`; `battle_ended` to the battle room.
-/// Only the battle's players may end it (`forbidden` for anyone else); spectators watch.
+/// `end_battle {battleId, winner?}`: ack `{ok, battleId}`; `battle_ended` to the battle
+/// room. Only the battle's players may end it (`forbidden` for anyone else); spectators
+/// watch. `winner`, if given, must be one of them.
 pub async fn end_battle(
     b: Battles,
     s: Socket,
@@ -74,7 +75,7 @@ pub async fn end_battle(
             ))
             .into());
     }
-    let battle = store::end(&b, &req.battle_id).await?;
+    let battle = store::end(&b, &req.battle_id, req.winner.as_deref()).await?;
     if let Err(e) = s.within(room(&battle.battle_id)).emit("battle_ended", &battle).await {
         tracing::warn!(error = %e, "battle_ended broadcast failed");
     }

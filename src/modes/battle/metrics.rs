@@ -1,6 +1,6 @@
 //! The battle mode's metrics.
 
-use metrics::{Counter, Gauge};
+use metrics::{Counter, Gauge, Histogram};
 
 use crate::services::metrics::Metrics;
 
@@ -9,12 +9,24 @@ pub const BATTLES_CREATED_TOTAL: &str = "arena_battles_created_total";
 pub const BATTLE_START_CONFLICTS_TOTAL: &str = "arena_battle_start_conflicts_total";
 /// Global (the same on every instance): take the max across instances, not the sum.
 pub const ACTIVE_BATTLES: &str = "arena_active_battles";
+pub const OUTBOX_APPLIED_TOTAL: &str = "arena_outbox_applied_total";
+pub const OUTBOX_DUPLICATES_TOTAL: &str = "arena_outbox_duplicates_total";
+pub const OUTBOX_FAILURES_TOTAL: &str = "arena_outbox_failures_total";
+pub const OUTBOX_DEAD_LETTERS_TOTAL: &str = "arena_outbox_dead_letters_total";
+pub const OUTBOX_LAG_SECONDS: &str = "arena_outbox_lag_seconds";
+pub const OUTBOX_BACKLOG: &str = "arena_outbox_backlog";
 
 #[derive(Clone)]
 pub struct BattleMetrics {
     pub created: Counter,
     pub start_conflicts: Counter,
     pub active: Gauge,
+    pub outbox_applied: Counter,
+    pub outbox_duplicates: Counter,
+    pub outbox_failures: Counter,
+    pub outbox_dead_letters: Counter,
+    pub outbox_lag: Histogram,
+    pub outbox_backlog: Gauge,
 }
 
 impl BattleMetrics {
@@ -22,10 +34,22 @@ impl BattleMetrics {
         m.describe(BATTLES_CREATED_TOTAL, "Battles created by this instance.");
         m.describe(BATTLE_START_CONFLICTS_TOTAL, "Battle starts that found the pairing's battle already active or lost the race for it.");
         m.describe(ACTIVE_BATTLES, "Active battles across the fleet (the same on every instance: take the max, not the sum).");
+        m.describe(OUTBOX_APPLIED_TOTAL, "Battle outbox events this instance applied to the SQL records.");
+        m.describe(OUTBOX_DUPLICATES_TOTAL, "Battle outbox events delivered again after they were applied (a consumer died before acknowledging); skipped.");
+        m.describe(OUTBOX_FAILURES_TOTAL, "Attempts to apply battle outbox entries that failed (database unreachable or the entry refused); the entries stay pending.");
+        m.describe(OUTBOX_DEAD_LETTERS_TOTAL, "Battle outbox entries moved to a dead-letter stream after too many failed deliveries.");
+        m.describe(OUTBOX_LAG_SECONDS, "Seconds from a battle change in Redis to its SQL commit, per applied event.");
+        m.describe(OUTBOX_BACKLOG, "Battle outbox entries not yet applied, over all partitions (pending plus undelivered; the same on every instance).");
         Self {
             created: m.counter(BATTLES_CREATED_TOTAL),
             start_conflicts: m.counter(BATTLE_START_CONFLICTS_TOTAL),
             active: m.gauge(ACTIVE_BATTLES),
+            outbox_applied: m.counter(OUTBOX_APPLIED_TOTAL),
+            outbox_duplicates: m.counter(OUTBOX_DUPLICATES_TOTAL),
+            outbox_failures: m.counter(OUTBOX_FAILURES_TOTAL),
+            outbox_dead_letters: m.counter(OUTBOX_DEAD_LETTERS_TOTAL),
+            outbox_lag: m.histogram(OUTBOX_LAG_SECONDS),
+            outbox_backlog: m.gauge(OUTBOX_BACKLOG),
         }
     }
 }

@@ -1,12 +1,15 @@
 //! The battle mode as the edge sees it: built once per instance, it puts every socket in
 //! its player's room, registers `start_battle` / `end_battle`, serves `/api/battles` and
-//! refreshes `arena_active_battles` before a scrape.
+//! refreshes `arena_active_battles` before a scrape; its task is the outbox consumer.
 
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::metrics::BattleMetrics;
+use super::outbox::Outbox;
 use super::rooms::player_room;
 use super::settings::Settings;
 use super::state::Battles;
@@ -45,6 +48,16 @@ impl Mode for Battles {
 
     fn admin_routes(&self) -> axum::Router {
         admin::routes(self.clone())
+    }
+
+    fn spawn(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
+        match Outbox::new(self.ctx.app.clone(), self.settings.clone(), self.metrics.clone()) {
+            Ok(outbox) => {
+                tasks.spawn(outbox.run(shutdown.clone()));
+            }
+            // Only a REDIS_URL that does not parse, which validation refused at start.
+            Err(e) => tracing::error!(error = %e, "battle outbox consumer not started"),
+        }
     }
 
     fn refresh_metrics(&self) -> BoxFuture<'_, ()> {

@@ -45,8 +45,13 @@ impl Pairing {
         })
     }
 
-    pub fn resource(&self) -> Result<Resource, BattleError> {
-        Ok(Resource::parse(&format!("battle:{}", self.hash))?)
+    /// The pairing's lock. Its lease stays at `arena:{lock:battle:<hash>}:lease` on the
+    /// Redlock masters; its fencing counter moves into the partition's tag beside the
+    /// battle's keys and the outbox (`keys.rs`), where the battle scripts check it.
+    pub fn resource(&self, partitions: u32) -> Result<Resource, BattleError> {
+        let p = super::keys::partition_of(&self.hash, partitions);
+        Ok(Resource::parse(&format!("battle:{}", self.hash))?
+            .with_fence_key(super::keys::fence(p, &self.hash))?)
     }
 }
 

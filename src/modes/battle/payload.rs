@@ -37,11 +37,13 @@ pub struct BattleStarted {
     pub players: Vec<String>,
 }
 
-/// `end_battle` payload, and its ack body.
+/// `end_battle` payload (`winner`: optional, one of the players), and its ack body.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BattleIdReq {
     pub battle_id: String,
+    #[serde(default)]
+    pub winner: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -6,9 +6,13 @@
 //! 2. a fenced commit: the Redlock lease's fencing token must still be the newest, so a
 //!    holder whose lease lapsed (slow handler, paused process) cannot write.
 //!
-//! All keys of a pairing share the hash tag `{lock:battle:<pairing hash>}` with its lock
-//! fence, which is what makes (2) one atomic step on one Cluster slot. A battle id is
-//! `<pairing hash>-<fencing token>`, so it is unique and names its keys.
+//! All keys of a pairing share the hash tag `{b<k>}` of its partition with its lock fence
+//! and the partition's outbox stream (`keys.rs`), which is what makes (2) and the outbox
+//! append one atomic step on one Cluster slot. A battle id is
+//! `<pairing hash>-<created ms>-<fencing token>`: unique while Redis keeps its fences, and
+//! after Redis lost them (a flush, a restart without persistence: tokens start again at 1)
+//! still unique in the SQL records unless the same pairing is created in the same
+//! millisecond with the same token.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -17,17 +21,16 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, RedisError, Script};
 use serde::{Deserialize, Serialize};
 
-use super::pairing::Pairing;
 use super::error::BattleError;
+use super::keys::{self, ACTIVE_INDEX};
+use super::pairing::Pairing;
 use super::state::Battles;
 use crate::base::clock::unix_ms;
 use crate::redis::script::unexpected_reply;
-use crate::services::lock::Resource;
+use crate::services::store::records::{BattleRecord, BattleState};
 
 /// Battles (and their pairing keys) expire after this long if never ended.
 const BATTLE_TTL_S: u64 = 6 * 3600;
-/// The global index of active battles (score = expiry, ms), for `arena_active_battles`.
-const ACTIVE_INDEX: &str = "arena:{battles}:active";
 
 /// A battle as stored and returned.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -40,8 +43,51 @@ pub struct Battle {
     pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<u64>,
+    /// One of the players, if the battle ended with a winner named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner: Option<String>,
     /// The instance whose handler created it.
     pub created_by: String,
+}
+
+impl Battle {
+    /// The pairing hash: the id's first part.
+    pub fn pairing(&self) -> &str {
+        self.battle_id.split('-').next().unwrap_or_default()
+    }
+
+    /// As the SQL records hold it; `None` for a state the records do not know.
+    pub fn to_record(&self) -> Option<BattleRecord> {
+        Some(BattleRecord {
+            id: self.battle_id.clone(),
+            pairing: self.pairing().to_string(),
+            state: BattleState::parse(&self.state)?,
+            created_at: i64::try_from(self.created_at).ok()?,
+            ended_at: match self.ended_at {
+                Some(t) => Some(i64::try_from(t).ok()?),
+                None => None,
+            },
+            winner: self.winner.clone(),
+            created_by: self.created_by.clone(),
+            players: self.players.clone(),
+        })
+    }
+
+    /// From the SQL records (a battle Redis no longer has); `None` for negative times.
+    pub fn from_record(r: BattleRecord) -> Option<Self> {
+        Some(Self {
+            battle_id: r.id,
+            players: r.players,
+            state: r.state.as_str().to_string(),
+            created_at: u64::try_from(r.created_at).ok()?,
+            ended_at: match r.ended_at {
+                Some(t) => Some(u64::try_from(t).ok()?),
+                None => None,
+            },
+            winner: r.winner,
+            created_by: r.created_by,
+        })
+    }
 }
 
 /// The answer to a start: the battle and whether this call created it.
@@ -51,21 +97,27 @@ pub struct Started {
     pub created: bool,
 }
 
-/// `<hash>-<n>` -> the battle's keys.
-fn keys_of(battle_id: &str) -> Result<BattleKeys, BattleError> {
+/// `<hash>-<ms>-<n>` -> the battle's keys, in its pairing's partition.
+fn keys_of(battle_id: &str, partitions: u32) -> Result<BattleKeys, BattleError> {
     // The id comes from the client: show only a prefix of it.
     let shown = crate::base::error::echo(battle_id);
     let bad = || BattleError::BadRequest(format!("malformed battle id {shown:?}"));
-    let (hash, n) = battle_id.rsplit_once('-').ok_or_else(bad)?;
-    if hash.len() != 32 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) || n.parse::<u64>().is_err()
+    let (hash, suffix) = battle_id.split_once('-').ok_or_else(bad)?;
+    let (ms, n) = suffix.split_once('-').ok_or_else(bad)?;
+    let number = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    if hash.len() != 32
+        || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        || !number(ms)
+        || !number(n)
     {
         return Err(bad());
     }
-    let r = Resource::parse(&format!("battle:{hash}"))?;
+    let p = keys::partition_of(hash, partitions);
     Ok(BattleKeys {
-        fence: crate::redis::keys::lock_fence(r.as_str()),
-        active: r.data_key("active"),
-        record: r.data_key(&format!("battle:{n}")),
+        fence: keys::fence(p, hash),
+        active: keys::active(p, hash),
+        record: keys::record(p, hash, suffix),
+        outbox: keys::outbox(p),
     })
 }
 
@@ -74,9 +126,10 @@ fn keys_of(battle_id: &str) -> Result<BattleKeys, BattleError> {
 pub async fn start(b: &Battles, players: &[String]) -> Result<Started, BattleError> {
     let app = &b.ctx.app;
     let pairing = Pairing::parse(players)?;
-    let resource = pairing.resource()?;
+    let partitions = b.settings.battle_outbox_partitions;
+    let resource = pairing.resource(partitions)?;
     let mut conn = app.redis.clone();
-    let active_key = resource.data_key("active");
+    let active_key = keys::active(keys::partition_of(&pairing.hash, partitions), &pairing.hash);
     for _ in 0..3 {
         // Fast path: an active battle needs no lock.
         if let Some(id) = conn.get::<_, Option<String>>(&active_key).await? {
@@ -102,15 +155,17 @@ pub async fn start(b: &Battles, players: &[String]) -> Result<Started, BattleErr
             tokio::time::sleep(Duration::from_millis(b.settings.test_battle_delay_ms)).await;
         }
         let token = lease.fencing_token();
+        let now = unix_ms();
         let battle = Battle {
-            battle_id: format!("{}-{token}", pairing.hash),
+            battle_id: format!("{}-{now}-{token}", pairing.hash),
             players: pairing.players.clone(),
             state: "active".into(),
-            created_at: unix_ms(),
+            created_at: now,
             ended_at: None,
+            winner: None,
             created_by: app.instance_id.to_string(),
         };
-        let keys = keys_of(&battle.battle_id)?;
+        let keys = keys_of(&battle.battle_id, partitions)?;
         let record =
             serde_json::to_string(&battle).map_err(|e| BattleError::BadRequest(e.to_string()))?;
         let outcome = battle_create(
@@ -120,6 +175,7 @@ pub async fn start(b: &Battles, players: &[String]) -> Result<Started, BattleErr
             &battle.battle_id,
             &record,
             BATTLE_TTL_S,
+            now,
         )
         .await;
         lease.release().await;
@@ -153,12 +209,18 @@ pub async fn start(b: &Battles, players: &[String]) -> Result<Started, BattleErr
     Err(BattleError::Contended)
 }
 
-/// The battle `id` (active or ended).
+/// The battle `id` (active or ended): from Redis while it has it, else from the SQL
+/// records (after the battle expired there, or Redis lost its data). A Redis or database
+/// failure is an error, never "not found".
 pub async fn get(b: &Battles, id: &str) -> Result<Battle, BattleError> {
-    let keys = keys_of(id)?;
+    let keys = keys_of(id, b.settings.battle_outbox_partitions)?;
     let raw: Option<String> = b.ctx.app.redis.clone().get(&keys.record).await?;
-    let raw = raw.ok_or_else(|| BattleError::NotFound(id.to_string()))?;
-    parse_record(b, &raw)
+    if let Some(raw) = raw {
+        return parse_record(b, &raw);
+    }
+    let record = b.ctx.app.store.battle(id).await?;
+    let record = record.ok_or_else(|| BattleError::NotFound(format!("battle {id}")))?;
+    Battle::from_record(record).ok_or(BattleError::Corrupt)
 }
 
 /// A stored record that does not parse is corrupt: an error (counted, logged), never
@@ -170,13 +232,23 @@ fn parse_record(b: &Battles, raw: &str) -> Result<Battle, BattleError> {
     })
 }
 
-/// End an active battle; its pairing can then start a new one.
-pub async fn end(b: &Battles, id: &str) -> Result<Battle, BattleError> {
-    let keys = keys_of(id)?;
+/// End an active battle (naming its winner, if given: one of its players); its pairing
+/// can then start a new one.
+pub async fn end(b: &Battles, id: &str, winner: Option<&str>) -> Result<Battle, BattleError> {
+    let keys = keys_of(id, b.settings.battle_outbox_partitions)?;
     let mut conn = b.ctx.app.redis.clone();
-    let updated = battle_end(&mut conn, &keys, id, unix_ms())
-        .await?
-        .ok_or_else(|| BattleError::NotFound(id.to_string()))?;
+    let ended = battle_end(&mut conn, &keys, id, unix_ms(), winner.unwrap_or(""))
+        .await
+        .inspect_err(|e| b.ctx.app.metrics.redis_failure("battle_end", e))?;
+    let updated = match ended {
+        BattleEnd::Ended(json) => json,
+        BattleEnd::None => return Err(BattleError::NotFound(format!("active battle {id}"))),
+        BattleEnd::NotAPlayer => {
+            return Err(BattleError::BadRequest(
+                "winner must be one of the battle's players".into(),
+            ));
+        }
+    };
     let _: Result<(), _> = conn.zrem(ACTIVE_INDEX, id).await;
     parse_record(b, &updated)
 }
@@ -223,11 +295,23 @@ pub enum BattleCreate {
     Stale(u64),
 }
 
-/// Keys of one battle (all in the pairing's lock tag, with its fence).
+/// What `battle_end.lua` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BattleEnd {
+    /// Ended now: the updated record (JSON).
+    Ended(String),
+    /// Unknown, or already ended.
+    None,
+    /// The winner named is not one of the battle's players; nothing changed.
+    NotAPlayer,
+}
+
+/// Keys of one battle (all in its partition's tag, with its fence and the outbox).
 pub struct BattleKeys {
     pub fence: String,
     pub active: String,
     pub record: String,
+    pub outbox: String,
 }
 
 /// Create the battle of a pairing if its fencing token is current and none is active.
@@ -238,15 +322,18 @@ pub async fn battle_create(
     battle_id: &str,
     record_json: &str,
     ttl_s: u64,
+    at_ms: u64,
 ) -> Result<BattleCreate, RedisError> {
     let (kind, value): (String, String) = BATTLE_CREATE
         .key(&keys.fence)
         .key(&keys.active)
         .key(&keys.record)
+        .key(&keys.outbox)
         .arg(token)
         .arg(battle_id)
         .arg(record_json)
         .arg(ttl_s)
+        .arg(at_ms)
         .invoke_async(conn)
         .await?;
     let unexpected = || unexpected_reply("battle_create.lua", (&kind, &value));
@@ -258,20 +345,29 @@ pub async fn battle_create(
     })
 }
 
-/// End a battle; `Some(updated record JSON)` if it was active.
+/// End a battle if it is active, naming `winner` unless it is empty.
 pub async fn battle_end(
     conn: &mut ConnectionManager,
     keys: &BattleKeys,
     battle_id: &str,
     ended_at_ms: u64,
-) -> Result<Option<String>, RedisError> {
-    BATTLE_END
+    winner: &str,
+) -> Result<BattleEnd, RedisError> {
+    let (kind, value): (String, String) = BATTLE_END
         .key(&keys.active)
         .key(&keys.record)
+        .key(&keys.outbox)
         .arg(battle_id)
         .arg(ended_at_ms)
+        .arg(winner)
         .invoke_async(conn)
-        .await
+        .await?;
+    Ok(match kind.as_str() {
+        "ended" => BattleEnd::Ended(value),
+        "none" => BattleEnd::None,
+        "not_a_player" => BattleEnd::NotAPlayer,
+        _ => return Err(unexpected_reply("battle_end.lua", (&kind, &value))),
+    })
 }
 
 #[cfg(test)]
@@ -280,22 +376,40 @@ mod tests {
 
     #[test]
     fn battle_ids_name_their_keys() {
-        let k = keys_of("0123456789abcdef0123456789abcdef-7").unwrap();
+        let k = keys_of("0123456789abcdef0123456789abcdef-1700000000000-7", 8).unwrap();
         assert_eq!(
             k.record,
-            "arena:{lock:battle:0123456789abcdef0123456789abcdef}:data:battle:7"
+            "arena:{b7}:battle:0123456789abcdef0123456789abcdef:1700000000000-7"
         );
-        assert!(
-            k.active
-                .starts_with("arena:{lock:battle:0123456789abcdef0123456789abcdef}")
-        );
+        assert_eq!(k.outbox, "arena:{b7}:outbox");
+        assert!(k.active.starts_with("arena:{b7}:battle:0123456789abcdef0123456789abcdef"));
         for bad in [
             "",
-            "x-1",
-            "0123456789abcdef0123456789abcdef-x",
-            "0123456789abcdef0123456789abcde!-1",
+            "x-1-1",
+            "0123456789abcdef0123456789abcdef-7",
+            "0123456789abcdef0123456789abcdef-x-1",
+            "0123456789abcdef0123456789abcdef-1-",
+            "0123456789ABCDEF0123456789abcdef-1-1",
+            "0123456789abcdef0123456789abcde!-1-1",
         ] {
-            assert!(keys_of(bad).is_err(), "{bad}");
+            assert!(keys_of(bad, 8).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_battle_converts_to_its_record_and_back() {
+        let b = Battle {
+            battle_id: "0123456789abcdef0123456789abcdef-1700000000000-7".into(),
+            players: vec!["alice".into(), "bob".into()],
+            state: "ended".into(),
+            created_at: 1_700_000_000_000,
+            ended_at: Some(1_700_000_000_500),
+            winner: Some("bob".into()),
+            created_by: "i0".into(),
+        };
+        let r = b.to_record().unwrap();
+        assert_eq!(r.pairing, "0123456789abcdef0123456789abcdef");
+        assert_eq!(r.state, BattleState::Ended);
+        assert_eq!(Battle::from_record(r), Some(b));
     }
 }

@@ -16,8 +16,9 @@ use super::settings::Resource;
 use crate::redis::keys;
 
 fn check_tag(resource: &Resource, data_key: &str) -> Result<(), LockError> {
+    let fence = resource.fence_key();
     let tag = keys::hash_tag(data_key);
-    if tag.and_then(|t| t.strip_prefix("lock:")) == Some(resource.as_str()) {
+    if tag.is_some() && tag == keys::hash_tag(&fence) {
         Ok(())
     } else {
         Err(LockError::CrossSlot {
@@ -37,7 +38,7 @@ pub async fn fenced_set(
     value: &str,
 ) -> Result<FencedOutcome<()>, LockError> {
     check_tag(resource, data_key)?;
-    let fence = keys::lock_fence(resource.as_str());
+    let fence = resource.fence_key();
     Ok(scripts::fenced_set(data, &fence, data_key, token, value).await?)
 }
 
@@ -51,7 +52,7 @@ pub async fn fenced_incr_by(
     by: i64,
 ) -> Result<FencedOutcome<i64>, LockError> {
     check_tag(resource, data_key)?;
-    let fence = keys::lock_fence(resource.as_str());
+    let fence = resource.fence_key();
     Ok(scripts::fenced_incr_by(data, &fence, data_key, token, by).await?)
 }
 
@@ -101,5 +102,17 @@ mod tests {
                 Err(LockError::CrossSlot { .. })
             ));
         }
+        // A moved fence moves the tag fenced writes accept.
+        let moved = r
+            .with_fence_key("arena:{b3}:battle:1:fence".into())
+            .unwrap();
+        assert!(check_tag(&moved, "arena:{b3}:battle:1:active").is_ok());
+        assert!(check_tag(&moved, "arena:{lock:battle:1}:data:x").is_err());
+        assert!(
+            Resource::parse("x")
+                .unwrap()
+                .with_fence_key("no-tag".into())
+                .is_err()
+        );
     }
 }

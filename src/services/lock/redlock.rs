@@ -183,7 +183,7 @@ impl Redlock {
         }
         let mut data = self.data();
         let mut incr_cmd = redis::cmd("INCR");
-        incr_cmd.arg(keys::lock_fence(resource.as_str()));
+        incr_cmd.arg(resource.fence_key());
         let incr = incr_cmd.query_async::<u64>(&mut data);
         let fencing_token = match tokio::time::timeout(cfg.node_timeout, incr).await {
             Ok(Ok(n)) => n,

@@ -118,9 +118,16 @@ impl LockConfig {
 }
 
 /// The name of a lockable resource: 1–128 chars `[A-Za-z0-9_:.-]`. It becomes the hash
-/// tag `{lock:<name>}` of the lease, the fence and the guarded data keys.
+/// tag `{lock:<name>}` of the lease, the fence and the guarded data keys — unless the
+/// owner moves the fence (and so the guarded data) into a hash tag of its own with
+/// [`Resource::with_fence_key`], e.g. to append to a stream shared by many resources in
+/// the same atomic step as the fenced write.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Resource(Arc<str>);
+pub struct Resource {
+    name: Arc<str>,
+    /// Where the fencing counter lives on the data Redis; `None`: `arena:{lock:<r>}:fence`.
+    fence: Option<Arc<str>>,
+}
 
 impl Resource {
     pub fn parse(name: &str) -> Result<Self, LockError> {
@@ -137,23 +144,48 @@ impl Resource {
         {
             return Err(invalid("allowed characters are A-Z a-z 0-9 _ : . -"));
         }
-        Ok(Self(name.into()))
+        Ok(Self {
+            name: name.into(),
+            fence: None,
+        })
+    }
+
+    /// Keep this resource's fencing counter at `key` (on the data Redis) instead of
+    /// `arena:{lock:<r>}:fence`. The key must carry a hash tag: fenced writes then accept
+    /// only keys in that tag. Every holder of the resource must name the same key.
+    pub fn with_fence_key(mut self, key: String) -> Result<Self, LockError> {
+        if keys::hash_tag(&key).is_none() {
+            return Err(LockError::InvalidResource {
+                name: key.chars().take(64).collect(),
+                reason: "a fence key needs a {hash tag}",
+            });
+        }
+        self.fence = Some(key.into());
+        Ok(self)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    /// The fencing counter's key on the data Redis (INCR at every acquire).
+    pub fn fence_key(&self) -> String {
+        match &self.fence {
+            Some(k) => k.to_string(),
+            None => keys::lock_fence(&self.name),
+        }
     }
 
     /// A data key guarded by this resource (`arena:{lock:<r>}:data:<name>`): fenced
-    /// writes accept any key in this hash tag.
+    /// writes accept any key in the fence's hash tag.
     pub fn data_key(&self, name: &str) -> String {
-        keys::lock_data(&self.0, name)
+        keys::lock_data(&self.name, name)
     }
 }
 
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 

@@ -20,6 +20,8 @@ pub trait BattleClient {
     async fn start_battle(&self, players: &[&str]) -> Value;
     /// `end_battle {battleId}`.
     async fn end_battle(&self, battle_id: &str) -> Value;
+    /// `end_battle {battleId, winner}`.
+    async fn end_battle_won_by(&self, battle_id: &str, winner: &str) -> Value;
 }
 
 impl BattleClient for Client {
@@ -30,6 +32,11 @@ impl BattleClient for Client {
     async fn end_battle(&self, battle_id: &str) -> Value {
         ack(self, "end_battle", &json!({"battleId": battle_id}), WAIT).await
     }
+
+    async fn end_battle_won_by(&self, battle_id: &str, winner: &str) -> Value {
+        let payload = json!({"battleId": battle_id, "winner": winner});
+        ack(self, "end_battle", &payload, WAIT).await
+    }
 }
 
 /// The keys of every stored battle record in the Redis at `url`.
@@ -39,9 +46,6 @@ pub async fn battle_keys(url: &str) -> Vec<String> {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let keys: Vec<String> = conn
-        .keys("arena:{lock:battle:*}:data:battle:*")
-        .await
-        .unwrap();
+    let keys: Vec<String> = conn.keys("arena:{b*}:battle:*:*-*").await.unwrap();
     keys
 }

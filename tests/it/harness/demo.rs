@@ -10,6 +10,8 @@ use nix::unistd::Pid;
 
 pub struct Demo {
     child: Child,
+    /// Its DATA_DIR (the records' SQLite file), removed on drop.
+    _data: tempfile::TempDir,
     pub port: u16,
     pub instances: u16,
     stdout: Arc<Mutex<Vec<String>>>,
@@ -20,6 +22,7 @@ impl Demo {
     /// instance answers /health.
     pub async fn start(instances: u16, env: &[(&str, &str)]) -> Demo {
         let port = super::free_port_pair_n(instances);
+        let data = tempfile::tempdir().expect("temp dir");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_arena"));
         cmd.args([
             "demo",
@@ -30,6 +33,8 @@ impl Demo {
         ])
         .env_remove("REDIS_URL")
         .env_remove("PORT")
+        .env_remove("DATABASE_URL")
+        .env("DATA_DIR", data.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(if std::env::var_os("TEST_LOG").is_some() {
@@ -51,6 +56,7 @@ impl Demo {
         });
         let demo = Demo {
             child,
+            _data: data,
             port,
             instances,
             stdout,

@@ -6,6 +6,8 @@ pub mod app;
 pub mod battle;
 pub mod demo;
 pub mod hunt;
+pub mod postgres;
+pub mod records;
 pub mod rooms;
 pub mod serve;
 pub mod tls;

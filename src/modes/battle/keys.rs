@@ -1,0 +1,77 @@
+//! The battle mode's keys. A battle's keys, its pairing's fencing counter and the outbox
+//! stream it appends to share one hash tag `{b<k>}`, k = the pairing's partition, so
+//! `battle_create.lua` and `battle_end.lua` check the fence, change the battle and XADD
+//! the event in one atomic step on one Cluster slot. A stream per pairing would share the
+//! slot too, but no consumer could find them all; `BATTLE_OUTBOX_PARTITIONS` streams can
+//! be read by a fixed set of consumers. The Redlock lease itself stays at
+//! `arena:{lock:battle:<hash>}:lease` on the Redlock masters (no script reads it with
+//! these keys).
+//!
+//! | key | type | purpose |
+//! |---|---|---|
+//! | `arena:{b<k>}:battle:<hash>:fence` | string (int) | the pairing lock's fencing counter (Redlock INCRs it at acquire) |
+//! | `arena:{b<k>}:battle:<hash>:active` | string, EX | the pairing's active battle id (idempotency key) |
+//! | `arena:{b<k>}:battle:<hash>:<ms>-<n>` | string (JSON), EX | battle `<hash>-<ms>-<n>` |
+//! | `arena:{b<k>}:outbox` | stream | battle events of partition k, for the SQL records (consumer group `records`) |
+//! | `arena:{b<k>}:outbox:dead` | stream, MAXLEN ~ | outbox entries that failed `BATTLE_OUTBOX_MAX_DELIVERIES` times |
+//! | `arena:{battles}:active` | zset | active battles by expiry, for `arena_active_battles` |
+//!
+//! Changing `BATTLE_OUTBOX_PARTITIONS` moves every pairing's keys: live battles are then
+//! found only in SQL and their pairings could start a second one. Every instance must use
+//! the same value, changed only with the fleet stopped and Redis's battles drained.
+
+/// The global index of active battles (score = expiry, ms), for `arena_active_battles`.
+pub const ACTIVE_INDEX: &str = "arena:{battles}:active";
+
+/// The partition of the pairing with hash `pairing_hash` (hex): its first 8 hex digits
+/// modulo `partitions`.
+pub fn partition_of(pairing_hash: &str, partitions: u32) -> u32 {
+    let head = pairing_hash.get(..8).unwrap_or(pairing_hash);
+    let n = u64::from_str_radix(head, 16).unwrap_or(0);
+    (n % u64::from(partitions.max(1))) as u32
+}
+
+/// The fencing counter of the pairing's lock.
+pub fn fence(p: u32, pairing_hash: &str) -> String {
+    format!("arena:{{b{p}}}:battle:{pairing_hash}:fence")
+}
+
+/// The pairing's active battle id.
+pub fn active(p: u32, pairing_hash: &str) -> String {
+    format!("arena:{{b{p}}}:battle:{pairing_hash}:active")
+}
+
+/// The record of battle `<pairing_hash>-<suffix>`.
+pub fn record(p: u32, pairing_hash: &str, suffix: &str) -> String {
+    format!("arena:{{b{p}}}:battle:{pairing_hash}:{suffix}")
+}
+
+/// The outbox stream of partition `p`.
+pub fn outbox(p: u32) -> String {
+    format!("arena:{{b{p}}}:outbox")
+}
+
+/// The dead-letter stream of partition `p`.
+pub fn outbox_dead(p: u32) -> String {
+    format!("arena:{{b{p}}}:outbox:dead")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::keys::hash_tag;
+
+    #[test]
+    fn a_battles_keys_share_its_partitions_outbox_slot() {
+        let h = "0123456789abcdef0123456789abcdef";
+        let p = partition_of(h, 8);
+        assert_eq!(p, (0x0123_4567u64 % 8) as u32);
+        let tag = Some("b7");
+        assert_eq!(hash_tag(&fence(p, h)), tag);
+        assert_eq!(hash_tag(&active(p, h)), tag);
+        assert_eq!(hash_tag(&record(p, h, "1-2")), tag);
+        assert_eq!(hash_tag(&outbox(p)), tag);
+        assert_eq!(hash_tag(&outbox_dead(p)), tag);
+        assert_eq!(partition_of(h, 1), 0);
+    }
+}

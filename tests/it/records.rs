@@ -1,0 +1,448 @@
+//! Durable records, on SQLite and on PostgreSQL alike: battles reach SQL through the
+//! outbox exactly once — under 50 concurrent starts of one pairing, and when the consumer
+//! dies between a commit and its acknowledgement — and stay readable when Redis has lost
+//! them or the instance restarts on the same SQLite file.
+
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use crate::harness::app::config;
+use crate::harness::records::{Backend, TestDb, get_json};
+use crate::harness::{Arena, BattleClient, Instance, free_port_pair_n, redis, wait_healthy};
+
+/// `mod name { sqlite, postgres }`: the test `name(backend)` on each database.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    fifty_concurrent_starts_give_one_row,
+    a_consumer_killed_mid_batch_loses_and_duplicates_nothing,
+    after_flushall_battles_are_served_from_sql,
+    db_migrate_applies_the_schema_once,
+);
+
+async fn fifty_concurrent_starts_give_one_row(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.services.store = db.settings();
+        c.services.lock_ttl_ms = 300;
+    })
+    .await;
+    let mut clients = Vec::new();
+    for i in 0..50 {
+        clients.push(arena[i % 2].client(&format!("matchmaker{i}")).await);
+    }
+    let acks = futures_util::future::join_all(clients.iter().enumerate().map(|(i, c)| {
+        let players: &[&str] = if i % 2 == 0 {
+            &["alice", "bob"]
+        } else {
+            &["bob", "alice"]
+        };
+        async move { c.start_battle(players).await }
+    }))
+    .await;
+    let ids: HashSet<String> = acks
+        .iter()
+        .map(|a| {
+            assert_eq!(a["ok"], json!(true), "{a}");
+            a["battleId"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let id = ids.into_iter().next().unwrap();
+    let pairing = id.split('-').next().unwrap();
+
+    db.wait_count("SELECT COUNT(*) FROM applied_events", 1)
+        .await;
+    // Let any late duplicate show up before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let q = |sql: &str| sql.replace("{pairing}", pairing).replace("{id}", &id);
+    assert_eq!(
+        db.count(&q(
+            "SELECT COUNT(*) FROM battles WHERE pairing = '{pairing}'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        db.count(&q(
+            "SELECT COUNT(*) FROM battles WHERE id = '{id}' AND state = 'active'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM battle_participants").await,
+        2
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM applied_events").await, 1);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM players WHERE battles_played = 1")
+            .await,
+        2
+    );
+
+    // The end names a winner, who must be one of the players.
+    let alice = &clients[0];
+    let refused = alice.end_battle_won_by(&id, "carol").await;
+    assert_eq!(refused["error"]["code"], "bad_request", "{refused}");
+    let ended = alice.end_battle_won_by(&id, "bob").await;
+    assert_eq!(ended["ok"], json!(true), "{ended}");
+    db.wait_count(
+        &q("SELECT COUNT(*) FROM battles WHERE id = '{id}' AND state = 'ended' AND winner = 'bob'"),
+        1,
+    )
+    .await;
+
+    let addr = arena[1].addr.to_string();
+    let (status, bob) = get_json(&addr, "/api/players/bob").await;
+    assert_eq!(status, 200, "{bob}");
+    assert_eq!(bob["id"], "bob");
+    assert_eq!(bob["displayName"], "bob");
+    assert_eq!(bob["rating"], 1200);
+    assert_eq!(bob["battlesPlayed"], 1);
+    assert_eq!(bob["wins"], 1);
+    assert_eq!(bob["battles"].as_array().unwrap().len(), 1);
+    assert_eq!(bob["battles"][0]["battleId"], json!(id));
+    assert_eq!(bob["battles"][0]["winner"], "bob");
+    assert_eq!(bob["battles"][0]["players"], json!(["alice", "bob"]));
+    let (status, alice_view) = get_json(&addr, "/api/players/alice").await;
+    assert_eq!((status, alice_view["wins"].clone()), (200, json!(0)));
+    let (status, unknown) = get_json(&addr, "/api/players/nobody").await;
+    assert_eq!(status, 404, "{unknown}");
+    assert_eq!(unknown["error"]["code"], "not_found");
+    let (status, bad) = get_json(&addr, "/api/players/bad%20id").await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["error"]["code"], "bad_request");
+}
+
+/// `arena serve` as a process (so it can be SIGKILLed), on `db` and `redis_url`.
+fn serve_process(
+    redis_url: &str,
+    db: &TestDb,
+    port: u16,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arena"));
+    cmd.arg("serve")
+        .env("REDIS_URL", redis_url)
+        .env("DATABASE_URL", &db.url)
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("INSTANCE_ID", "doomed")
+        .env_remove("DATA_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if std::env::var_os("TEST_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn arena serve")
+}
+
+/// The value of metric `name` (no labels) at `addr`, 0 if absent.
+async fn metric(addr: &str, name: &str) -> f64 {
+    let (_, body) = arena::tools::http_client::http_get(addr, "/metrics")
+        .await
+        .unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn a_consumer_killed_mid_batch_loses_and_duplicates_nothing(backend: Backend) {
+    const BATTLES: usize = 30;
+    const ENDED: usize = 15;
+    const EVENTS: i64 = (BATTLES + ENDED) as i64;
+    let db = TestDb::new(backend).await;
+    let redis = redis();
+    let port = free_port_pair_n(1);
+    let addr = format!("127.0.0.1:{port}");
+    // Its consumer commits 5 events, then hangs before acknowledging the 5th.
+    let mut doomed = serve_process(
+        &redis.url(),
+        &db,
+        port,
+        &[
+            ("ARENA_TEST_OUTBOX_STALL_AFTER", "5"),
+            ("BATTLE_OUTBOX_RECLAIM_IDLE_MS", "500"),
+        ],
+    );
+    wait_healthy(&addr, "the doomed arena serve").await;
+    let starts = futures_util::future::join_all((0..BATTLES).map(|i| {
+        let addr = addr.clone();
+        async move {
+            let body = format!(r#"{{"players":["p{i}a","p{i}b"]}}"#);
+            let (status, body) = arena::tools::http_client::http_post(&addr, "/api/battles", &body)
+                .await
+                .unwrap();
+            assert_eq!(status, 201, "{body}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            v["battleId"].as_str().unwrap().to_string()
+        }
+    }))
+    .await;
+    let referee = arena::tools::client::Client::connect(
+        &format!("http://{addr}"),
+        json!({"player": "referee"}),
+    )
+    .await
+    .unwrap();
+    for (i, id) in starts.iter().take(ENDED).enumerate() {
+        let ack = referee.end_battle_won_by(id, &format!("p{i}a")).await;
+        assert_eq!(ack["ok"], json!(true), "{ack}");
+    }
+    crate::harness::eventually(
+        Duration::from_secs(20),
+        "the doomed consumer to apply 5",
+        || {
+            let addr = addr.clone();
+            async move { (metric(&addr, "arena_outbox_applied_total").await == 5.0).then_some(()) }
+        },
+    )
+    .await;
+    kill(Pid::from_raw(doomed.id() as i32), Signal::SIGKILL).unwrap();
+    doomed.wait().unwrap();
+    assert_eq!(db.count("SELECT COUNT(*) FROM applied_events").await, 5);
+
+    // A survivor takes over the dead consumer's pending entries and reads the rest.
+    let survivor = Instance::start(config(&redis.url(), |c| {
+        c.instance_id = Some("survivor".into());
+        c.services.store = db.settings();
+        c.modes.battle.battle_outbox_reclaim_idle_ms = 500;
+    }))
+    .await;
+    db.wait_count("SELECT COUNT(*) FROM applied_events", EVENTS)
+        .await;
+    crate::harness::eventually(Duration::from_secs(20), "the redelivered 5th event", || {
+        let s = &survivor;
+        async move { (s.metric("arena_outbox_duplicates_total").await >= 1.0).then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM applied_events").await,
+        EVENTS
+    );
+    assert_eq!(
+        survivor.metric("arena_outbox_applied_total").await,
+        (EVENTS - 5) as f64
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM battles").await,
+        BATTLES as i64
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM battles WHERE state = 'ended'")
+            .await,
+        ENDED as i64
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM battle_participants").await,
+        2 * BATTLES as i64
+    );
+    // Counters move once per event: a duplicate would show here.
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM players").await,
+        2 * BATTLES as i64
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM players WHERE battles_played <> 1")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM players WHERE wins = 1")
+            .await,
+        ENDED as i64
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM players WHERE wins > 1")
+            .await,
+        0
+    );
+    for (i, id) in starts.iter().enumerate() {
+        let (status, b) = get_json(&survivor.addr.to_string(), &format!("/api/battles/{id}")).await;
+        assert_eq!(status, 200, "{b}");
+        let want = if i < ENDED { "ended" } else { "active" };
+        assert_eq!(b["state"], want, "{b}");
+    }
+}
+
+async fn after_flushall_battles_are_served_from_sql(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| c.services.store = db.settings()).await;
+    let alice = arena[0].client("alice").await;
+    let first = alice.start_battle(&["alice", "bob"]).await;
+    let id1 = first["battleId"].as_str().unwrap().to_string();
+    let before = arena[0].get_json(&format!("/api/battles/{id1}")).await;
+    let ended = alice.end_battle_won_by(&id1, "alice").await;
+    assert_eq!(ended["ok"], json!(true), "{ended}");
+    db.wait_count(
+        &format!("SELECT COUNT(*) FROM battles WHERE id = '{id1}' AND state = 'ended'"),
+        1,
+    )
+    .await;
+
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+
+    let addr = arena[0].addr.to_string();
+    let (status, b) = get_json(&addr, &format!("/api/battles/{id1}")).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["state"], "ended");
+    assert_eq!(b["winner"], "alice");
+    assert_eq!(b["players"], json!(["alice", "bob"]));
+    assert_eq!(b["createdAt"], before["createdAt"]);
+    assert_eq!(b["createdBy"], before["createdBy"]);
+
+    // Redis's fencing counters are gone (tokens start again), yet the new battle has a
+    // new id and reaches SQL: the consumer recreates its group.
+    let second = alice.start_battle(&["bob", "alice"]).await;
+    assert_eq!(second["created"], json!(true), "{second}");
+    let id2 = second["battleId"].as_str().unwrap().to_string();
+    assert_ne!(id1, id2);
+    db.wait_count("SELECT COUNT(*) FROM applied_events", 3)
+        .await;
+    let (status, view) = get_json(&addr, "/api/players/alice").await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["battlesPlayed"], 2);
+    assert_eq!(view["wins"], 1);
+    assert_eq!(view["battles"][0]["battleId"], json!(id2));
+    assert_eq!(view["battles"][1]["battleId"], json!(id1));
+    let (status, missing) = get_json(
+        &addr,
+        "/api/battles/0123456789abcdef0123456789abcdef-1700000000000-1",
+    )
+    .await;
+    assert_eq!(status, 404, "{missing}");
+    assert_eq!(missing["error"]["code"], "not_found");
+}
+
+async fn db_migrate_applies_the_schema_once(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        // The default: a file in DATA_DIR.
+        Backend::Sqlite => None,
+        // A password in the URL (the test server trusts anyone) must never be printed.
+        Backend::Postgres => Some(
+            crate::harness::postgres::postgres()
+                .database()
+                .await
+                .replace("://arena@", "://arena:s3cret-pw@"),
+        ),
+    };
+    let run = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arena"));
+        cmd.args(["db", "migrate"]).env("DATA_DIR", dir.path());
+        match &url {
+            Some(u) => cmd.env("DATABASE_URL", u),
+            None => cmd.env_remove("DATABASE_URL"),
+        };
+        let out = cmd.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(!text.contains("s3cret-pw"), "{text}");
+        text
+    };
+    assert!(run().contains(": 1 migration(s) applied"));
+    assert!(run().contains(": 0 migration(s) applied"));
+    if backend == Backend::Sqlite {
+        assert!(dir.path().join("arena.db").exists());
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_instance_keeps_its_records_in_its_sqlite_file() {
+    crate::harness::init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let store_settings = arena::services::store::Settings {
+        database_url: None,
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let ids = {
+        let redis = redis();
+        let a = Instance::start(config(&redis.url(), |c| {
+            c.services.store = store_settings.clone();
+        }))
+        .await;
+        let alice = a.client("alice").await;
+        let mut ids = Vec::new();
+        for rival in ["bob", "carol", "dave"] {
+            let ack = alice.start_battle(&["alice", rival]).await;
+            ids.push(ack["battleId"].as_str().unwrap().to_string());
+        }
+        assert_eq!(
+            alice.end_battle_won_by(&ids[0], "alice").await["ok"],
+            json!(true)
+        );
+        let store = arena::services::store::Store::open(&store_settings)
+            .await
+            .unwrap();
+        crate::harness::eventually(Duration::from_secs(20), "4 events in SQL", || {
+            let store = store.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applied_events")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+                (n == 4).then_some(())
+            }
+        })
+        .await;
+        store.close().await;
+        a.stop().await.unwrap();
+        ids
+    };
+    assert!(dir.path().join("arena.db").exists());
+
+    // A new Redis, the same file.
+    let redis = redis();
+    let b = Instance::start(config(&redis.url(), |c| {
+        c.services.store = store_settings.clone();
+    }))
+    .await;
+    let view = b.get_json("/api/players/alice").await;
+    assert_eq!(view["battlesPlayed"], 3);
+    assert_eq!(view["wins"], 1);
+    assert_eq!(view["battles"].as_array().unwrap().len(), 3);
+    let first = b.get_json(&format!("/api/battles/{}", ids[0])).await;
+    assert_eq!(
+        (first["state"].clone(), first["winner"].clone()),
+        (json!("ended"), json!("alice"))
+    );
+    let last = b.get_json(&format!("/api/battles/{}", ids[2])).await;
+    assert_eq!(last["state"], "active");
+}
