@@ -2,7 +2,8 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|connections|handshakes|claims|battles|flood|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|connections|handshakes|claims|battles|flood|outbox|ticks|all]
+# (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh demo
@@ -94,6 +95,37 @@ if [[ $what == all || $what == flood ]]; then
   for i in 1 2 3; do
     LIFT_LIMITS=(); demo_up; run "flood" flood --flooders 4 --events 50000; demo_down
   done
+fi
+# The outbox on PostgreSQL: a private server (initdb in a temp dir, as the postgres user
+# when run as root, which PostgreSQL requires), durable settings left at their defaults.
+PG_PORT=${PG_PORT:-4650}
+pg_up() {
+  local bin run=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  PG_DIR=$(mktemp -d)
+  [[ $(id -u) == 0 ]] && { chown postgres: "$PG_DIR"; run=(setpriv --reuid=postgres --regid=postgres --clear-groups --); }
+  "${run[@]}" "$bin/initdb" -D "$PG_DIR/data" -U arena --auth=trust >/dev/null
+  "${run[@]}" "$bin/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 >"$PG_DIR/log" 2>&1 &
+  PG_PID=$!
+  for _ in $(seq 100); do "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.1; done
+  PG_BIN=$bin
+}
+pg_down() { kill -INT "$PG_PID" 2>/dev/null || true; wait "$PG_PID" 2>/dev/null || true; rm -rf "$PG_DIR"; }
+demo_redis() { grep -o 'redis://127.0.0.1:[0-9]*' /tmp/arena-bench-demo.log | head -1; }
+if [[ $what == all || $what == outbox ]]; then
+  for i in 1 2 3; do
+    data=$(mktemp -d)
+    demo_up DATA_DIR="$data"; run "outbox-sqlite" outbox --battles 1000 --redis-url "$(demo_redis)"; demo_down
+    rm -rf "$data"
+  done
+  pg_up
+  trap pg_down EXIT
+  for i in 1 2 3; do
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U arena "bench$i"
+    demo_up DATABASE_URL="postgres://arena@127.0.0.1:$PG_PORT/bench$i"
+    run "outbox-postgres" outbox --battles 1000 --redis-url "$(demo_redis)"; demo_down
+  done
+  pg_down; trap - EXIT
 fi
 if [[ $what == ticks ]]; then
   demo_up; run "ticks-600" ticks --seconds 600; demo_down

@@ -446,3 +446,70 @@ async fn a_restarted_instance_keeps_its_records_in_its_sqlite_file() {
     let last = b.get_json(&format!("/api/battles/{}", ids[2])).await;
     assert_eq!(last["state"], "active");
 }
+
+#[tokio::test]
+async fn a_poison_entry_is_dead_lettered_and_applied_entries_are_trimmed() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| {
+        c.services.store = db.settings();
+        c.modes.battle.battle_outbox_partitions = 1;
+        c.modes.battle.battle_outbox_reclaim_idle_ms = 200;
+        c.modes.battle.battle_outbox_max_deliveries = 2;
+    })
+    .await;
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // An entry no consumer can parse, between two good ones.
+    let alice = arena[0].client("alice").await;
+    let first = alice.start_battle(&["alice", "bob"]).await;
+    assert_eq!(first["ok"], json!(true));
+    let _: String = redis::cmd("XADD")
+        .arg("arena:{b0}:outbox")
+        .arg("*")
+        .arg("event")
+        .arg("created")
+        .arg("record")
+        .arg("{not json")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let second = alice.start_battle(&["alice", "carol"]).await;
+    assert_eq!(second["ok"], json!(true));
+    db.wait_count("SELECT COUNT(*) FROM applied_events", 2)
+        .await;
+    crate::harness::eventually(
+        Duration::from_secs(20),
+        "the poison entry dead-lettered",
+        || {
+            let a = &arena[0];
+            async move { (a.metric("arena_outbox_dead_letters_total").await == 1.0).then_some(()) }
+        },
+    )
+    .await;
+    let dead: Vec<redis::Value> = redis::cmd("XRANGE")
+        .arg("arena:{b0}:outbox:dead")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    crate::harness::eventually(Duration::from_secs(20), "the outbox trimmed", || {
+        let mut conn = conn.clone();
+        async move {
+            let len: i64 = redis::cmd("XLEN")
+                .arg("arena:{b0}:outbox")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            (len == 0).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(arena[0].metric("arena_outbox_applied_total").await, 2.0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM battles").await, 2);
+}

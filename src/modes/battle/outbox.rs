@@ -19,7 +19,7 @@
 //! consumer backs off, and the streams keep the events until it is back.
 //!
 //! Trimming: acknowledged entries are removed with `XTRIM MINID` below the oldest entry
-//! the group still needs (its oldest pending entry, or the last one delivered). The
+//! the group still needs (its oldest pending entry, or the one after the last delivered). The
 //! streams have no MAXLEN: an event is dropped only once it is in SQL, so a long database
 //! outage grows them (watch `arena_outbox_backlog`).
 //!
@@ -118,6 +118,17 @@ pub async fn ensure_groups(conn: &mut ConnectionManager, partitions: u32) -> Res
         }
     }
     Ok(())
+}
+
+/// The stream id right after `id` (`<ms>-<seq+1>`); `None` for `0-0` (nothing delivered)
+/// or an id that does not parse.
+fn next_id(id: &str) -> Option<String> {
+    let (ms, seq) = id.split_once('-')?;
+    let (ms, seq): (u64, u64) = (ms.parse().ok()?, seq.parse().ok()?);
+    if ms == 0 && seq == 0 {
+        return None;
+    }
+    Some(format!("{ms}-{}", seq.checked_add(1)?))
 }
 
 /// What applying a set of entries came to.
@@ -368,17 +379,18 @@ impl Outbox {
             return Ok(0);
         };
         let summary: StreamPendingReply = conn.xpending(stream, GROUP).await?;
-        // Everything below the oldest pending entry, and up to the last delivered one, is
-        // applied and acknowledged (there is one group).
+        // Everything below the oldest pending entry, or up to and including the last one
+        // delivered when none is pending, is applied and acknowledged (one group reads).
         let keep_from = match &summary {
-            StreamPendingReply::Data(d) => d.start_id.clone(),
-            _ => group.last_delivered_id.clone(),
+            StreamPendingReply::Data(d) => Some(d.start_id.clone()),
+            _ => next_id(&group.last_delivered_id),
         };
-        if keep_from != "0-0" {
+        if let Some(keep_from) = keep_from {
+            // Exact, not `~`: approximate trimming only drops whole internal nodes (100
+            // entries), so a quiet stream would keep its applied entries for good.
             let _: i64 = redis::cmd("XTRIM")
                 .arg(stream)
                 .arg("MINID")
-                .arg("~")
                 .arg(&keep_from)
                 .query_async(conn)
                 .await?;
@@ -411,5 +423,17 @@ impl Outbox {
             tracing::warn!(partition = p, id, deliveries, "outbox entry dead-lettered");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_id;
+
+    #[test]
+    fn the_id_after() {
+        assert_eq!(next_id("1700000000000-7").as_deref(), Some("1700000000000-8"));
+        assert_eq!(next_id("0-0"), None);
+        assert_eq!(next_id("nonsense"), None);
     }
 }

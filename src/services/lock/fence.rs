@@ -1,8 +1,9 @@
 //! Fenced writes: a write guarded by a lock commits only with a fencing token that is not
 //! stale, checked and applied in one Lua step on the data Redis.
 //!
-//! The fence key `arena:{lock:<r>}:fence` holds the newest token issued (INCR at acquire)
-//! or seen (a commit with a newer token, only after the key was lost). A write with token
+//! The fence key (`arena:{lock:<r>}:fence`, or where `Resource::with_fence_key` put it)
+//! holds the newest token issued (INCR at acquire) or seen (a commit with a newer token,
+//! only after the key was lost). A write with token
 //! `t` commits iff `t >= fence`. So once the data Redis has issued a newer token, no write
 //! with an older one ever commits, whatever pauses or delays its holder suffered.
 
@@ -29,7 +30,7 @@ fn check_tag(resource: &Resource, data_key: &str) -> Result<(), LockError> {
 }
 
 /// `SET data_key value` on the data Redis if fencing `token` is not stale for `resource`.
-/// `data_key` must be in the resource's hash tag (e.g. [`Resource::data_key`]).
+/// `data_key` must be in the hash tag of the resource's fence (e.g. [`Resource::data_key`]).
 pub async fn fenced_set(
     data: &mut ConnectionManager,
     resource: &Resource,

@@ -3,7 +3,7 @@
 //! Scenarios: `fanout` (room broadcast latency and loss across instances), `connections`
 //! (server memory per idle client), `ticks` (exactly one tick per interval), `battles`
 //! (contended battle starts), `claims` (treasure-hunt claims), `flood` (hostile clients
-//! against a quiet one). Every run is
+//! against a quiet one), `outbox` (battle events to the SQL records). Every run is
 //! bounded in count and time, targets loopback unless `--allow-remote`, shows a progress
 //! bar, and prints a table or one JSON line (`--json`); `--plot` writes an SVG.
 
@@ -13,6 +13,7 @@ mod common;
 pub mod connections;
 pub mod fanout;
 pub mod flood;
+pub mod outbox;
 pub mod report;
 mod status;
 pub mod ticks;
@@ -40,6 +41,8 @@ pub enum Scenario {
     Claims(claims::ClaimsArgs),
     /// Hostile sockets flood one instance: its memory, a quiet client's acks, tick delay.
     Flood(flood::FloodArgs),
+    /// Battle events to the SQL records: events/s and lag (Lua step to SQL commit).
+    Outbox(outbox::OutboxArgs),
 }
 
 /// `arena bench <scenario>`.
@@ -61,6 +64,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
         Scenario::Battles(a) => secs(a.rounds as u64 * 30 + 120),
         Scenario::Claims(a) => secs(a.duration + 120),
         Scenario::Flood(a) => a.limit(),
+        Scenario::Outbox(_) => secs(900),
     };
     let fut = async move {
         match args.scenario {
@@ -70,6 +74,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
             Scenario::Battles(a) => battles::run(a).await,
             Scenario::Claims(a) => claims::run(a).await,
             Scenario::Flood(a) => flood::run(a).await,
+            Scenario::Outbox(a) => outbox::run(a).await,
         }
     };
     tokio::time::timeout(limit, fut)
