@@ -16,7 +16,7 @@ fn help(args: &[&str]) -> String {
 #[test]
 fn help_lists_every_command_and_scenario_with_one_default_each() {
     let top = help(&[]);
-    for cmd in ["serve", "demo", "bench", "doctor", "token", "hunt"] {
+    for cmd in ["serve", "demo", "bench", "doctor", "token", "hunt", "db"] {
         assert!(
             top.lines().any(|l| l.trim_start().starts_with(cmd)),
             "{cmd} missing:\n{top}"
@@ -30,6 +30,7 @@ fn help_lists_every_command_and_scenario_with_one_default_each() {
         "battles",
         "claims",
         "flood",
+        "outbox",
     ];
     for s in scenarios {
         assert!(
@@ -48,6 +49,7 @@ fn help_lists_every_command_and_scenario_with_one_default_each() {
         help(&["demo"]),
         help(&["doctor"]),
         help(&["token"]),
+        help(&["db", "migrate"]),
     ];
     for s in scenarios {
         pages.push(help(&["bench", s]));

@@ -100,8 +100,8 @@ async fn fifty_concurrent_starts_give_one_row(backend: Backend) {
         2
     );
 
-    // The end names a winner, who must be one of the players.
-    let alice = &clients[0];
+    // The end (by one of the players) names a winner, who must be one of them too.
+    let alice = &arena[0].client("alice").await;
     let refused = alice.end_battle_won_by(&id, "carol").await;
     assert_eq!(refused["error"]["code"], "bad_request", "{refused}");
     let ended = alice.end_battle_won_by(&id, "bob").await;
@@ -148,6 +148,7 @@ fn serve_process(
         .env("PORT", port.to_string())
         .env("HOST", "127.0.0.1")
         .env("INSTANCE_ID", "doomed")
+        .env("ARENA_AUTH", "dev")
         .env_remove("DATA_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -204,14 +205,15 @@ async fn a_consumer_killed_mid_batch_loses_and_duplicates_nothing(backend: Backe
         }
     }))
     .await;
-    let referee = arena::tools::client::Client::connect(
-        &format!("http://{addr}"),
-        json!({"player": "referee"}),
-    )
-    .await
-    .unwrap();
     for (i, id) in starts.iter().take(ENDED).enumerate() {
-        let ack = referee.end_battle_won_by(id, &format!("p{i}a")).await;
+        // Only a battle's players may end it (dev auth: the player names itself).
+        let player = arena::tools::client::Client::connect(
+            &format!("http://{addr}"),
+            json!({"player": format!("p{i}a")}),
+        )
+        .await
+        .unwrap();
+        let ack = player.end_battle_won_by(id, &format!("p{i}a")).await;
         assert_eq!(ack["ok"], json!(true), "{ack}");
     }
     crate::harness::eventually(

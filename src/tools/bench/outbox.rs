@@ -26,19 +26,19 @@ use crate::tools::http_client::{http_get, http_post};
 pub struct OutboxArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Battles started and ended through the API in phase 1 (2 events each; default 1000).
+    /// Battles started and ended through the API in phase 1 (2 events each).
     #[arg(long, default_value_t = 1000)]
     pub battles: usize,
-    /// Workers starting and ending battles at once (default 32).
+    /// Workers starting and ending battles at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// The Redis of the instances: enables phase 2 (events appended straight to the outbox).
     #[arg(long)]
     pub redis_url: Option<String>,
-    /// Events appended in phase 2 (default 20000).
+    /// Events appended in phase 2.
     #[arg(long, default_value_t = 20_000)]
     pub backlog: usize,
-    /// The instances' BATTLE_OUTBOX_PARTITIONS (default 8).
+    /// The instances' BATTLE_OUTBOX_PARTITIONS.
     #[arg(long, default_value_t = 8)]
     pub partitions: u32,
 }
