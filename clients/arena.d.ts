@@ -91,6 +91,8 @@ export interface Battle {
   state: "active" | "ended";
   createdAt: number;
   endedAt?: number;
+  /** One of the players, when the battle ended with a winner named. */
+  winner?: string;
   createdBy: string;
 }
 
@@ -138,6 +140,6 @@ export interface ClientToServerEvents {
     req: StartBattleReq,
     ack: (res: Ack<{ battleId: string; players: string[]; created: boolean }>) => void,
   ) => void;
-  end_battle: (req: { battleId: string }, ack: (res: Ack<{ battleId: string }>) => void) => void;
+  end_battle: (req: { battleId: string; winner?: string }, ack: (res: Ack<{ battleId: string }>) => void) => void;
   claim: (req: ClaimReq, ack: (res: Ack<{ value: number }>) => void) => void;
 }

@@ -191,6 +191,10 @@ fn redact(key: &str, value: &str) -> String {
     if key.contains("secret") && !key.ends_with("_file") {
         return "***".into();
     }
+    if key == "database_url" {
+        // Also a libpq-style `password=` parameter.
+        return crate::services::store::settings::redact_db_url(value);
+    }
     if value.contains("://") {
         return value
             .split(',')
@@ -268,6 +272,10 @@ mod tests {
         assert_eq!(
             redact("redlock_urls", "redis://a:p@h:1,redis://h:2"),
             "redis://a:***@h:1,redis://h:2"
+        );
+        assert_eq!(
+            redact("database_url", "postgres://db/a?user=u&password=p"),
+            "postgres://db/a?user=u&password=***"
         );
     }
 }
