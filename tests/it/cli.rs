@@ -75,8 +75,9 @@ async fn serve_reads_a_settings_file_under_env_and_flags() {
     std::fs::write(
         &file,
         format!(
-            "port = {port}\ninstance_id = \"from-file\"\ntick_ms = 1500\nlock_ttl_ms = 1000\narena_auth = \"dev\"\nredis_url = \"{}\"\n",
-            redis.url()
+            "port = {port}\ninstance_id = \"from-file\"\ntick_ms = 1500\nlock_ttl_ms = 1000\narena_auth = \"dev\"\nredis_url = \"{}\"\ndata_dir = \"{}\"\n",
+            redis.url(),
+            dir.path().display()
         ),
     )
     .unwrap();
@@ -101,6 +102,8 @@ async fn serve_reads_a_settings_file_under_env_and_flags() {
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status["instanceId"], "from-file");
     assert_eq!(status["tickMs"], 2500);
+    // The records went where the file said.
+    assert!(dir.path().join("arena.db").exists());
     child.kill().await.unwrap();
 }
 
