@@ -387,6 +387,7 @@ async fn db_migrate_applies_the_schema_once(backend: Backend) {
 
 #[tokio::test]
 async fn a_restarted_instance_keeps_its_records_in_its_sqlite_file() {
+    let _turn = crate::harness::records::serial().await;
     crate::harness::init_logs();
     let dir = tempfile::tempdir().unwrap();
     let store_settings = arena::services::store::Settings {

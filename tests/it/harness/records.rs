@@ -16,16 +16,28 @@ pub enum Backend {
     Postgres,
 }
 
-/// One test's records database.
+/// The records tests run one at a time: each starts instances, clients and processes
+/// against a database server, and all of them at once load the 2-core machines enough to
+/// push other tests' latency bounds (the flood test's quiet-client p99) over.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Wait for the records tests' turn; hold the guard for the whole test.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+/// One test's records database (and the records tests' turn, held while it lives).
 pub struct TestDb {
     pub url: String,
     /// The SQLite file's directory (removed on drop).
     _dir: Option<tempfile::TempDir>,
     store: Store,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl TestDb {
     pub async fn new(backend: Backend) -> TestDb {
+        let turn = serial().await;
         super::init_logs();
         let (url, dir) = match backend {
             Backend::Sqlite => {
@@ -40,6 +52,7 @@ impl TestDb {
             url,
             _dir: dir,
             store,
+            _turn: turn,
         }
     }
 
