@@ -98,6 +98,7 @@ impl std::fmt::Debug for Settings {
             pubsub_buffer,
             limits,
             auth,
+            store,
             test_clock_skew_ms,
         } = self;
         let masters = redlock_urls.as_ref().map(|u| {
@@ -116,6 +117,8 @@ impl std::fmt::Debug for Settings {
             .field("pubsub_buffer", pubsub_buffer)
             .field("limits", limits)
             .field("auth", auth)
+            // Its own Debug redacts DATABASE_URL's password.
+            .field("store", store)
             .field("test_clock_skew_ms", test_clock_skew_ms)
             .finish()
     }

@@ -9,8 +9,8 @@ use super::auth::Authenticator;
 use super::lock::Redlock;
 use super::metrics::Metrics;
 use super::settings::Settings;
-use crate::redis::Endpoint;
 use super::store::Store;
+use crate::redis::Endpoint;
 
 #[derive(Clone)]
 pub struct AppState {

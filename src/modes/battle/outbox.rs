@@ -44,6 +44,7 @@ use super::settings::Settings;
 use super::store::Battle;
 use crate::base::clock::unix_ms;
 use crate::base::shutdown::sleep_unless_cancelled;
+use crate::redis::Endpoint;
 use crate::services::AppState;
 use crate::services::store::StoreError;
 use crate::services::store::records::BattleEvent;
@@ -97,13 +98,13 @@ impl OutboxEntry {
 }
 
 /// A connection for blocking stream reads: its response timeout covers `block`.
-fn stream_connection(url: &str, block: Duration) -> Result<ConnectionManager, RedisError> {
+fn stream_connection(endpoint: &Endpoint, block: Duration) -> Result<ConnectionManager, RedisError> {
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(block + Duration::from_secs(2)))
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(crate::redis::client(url, false)?, config)
+    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
 }
 
 /// Create the group on every partition stream, from the stream's start (events written
@@ -152,7 +153,7 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(app: AppState, settings: Settings, metrics: BattleMetrics) -> Result<Self, RedisError> {
-        let reader = stream_connection(&app.settings.redis_url, Duration::from_millis(BLOCK_MS as u64))?;
+        let reader = stream_connection(&app.redis_endpoint, Duration::from_millis(BLOCK_MS as u64))?;
         let consumer = app.instance_id.to_string();
         Ok(Self {
             app,

@@ -38,6 +38,9 @@ pub struct OutboxArgs {
     /// Events appended in phase 2.
     #[arg(long, default_value_t = 20_000)]
     pub backlog: usize,
+    /// TLS files for a `rediss://` --redis-url.
+    #[command(flatten)]
+    pub tls: crate::services::settings::RedisTls,
     /// The instances' BATTLE_OUTBOX_PARTITIONS.
     #[arg(long, default_value_t = 8)]
     pub partitions: u32,
@@ -227,10 +230,13 @@ pub async fn run(args: OutboxArgs) -> Result<Outcome, BenchError> {
     });
     // Phase 2: a queue appended straight to the streams.
     if let Some(url) = &args.redis_url {
-        let mut conn =
-            crate::redis::command_connection(url, Duration::from_secs(10)).map_err(|e| {
-                BenchError::Connect(crate::base::config::redact_url(url), e.to_string())
-            })?;
+        let shown = crate::base::config::redact_url(url);
+        let endpoint = args
+            .tls
+            .endpoint(url)
+            .map_err(|e| BenchError::Invalid(e.to_string()))?;
+        let mut conn = crate::redis::command_connection(&endpoint, Duration::from_secs(10))
+            .map_err(|e| BenchError::Connect(shown, e.to_string()))?;
         let now = crate::base::clock::unix_ms();
         let started = Instant::now();
         for chunk in (0..args.backlog).collect::<Vec<_>>().chunks(1000) {
