@@ -453,7 +453,7 @@ async fn hunt_acknowledged_claims_survive_a_redis_sigkill() {
 }
 
 #[tokio::test]
-async fn hunt_exactly_one_map_per_period_across_three_instances() {
+async fn timing_hunt_exactly_one_map_per_period_across_three_instances() {
     const MAP_MS: u64 = 100;
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 3, |cfg| {

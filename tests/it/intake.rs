@@ -134,7 +134,7 @@ async fn flood(
 /// rate (`rate_limited`, or dropped and counted), disconnects the four for flooding, and
 /// meanwhile a quiet client's acks stay fast, ticks stay on time, and memory stays flat.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_from_four_sockets_is_refused_and_the_instance_stays_responsive() {
+async fn timing_a_flood_from_four_sockets_is_refused_and_the_instance_stays_responsive() {
     const TICK_MS: u64 = 500;
     let demo = Demo::start(
         2,
@@ -628,7 +628,7 @@ async fn oversized_websocket_frames_and_messages_close_the_connection_unbuffered
 /// Finding 3: in a room of 20 senders at full speed (the rate opened up, small client
 /// queues), a quiet member's 50 acks all arrive although broadcasts to it are dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acks_are_never_evicted_by_broadcasts() {
+async fn timing_acks_are_never_evicted_by_broadcasts() {
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 1, |c| {
         c.services.client_buffer = 16;

@@ -330,7 +330,7 @@ async fn renewal_keeps_a_lease_valid_for_five_ttls_even_with_a_frozen_master() {
 }
 
 #[tokio::test]
-async fn blocked_renewal_signals_loss_and_the_stale_holder_cannot_commit() {
+async fn timing_blocked_renewal_signals_loss_and_the_stale_holder_cannot_commit() {
     let servers = masters(3);
     let ttl = Duration::from_millis(300);
     let a = redlock(&servers, config(300));
