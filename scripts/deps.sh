@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Install what arena needs from Debian's packages, only where it is missing.
-#   scripts/deps.sh demo   -> redis-server
-#   scripts/deps.sh test   -> redis-server, redis-tools, chromium, node + npm, tests/ui npm packages,
-#                             python3, gcc, g++ (`arena problems check` runs the bank's solutions),
-#                             postgresql (the records tests' private server)
+#   scripts/deps.sh demo   -> redis-server, the judge's sandbox and compilers (bubblewrap, gcc, g++, python3)
+#   scripts/deps.sh test   -> the same, redis-tools, chromium, node + npm, tests/ui npm packages,
+#                             postgresql (the records tests' private server); `arena problems check`
+#                             runs the bank's solutions with python3, gcc, g++
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(redis-server)
-[ "${1:-demo}" = test ] && want+=(redis-cli chromium node npm python3 gcc g++)
+want=(redis-server bwrap gcc g++ python3)
+[ "${1:-demo}" = test ] && want+=(redis-cli chromium node npm)
 
 pkg_for() {
   case "$1" in
     redis-server) echo redis-server ;;
+    bwrap) echo bubblewrap ;;
+    gcc) echo gcc ;;
+    g++) echo g++ ;;
+    python3) echo python3 ;;
     redis-cli) echo redis-tools ;;
     chromium) echo chromium ;;
     node) echo nodejs ;;

@@ -35,6 +35,7 @@
 
 pub mod base;
 pub mod edge;
+pub mod judge;
 pub mod modes;
 pub mod redis;
 pub mod services;

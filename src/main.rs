@@ -44,6 +44,12 @@ enum Command {
         #[command(subcommand)]
         action: ProblemsAction,
     },
+    /// A judge: runs submissions in a sandbox, from the Redis queue (and HTTP with
+    /// --port); `arena judge --check` lists the isolation layers and languages.
+    Judge(arena::judge::Settings),
+    /// Internal: the step between a judge and bubblewrap (see src/judge/exec.rs).
+    #[command(hide = true)]
+    JudgeExec(arena::judge::exec::ExecArgs),
     /// Treasure-hunt maintenance (see `arena hunt --help`).
     Hunt {
         #[command(subcommand)]
@@ -116,6 +122,12 @@ enum HuntAction {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Before any thread exists: this process becomes bubblewrap.
+    if let Command::JudgeExec(args) = cli.command {
+        let e = arena::judge::exec::exec(args);
+        eprintln!("{}{e}", arena::judge::exec::FAILED_PREFIX);
+        return std::process::ExitCode::from(arena::judge::exec::FAILED_EXIT as u8);
+    }
     let format = cli.log.log_format;
     if let Command::Serve(config) = &cli.command
         && let Some(id) = &config.instance_id
@@ -187,6 +199,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Token(args) => println!("{}", arena::tools::token::mint(&args)?),
+        Command::Judge(settings) => judge(settings, shutdown).await?,
+        Command::JudgeExec(_) => unreachable!("handled before the runtime starts"),
         Command::Demo(opts) => arena::tools::launcher::run(opts, shutdown).await?,
         Command::Hunt {
             action:
@@ -262,6 +276,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `arena judge`: check the host, then serve the queue (and HTTP with --port).
+async fn judge(
+    settings: arena::judge::Settings,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    settings.validate()?;
+    let setup = arena::judge::HostSetup {
+        work_dir: settings.work_dir(),
+        bwrap: settings.bwrap.clone(),
+        helper: std::env::current_exe().context("cannot find the arena binary")?,
+        cgroup_root: settings.cgroup_root.clone(),
+    };
+    if settings.check {
+        let (layers, judge) = match arena::judge::start(&setup).await {
+            Ok((judge, layers)) => (layers, Some(judge)),
+            Err(arena::judge::host::StartError::MissingLayers(layers)) => (layers, None),
+            Err(e) => return Err(e.into()),
+        };
+        print!(
+            "{}",
+            arena::judge::host::render(&layers, judge.as_ref().map(|j| &j.detected))
+        );
+        if let Some(j) = &judge {
+            j.sandbox.cgroups.remove();
+        }
+        if judge.is_none() {
+            anyhow::bail!("a required isolation layer is missing: this host must not judge");
+        }
+        return Ok(());
+    }
+    let (judge, _) = arena::judge::start(&setup).await?;
+    let _ = shutdown;
+    let _ = judge;
+    anyhow::bail!("the queue worker is not wired yet")
 }
 
 /// Under `arena demo`, stdin is a pipe from the launcher: EOF means the launcher is gone.

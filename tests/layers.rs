@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom first; the first path segment names the layer.
-const LAYERS: [&str; 6] = ["base", "redis", "services", "modes", "edge", "tools"];
+const LAYERS: [&str; 7] = [
+    "base", "redis", "services", "modes", "judge", "edge", "tools",
+];
 
 #[derive(Debug)]
 struct Module {

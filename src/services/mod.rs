@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod fleet;
+pub mod judge;
 pub mod limiter;
 pub mod lock;
 pub mod metrics;

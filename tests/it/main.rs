@@ -20,6 +20,7 @@ mod http;
 mod hunt;
 mod input;
 mod intake;
+mod judge;
 mod locks;
 mod logs;
 mod metrics;

@@ -1,0 +1,218 @@
+//! A judge: the sandbox and the languages of this host; one submission at a time per
+//! call (callers run several calls at once): compile once, then run every test.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::services::judge::{CompileResult, Report, Submission, TestResult, Verdict};
+
+use super::language::{BOX, Detected, Language};
+use super::sandbox::{Bind, FSIZE_BYTES, Outcome, Sandbox, Spec};
+use super::verdict::{shown, stats, test_result};
+
+/// Limits of a compile step (the compiler is as untrusted as its input: a header can
+/// be `/dev/zero`).
+pub const COMPILE_CPU_MS: u64 = 15_000;
+pub const COMPILE_WALL_MS: u64 = 30_000;
+pub const COMPILE_MEMORY: u64 = 1024 * 1024 * 1024;
+pub const COMPILE_OUTPUT: u64 = 64 * 1024;
+/// Processes and threads of one run (a pids cgroup: a fork bomb stops here).
+pub const PIDS: u32 = 64;
+
+/// A submission the judge cannot take.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RunError {
+    #[error("unknown language {0:?}")]
+    UnknownLanguage(String),
+}
+
+/// The host's sandbox and languages, and a folder for jobs.
+#[derive(Debug)]
+pub struct Judge {
+    pub sandbox: Sandbox,
+    pub detected: Detected,
+    /// `<work>/j<pid>`: one folder per job inside.
+    jobs: PathBuf,
+    next: AtomicU64,
+}
+
+impl Judge {
+    pub fn new(sandbox: Sandbox, detected: Detected, jobs: PathBuf) -> Self {
+        Self {
+            sandbox,
+            detected,
+            jobs,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// The language a submission names, if this judge has it.
+    pub fn language(&self, name: &str) -> Option<&Language> {
+        self.detected.find(name)
+    }
+
+    /// Judge one submission. Errors are about the request; everything that happens to
+    /// the program is in the report.
+    pub async fn judge(&self, sub: &Submission) -> Result<Report, RunError> {
+        let lang = self
+            .language(&sub.language)
+            .ok_or_else(|| RunError::UnknownLanguage(sub.language.clone()))?;
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let dir = self.jobs.join(n.to_string());
+        let report = match self.prepare(&dir, lang, &sub.source) {
+            Ok(()) => self.compile_and_run(&dir, lang, sub).await,
+            Err(e) => ie(lang, format!("job folder: {e}")),
+        };
+        // remove_dir_all never follows symlinks (whatever a compiler left there).
+        let d = dir.clone();
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(d)).await;
+        Ok(report)
+    }
+
+    /// A fresh job folder with the source in it, owned by the sandbox's uid so that the
+    /// compiler inside can write its output there.
+    fn prepare(&self, dir: &Path, lang: &Language, source: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        std::fs::DirBuilder::new().mode(0o700).create(dir)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(dir.join(lang.file))?;
+        f.write_all(source.as_bytes())?;
+        if let Some((uid, gid)) = self.sandbox.host_ids() {
+            nix::unistd::chown(
+                dir,
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn compile_and_run(&self, dir: &Path, lang: &Language, sub: &Submission) -> Report {
+        let box_bind = |writable| Bind {
+            host: dir.to_path_buf(),
+            inside: BOX.into(),
+            writable,
+        };
+        let mut compile = None;
+        if let Some(argv) = &lang.compile {
+            let mut binds = vec![box_bind(true)];
+            binds.extend(lang.binds.iter().cloned());
+            let o = self
+                .sandbox
+                .run(&Spec {
+                    argv: argv.clone(),
+                    binds,
+                    env: vec![],
+                    cwd: BOX.into(),
+                    stdin: vec![],
+                    cpu_ms: COMPILE_CPU_MS,
+                    wall_ms: COMPILE_WALL_MS,
+                    memory_bytes: COMPILE_MEMORY,
+                    output_bytes: COMPILE_OUTPUT,
+                    pids: PIDS,
+                    file_bytes: FSIZE_BYTES,
+                })
+                .await;
+            let (result, failure) = compile_result(&o);
+            if let Some((verdict, message)) = failure {
+                return Report {
+                    verdict,
+                    language: lang.name.into(),
+                    version: lang.version.clone(),
+                    compile: Some(result),
+                    tests: vec![],
+                    message: Some(message),
+                };
+            }
+            compile = Some(result);
+        }
+
+        let mut binds = vec![box_bind(false)];
+        binds.extend(lang.binds.iter().cloned());
+        let mut tests: Vec<TestResult> = Vec::with_capacity(sub.tests.len());
+        for t in &sub.tests {
+            let o = self
+                .sandbox
+                .run(&Spec {
+                    argv: lang.run.clone(),
+                    binds: binds.clone(),
+                    env: vec![],
+                    cwd: "/tmp".into(),
+                    stdin: t.stdin.clone().into_bytes(),
+                    cpu_ms: sub.limits.cpu_ms,
+                    wall_ms: sub.limits.wall_ms(),
+                    memory_bytes: sub.limits.memory_bytes,
+                    output_bytes: sub.limits.output_bytes,
+                    pids: PIDS,
+                    file_bytes: FSIZE_BYTES,
+                })
+                .await;
+            tests.push(test_result(
+                &o,
+                &sub.limits,
+                t.expected.as_deref(),
+                sub.comparator,
+            ));
+        }
+        Report {
+            verdict: Report::overall(&tests),
+            language: lang.name.into(),
+            version: lang.version.clone(),
+            compile,
+            tests,
+            message: None,
+        }
+    }
+}
+
+fn ie(lang: &Language, message: String) -> Report {
+    Report {
+        verdict: Verdict::IE,
+        language: lang.name.into(),
+        version: lang.version.clone(),
+        compile: None,
+        tests: vec![],
+        message: Some(message),
+    }
+}
+
+/// The compile step's result, and the verdict and reason when it failed: CE for
+/// anything the source caused (errors, a compile bomb's time, memory or output), IE when
+/// the sandbox itself failed.
+fn compile_result(o: &Outcome) -> (CompileResult, Option<(Verdict, String)>) {
+    use super::sandbox::End;
+    let mut output = o.stdout.clone();
+    output.extend_from_slice(&o.stderr);
+    let failure = if let End::SandboxFailed(why) = &o.end {
+        Some((Verdict::IE, why.clone()))
+    } else if o.output_exceeded {
+        Some((
+            Verdict::CE,
+            format!("compiler output over {COMPILE_OUTPUT} bytes"),
+        ))
+    } else if o.memory_limited {
+        Some((
+            Verdict::CE,
+            format!("compiler memory over {COMPILE_MEMORY} bytes"),
+        ))
+    } else if o.wall_exceeded || o.cpu_ms > COMPILE_CPU_MS {
+        Some((Verdict::CE, "compilation time limit reached".to_string()))
+    } else {
+        match o.end {
+            End::Exited(0) => None,
+            End::Exited(c) => Some((Verdict::CE, format!("compiler exited with {c}"))),
+            End::Signaled(s) => Some((Verdict::CE, format!("compiler killed by signal {s}"))),
+            End::SandboxFailed(_) => None,
+        }
+    };
+    let result = CompileResult {
+        ok: failure.is_none(),
+        stats: stats(o),
+        output: shown(&output),
+    };
+    (result, failure)
+}

@@ -1,0 +1,101 @@
+//! `arena judge`'s settings (flags or env vars); each default is a constant here.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::base::config::{ConfigError, bad, in_range};
+
+pub const BWRAP: &str = "/usr/bin/bwrap";
+pub const CGROUP_ROOT: &str = super::cgroup::CGROUP_ROOT;
+pub const RECLAIM_IDLE_MS: u64 = 30_000;
+pub const MAX_DELIVERIES: u64 = 3;
+pub const HEARTBEAT_MS: u64 = 1_000;
+
+/// Settings of one judge process.
+#[derive(Debug, Clone, Args)]
+#[group(id = "judge")]
+pub struct Settings {
+    /// Print the isolation layers and languages this host provides, then exit (1 when a
+    /// required layer is missing).
+    #[arg(long)]
+    pub check: bool,
+
+    /// The Redis holding the judge queue.
+    #[arg(long, env = "REDIS_URL", default_value = crate::services::settings::REDIS_URL)]
+    pub redis_url: String,
+
+    /// Submissions judged at once [default: the number of cores].
+    #[arg(long, env = "JUDGE_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+
+    /// Serve the HTTP API (Piston's /api/v2 and /api/judge) on this port; none by default.
+    #[arg(long, env = "JUDGE_PORT")]
+    pub port: Option<u16>,
+
+    /// Address for the HTTP API.
+    #[arg(long, env = "JUDGE_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Folder for job folders and the precompiled-header cache [default: <tmp>/arena-judge].
+    #[arg(long, env = "JUDGE_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// The bubblewrap binary.
+    #[arg(long, env = "JUDGE_BWRAP", default_value = BWRAP)]
+    pub bwrap: PathBuf,
+
+    /// Where cgroupfs is mounted.
+    #[arg(long, env = "JUDGE_CGROUP_ROOT", default_value = CGROUP_ROOT)]
+    pub cgroup_root: PathBuf,
+
+    /// A job pending this long on a judge that stopped answering is taken over (XAUTOCLAIM).
+    #[arg(long, env = "JUDGE_RECLAIM_IDLE_MS", default_value_t = RECLAIM_IDLE_MS)]
+    pub reclaim_idle_ms: u64,
+
+    /// Deliveries of one job before it is dead-lettered (a poison job).
+    #[arg(long, env = "JUDGE_MAX_DELIVERIES", default_value_t = MAX_DELIVERIES)]
+    pub max_deliveries: u64,
+
+    /// How often a judge says it is alive (and renews its claim on running jobs).
+    #[arg(long, env = "JUDGE_HEARTBEAT_MS", default_value_t = HEARTBEAT_MS)]
+    pub heartbeat_ms: u64,
+}
+
+impl Settings {
+    pub fn concurrency(&self) -> usize {
+        self.concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
+    pub fn work_dir(&self) -> PathBuf {
+        self.work_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("arena-judge"))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("JUDGE_CONCURRENCY", self.concurrency(), 1, 256)?;
+        in_range(
+            "JUDGE_RECLAIM_IDLE_MS",
+            self.reclaim_idle_ms,
+            1_000,
+            3_600_000,
+        )?;
+        in_range("JUDGE_MAX_DELIVERIES", self.max_deliveries, 1, 100)?;
+        in_range("JUDGE_HEARTBEAT_MS", self.heartbeat_ms, 100, 60_000)?;
+        if self.reclaim_idle_ms <= 2 * self.heartbeat_ms {
+            return Err(bad(
+                "JUDGE_RECLAIM_IDLE_MS",
+                format!(
+                    "{} must be above twice JUDGE_HEARTBEAT_MS ({}) so a live judge's job is never taken",
+                    self.reclaim_idle_ms, self.heartbeat_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,2 @@
+const blocks = [];
+for (;;) blocks.push(Buffer.alloc(16 << 20, 1));
