@@ -139,3 +139,12 @@ async fn judge_hostile_killing_its_parent_harms_nothing() {
     // reaches only the sandbox's own processes. The judge goes on (checked above).
     assert!(matches!(r.verdict, Verdict::AC | Verdict::RE), "{r:#?}");
 }
+
+#[tokio::test]
+async fn judge_hostile_denied_syscalls_get_their_errno() {
+    let want = "ptrace=EPERM unshare=EPERM mount=EPERM bpf=EPERM keyctl=EPERM \
+                perf_event_open=EPERM userfaultfd=EPERM setns=EPERM clone_newns=EPERM \
+                io_uring_setup=ENOSYS clone3=ENOSYS";
+    let r = hostile("c", "denied_syscalls.c", "", Some(want)).await;
+    assert_eq!(r.verdict, Verdict::AC, "{r:#?}");
+}
