@@ -308,10 +308,34 @@ async fn judge(
         }
         return Ok(());
     }
-    let (judge, _) = arena::judge::start(&setup).await?;
-    let _ = shutdown;
-    let _ = judge;
-    anyhow::bail!("the queue worker is not wired yet")
+    let (judge, layers) = arena::judge::start(&setup).await?;
+    let judge = std::sync::Arc::new(judge);
+    let cfg = arena::judge::worker::WorkerConfig {
+        judge_id: settings.judge_id(),
+        concurrency: settings.concurrency(),
+        reclaim_idle_ms: settings.reclaim_idle_ms,
+        max_deliveries: settings.max_deliveries,
+        heartbeat_ms: settings.heartbeat_ms,
+    };
+    let languages: Vec<String> = judge
+        .detected
+        .languages
+        .iter()
+        .map(|l| format!("{} {}", l.name, l.version))
+        .collect();
+    tracing::info!(
+        judge_id = %cfg.judge_id,
+        concurrency = cfg.concurrency,
+        redis = %arena::base::config::redact_url(&settings.redis_url),
+        layers = layers.len(),
+        languages = %languages.join(", "),
+        "judge started"
+    );
+    let worker = arena::judge::worker::Worker::new(judge.clone(), cfg, &settings.redis_url)
+        .context("bad REDIS_URL")?;
+    worker.run(shutdown).await;
+    judge.sandbox.cgroups.remove();
+    Ok(())
 }
 
 /// Under `arena demo`, stdin is a pipe from the launcher: EOF means the launcher is gone.

@@ -5,7 +5,6 @@
 //! `services::judge` (the queue, the client interface, the shared breaker).
 
 pub mod cgroup;
-pub mod compare;
 pub mod exec;
 pub mod host;
 pub mod language;
@@ -14,6 +13,7 @@ pub mod sandbox;
 pub mod seccomp;
 pub mod settings;
 pub mod verdict;
+pub mod worker;
 
 pub use host::{HostSetup, start};
 pub use runner::Judge;

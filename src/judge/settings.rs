@@ -25,6 +25,10 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL", default_value = crate::services::settings::REDIS_URL)]
     pub redis_url: String,
 
+    /// This judge's name in the consumer group [default: hostname:pid].
+    #[arg(long, env = "JUDGE_ID")]
+    pub judge_id: Option<String>,
+
     /// Submissions judged at once [default: the number of cores].
     #[arg(long, env = "JUDGE_CONCURRENCY")]
     pub concurrency: Option<usize>,
@@ -68,6 +72,15 @@ impl Settings {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
+        })
+    }
+
+    pub fn judge_id(&self) -> String {
+        self.judge_id.clone().unwrap_or_else(|| {
+            let host = nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "judge".into());
+            format!("{host}:{}", std::process::id())
         })
     }
 

@@ -2,8 +2,8 @@
 
 use crate::services::judge::{Comparator, Limits, RunStats, TestResult, Verdict};
 
-use super::compare::matches;
 use super::sandbox::{End, Outcome};
+use crate::services::judge::compare::matches;
 
 /// Most bytes of stdout / stderr / compiler output kept in a report (the comparison
 /// always sees everything up to the run's output cap).

@@ -1,7 +1,10 @@
 //! The execution service as the battle side sees it: what a submission is, what a judge
-//! reports, and (with the queue, its keys and the shared breaker) how one gets there.
-//! The worker that runs submissions is the `judge` layer above.
+//! reports, the queue judges consume (its keys and scripts), and the comparators both
+//! sides use. The worker that runs submissions is the `judge` layer above.
 
+pub mod compare;
+pub mod keys;
+pub mod queue;
 pub mod report;
 pub mod submission;
 

@@ -4,6 +4,7 @@
 //! left behind) see only their own runs.
 
 mod hostile;
+mod queue;
 mod verdicts;
 
 use std::path::{Path, PathBuf};

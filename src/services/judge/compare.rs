@@ -1,6 +1,6 @@
 //! Comparators: is a run's output the expected one?
 
-use crate::services::judge::Comparator;
+use super::submission::Comparator;
 
 /// Whether `actual` matches `expected` under `how`.
 pub fn matches(how: Comparator, actual: &[u8], expected: &[u8]) -> bool {
