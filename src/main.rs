@@ -333,7 +333,36 @@ async fn judge(
     );
     let worker = arena::judge::worker::Worker::new(judge.clone(), cfg, &settings.redis_url)
         .context("bad REDIS_URL")?;
+    let http = match settings.port {
+        Some(port) => {
+            let addr = format!("{}:{port}", settings.host);
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "judge HTTP API listening");
+            let redis = arena::redis::command_connection(
+                &settings.redis_url,
+                std::time::Duration::from_secs(2),
+            )
+            .context("bad REDIS_URL")?;
+            let state = arena::judge::http::HttpState {
+                judge: judge.clone(),
+                executor: std::sync::Arc::new(arena::services::judge::client::QueueBackend::new(
+                    redis,
+                )),
+            };
+            Some(tokio::spawn(arena::judge::http::serve(
+                listener,
+                state,
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
     worker.run(shutdown).await;
+    if let Some(h) = http {
+        let _ = h.await;
+    }
     judge.sandbox.cgroups.remove();
     Ok(())
 }

@@ -35,6 +35,8 @@ pub struct Language {
     pub run: Vec<String>,
     /// Extra read-only folders it needs (the precompiled header, a sysroot).
     pub binds: Vec<Bind>,
+    /// The compile step only checks the syntax (an interpreted language).
+    pub syntax_check: bool,
     /// A remark for `--check`, e.g. "without a precompiled header".
     pub note: Option<String>,
 }
@@ -122,6 +124,7 @@ pub async fn detect(pch_dir: &Path, pch_ready: bool) -> Detected {
                     bx("main.py"),
                 ],
                 binds: vec![],
+                syntax_check: true,
                 note: None,
             });
         }
@@ -146,6 +149,7 @@ pub async fn detect(pch_dir: &Path, pch_ready: bool) -> Detected {
                 ]),
                 run: vec![node.to_string_lossy().into_owned(), bx("main.js")],
                 binds: vec![],
+                syntax_check: true,
                 note: None,
             });
         }
@@ -171,6 +175,7 @@ pub async fn detect(pch_dir: &Path, pch_ready: bool) -> Detected {
                 compile: Some(compile),
                 run: vec![bx("main")],
                 binds: vec![],
+                syntax_check: false,
                 note: None,
             });
         }
@@ -214,6 +219,7 @@ pub async fn detect(pch_dir: &Path, pch_ready: bool) -> Detected {
                 compile: Some(compile),
                 run: vec![bx("main")],
                 binds,
+                syntax_check: false,
                 note,
             });
         }
@@ -248,6 +254,7 @@ pub async fn detect(pch_dir: &Path, pch_ready: bool) -> Detected {
                     inside: RUST.into(),
                     writable: false,
                 }],
+                syntax_check: false,
                 note: None,
             });
         }

@@ -7,6 +7,7 @@
 pub mod cgroup;
 pub mod exec;
 pub mod host;
+pub mod http;
 pub mod language;
 pub mod runner;
 pub mod sandbox;

@@ -138,7 +138,7 @@ impl Judge {
             let o = self
                 .sandbox
                 .run(&Spec {
-                    argv: lang.run.clone(),
+                    argv: lang.run.iter().chain(&sub.args).cloned().collect(),
                     binds: binds.clone(),
                     env: vec![],
                     cwd: "/tmp".into(),

@@ -2,8 +2,12 @@
 //! reports, the queue judges consume (its keys and scripts), and the comparators both
 //! sides use. The worker that runs submissions is the `judge` layer above.
 
+pub mod backend;
+pub mod client;
 pub mod compare;
 pub mod keys;
+pub mod piston;
+pub mod piston_client;
 pub mod queue;
 pub mod report;
 pub mod submission;

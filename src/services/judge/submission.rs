@@ -106,6 +106,9 @@ pub struct Submission {
     pub limits: Limits,
     #[serde(default)]
     pub comparator: Comparator,
+    /// Command-line arguments of every run (Piston's `args`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
 }
 
 /// A submission the judge will not take.
@@ -133,6 +136,11 @@ impl Submission {
         }
         if self.tests.is_empty() {
             return Err(SubmissionError::NoTests);
+        }
+        if self.args.len() > 64 || self.args.iter().map(String::len).sum::<usize>() > 64 * 1024 {
+            return Err(SubmissionError::Limits(
+                "at most 64 args, 64 KiB in all".into(),
+            ));
         }
         if self.tests.len() > MAX_TESTS {
             return Err(SubmissionError::TooManyTests);
@@ -190,6 +198,7 @@ mod tests {
             tests: vec![TestCase::default()],
             limits: Limits::default(),
             comparator: Comparator::Exact,
+            args: vec![],
         };
         assert_eq!(s.check(), Err(SubmissionError::SourceTooLarge));
         s.source = "int main(){}".into();

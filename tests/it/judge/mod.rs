@@ -4,6 +4,7 @@
 //! left behind) see only their own runs.
 
 mod hostile;
+mod http;
 mod queue;
 mod verdicts;
 
@@ -86,6 +87,7 @@ pub fn submission(language: &str, source: String, tests: Vec<TestCase>) -> Submi
         tests,
         limits: small_limits(),
         comparator: Comparator::Whitespace,
+        args: vec![],
     }
 }
 

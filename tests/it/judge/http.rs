@@ -1,0 +1,209 @@
+//! The judge's HTTP API: Piston's documented request and response shapes, the queued
+//! submissions API, and the Piston client backend against this judge's Piston routes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arena::judge::http::{HttpState, serve};
+use arena::judge::worker::{Worker, WorkerConfig};
+use arena::services::judge::Verdict;
+use arena::services::judge::client::{Executor, QueueBackend};
+use arena::services::judge::piston_client::PistonBackend;
+use arena::services::judge::queue::Status;
+use arena::tools::http_client::{http_get, http_post};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::{judge, program, submission, sum_tests};
+use crate::harness::{eventually, redis};
+
+/// A judge's HTTP API and a queue worker, in process, on a fresh Redis.
+async fn start() -> (
+    String,
+    CancellationToken,
+    arena::tools::redis_server::RedisServer,
+) {
+    let judge = judge().await;
+    let server = redis();
+    let url = server.url();
+    let conn = arena::redis::command_connection(&url, Duration::from_secs(2)).unwrap();
+    let stop = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let state = HttpState {
+        judge: judge.clone(),
+        executor: Arc::new(QueueBackend::new(conn)),
+    };
+    tokio::spawn(serve(listener, state, stop.clone()));
+    let cfg = WorkerConfig {
+        judge_id: "http-test".into(),
+        concurrency: 2,
+        reclaim_idle_ms: 5_000,
+        max_deliveries: 3,
+        heartbeat_ms: 500,
+    };
+    tokio::spawn(Worker::new(judge, cfg, &url).unwrap().run(stop.clone()));
+    (addr, stop, server)
+}
+
+#[tokio::test]
+async fn judge_http_piston_execute_round_trips_the_documented_example() {
+    let (addr, stop, _redis) = start().await;
+    // Piston's README example, with the version left to the judge ("*"): Node 15.10.0
+    // is not what this host has.
+    let mut req = json!({
+        "language": "js",
+        "version": "15.10.0",
+        "files": [{"name": "my_cool_code.js", "content": "console.log(process.argv.slice(2))"}],
+        "stdin": "",
+        "args": ["1", "2", "3"],
+        "compile_timeout": 10000,
+        "run_timeout": 3000,
+        "compile_memory_limit": -1,
+        "run_memory_limit": -1
+    });
+    let (status, body) = http_post(&addr, "/api/v2/execute", &req.to_string())
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    let err: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(err, json!({"message": "js-15.10.0 runtime is unknown"}));
+
+    req["version"] = json!("*");
+    let (status, body) = http_post(&addr, "/api/v2/execute", &req.to_string())
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let resp: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(resp["language"], "javascript");
+    assert!(
+        resp["version"]
+            .as_str()
+            .unwrap()
+            .starts_with(char::is_numeric)
+    );
+    let run = &resp["run"];
+    let keys: Vec<&str> = run
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 5, "{run}");
+    for k in ["stdout", "stderr", "code", "signal", "output"] {
+        assert!(run.get(k).is_some(), "{k} missing: {run}");
+    }
+    assert_eq!(run["code"], 0);
+    assert_eq!(run["signal"], Value::Null);
+    assert_eq!(run["stdout"], "[ '1', '2', '3' ]\n");
+    assert!(
+        resp.get("compile").is_none(),
+        "no compile stage for JavaScript: {resp}"
+    );
+
+    // A compiled language has Piston's compile stage; a failed compile has no run.
+    let c = json!({"language": "c", "version": "*", "files": [{"content": "int main( {"}]});
+    let (_, body) = http_post(&addr, "/api/v2/execute", &c.to_string())
+        .await
+        .unwrap();
+    let resp: Value = serde_json::from_str(&body).unwrap();
+    assert_ne!(resp["compile"]["code"], 0, "{resp}");
+    assert!(resp.get("run").is_none(), "{resp}");
+
+    // A run killed for its time limit reads as Piston's SIGKILL.
+    let slow = json!({"language": "python", "version": "*", "run_timeout": 300,
+        "files": [{"content": "while True: pass"}]});
+    let (_, body) = http_post(&addr, "/api/v2/execute", &slow.to_string())
+        .await
+        .unwrap();
+    let resp: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(resp["run"]["signal"], "SIGKILL", "{resp}");
+    assert_eq!(resp["run"]["code"], Value::Null, "{resp}");
+
+    let (status, body) = http_get(&addr, "/api/v2/runtimes").await.unwrap();
+    assert_eq!(status, 200);
+    let rts: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let js = rts.iter().find(|r| r["language"] == "javascript").unwrap();
+    assert!(js["aliases"].as_array().unwrap().contains(&json!("js")));
+    assert!(rts.iter().any(|r| r["language"] == "cpp"));
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn judge_http_submissions_go_through_the_queue() {
+    let (addr, stop, _redis) = start().await;
+    let body = json!({
+        "language": "python",
+        "source": program("python/ac.py"),
+        "tests": [{"stdin": "1 2\n", "expected": "3"}, {"stdin": "2 2\n", "expected": "5"}],
+        "limits": {"cpuMs": 1000}
+    });
+    let (status, resp) = http_post(&addr, "/api/judge/submissions", &body.to_string())
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{resp}");
+    let token = serde_json::from_str::<Value>(&resp).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done: Value = eventually(Duration::from_secs(30), "the submission's verdict", || {
+        let (addr, token) = (addr.clone(), token.clone());
+        async move {
+            let (_, body) = http_get(&addr, &format!("/api/judge/submissions/{token}"))
+                .await
+                .ok()?;
+            let v: Value = serde_json::from_str(&body).ok()?;
+            (v["status"] == "done").then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(done["verdict"], "WA", "{done}");
+    assert_eq!(done["report"]["tests"][0]["verdict"], "AC");
+    assert_eq!(done["report"]["tests"][1]["verdict"], "WA");
+
+    let (status, _) = http_get(&addr, "/api/judge/submissions/00ff")
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let bad = json!({"language": "cobol", "source": "x", "tests": [{"stdin": ""}]});
+    let (status, resp) = http_post(&addr, "/api/judge/submissions", &bad.to_string())
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{resp}");
+    stop.cancel();
+}
+
+/// The battle side's Piston backend, pointed at this judge's Piston-compatible routes.
+#[tokio::test]
+async fn judge_http_piston_backend_judges_through_piston_routes() {
+    let (addr, stop, _redis) = start().await;
+    let piston = PistonBackend::new(&format!("http://{addr}")).unwrap();
+    assert_eq!(piston.backend(), "piston");
+    for (lang, file, want) in [
+        ("c", "c/ac.c", Verdict::AC),
+        ("python", "python/wa.py", Verdict::WA),
+        ("cpp", "cpp/ce.cpp", Verdict::CE),
+        ("javascript", "javascript/re.js", Verdict::RE),
+    ] {
+        let token = piston
+            .submit(&submission(lang, program(file), sum_tests()))
+            .await
+            .unwrap();
+        let report = eventually(
+            Duration::from_secs(60),
+            "the Piston backend's verdict",
+            || {
+                let (piston, token) = (piston.clone(), token.clone());
+                async move {
+                    match piston.status(&token).await.ok()? {
+                        Status::Done(r) => Some(r),
+                        _ => None,
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(report.verdict, want, "{lang} {file}: {report:#?}");
+    }
+    stop.cancel();
+}
