@@ -10,6 +10,8 @@
 //! | `arena:{judge}:job:<token>` | string, EX | `queued` / `done`: the token exists |
 //! | `arena:{judge}:result:<token>` | string (JSON), EX | the report, written once |
 //! | `arena:{judge}:judges` | zset | judge id -> last heartbeat (ms, Redis clock) |
+//! | `arena:{judge}:breaker` | hash | the fleet's breaker: state, opened_at, probe_until, reason |
+//! | `arena:{judge}:breaker:window` | hash, PX | outcomes per second over the rolling window |
 
 pub const GROUP: &str = "judges";
 
@@ -35,4 +37,14 @@ pub fn result(token: &str) -> String {
 
 pub fn judges() -> String {
     "arena:{judge}:judges".into()
+}
+
+/// The fleet-wide breaker: state, opened_at, probe_until, reason.
+pub fn breaker() -> String {
+    "arena:{judge}:breaker".into()
+}
+
+/// The breaker's rolling window: `ok:<sec>` / `fail:<sec>` counts.
+pub fn breaker_window() -> String {
+    "arena:{judge}:breaker:window".into()
 }

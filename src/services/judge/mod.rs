@@ -3,8 +3,10 @@
 //! sides use. The worker that runs submissions is the `judge` layer above.
 
 pub mod backend;
+pub mod breaker;
 pub mod client;
 pub mod compare;
+pub mod guarded;
 pub mod keys;
 pub mod piston;
 pub mod piston_client;

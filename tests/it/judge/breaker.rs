@@ -1,0 +1,142 @@
+//! The fleet-wide judge breaker on a real Redis: two arena instances (two `Guarded`
+//! values with their own connections), judges stopped and started.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use arena::judge::worker::{Worker, WorkerConfig};
+use arena::services::judge::Verdict;
+use arena::services::judge::breaker::{Admission, Breaker, BreakerConfig, State};
+use arena::services::judge::client::QueueBackend;
+use arena::services::judge::guarded::{GuardError, Guarded};
+use tokio_util::sync::CancellationToken;
+
+use super::{judge, program, submission, sum_tests};
+use crate::harness::redis;
+
+fn cfg() -> BreakerConfig {
+    BreakerConfig {
+        window: Duration::from_secs(10),
+        min_calls: 2,
+        failure_rate: 0.5,
+        open_for: Duration::from_millis(500),
+        heartbeat_within: Duration::from_millis(1_500),
+        probe_timeout: Duration::from_secs(20),
+        max_queue_wait: Duration::ZERO,
+    }
+}
+
+fn instance(url: &str, opened: Arc<AtomicUsize>) -> Guarded {
+    let conn = arena::redis::command_connection(url, Duration::from_secs(2)).unwrap();
+    Guarded {
+        executor: Arc::new(QueueBackend::new(conn.clone())),
+        breaker: Breaker::new(conn, cfg()),
+        on_transition: Arc::new(move |s| {
+            if s == State::Open {
+                opened.fetch_add(1, Ordering::SeqCst);
+            }
+        }),
+    }
+}
+
+#[tokio::test]
+async fn judge_breaker_opens_fleet_wide_probes_once_and_closes_when_a_judge_is_back() {
+    let judge = judge().await;
+    let server = redis();
+    let url = server.url();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let (a, b) = (
+        instance(&url, opened.clone()),
+        instance(&url, opened.clone()),
+    );
+    let sub = submission("c", program("c/ac.c"), sum_tests());
+
+    // No judge has ever sent a heartbeat: the first call on A opens the breaker, and B's
+    // next call finds it open too; both fail fast with judge_unavailable.
+    let e = a.judge(&sub, Duration::from_secs(5)).await.unwrap_err();
+    assert!(matches!(e, GuardError::Unavailable(_)), "{e}");
+    assert_eq!(e.code().as_str(), "judge_unavailable");
+    let e = b.judge(&sub, Duration::from_secs(5)).await.unwrap_err();
+    assert!(matches!(e, GuardError::Unavailable(_)), "{e}");
+    assert_eq!(
+        opened.load(Ordering::SeqCst),
+        1,
+        "opened once, for the fleet"
+    );
+
+    // Half-open: twenty concurrent callers on two instances, exactly one probe.
+    tokio::time::sleep(cfg().open_for + Duration::from_millis(100)).await;
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        let br = if i % 2 == 0 {
+            a.breaker.clone()
+        } else {
+            b.breaker.clone()
+        };
+        calls.push(tokio::spawn(
+            async move { br.allow().await.unwrap().admission },
+        ));
+    }
+    let mut probes = 0;
+    for c in calls {
+        match c.await.unwrap() {
+            Admission::Probe => probes += 1,
+            Admission::Open => {}
+            Admission::Closed => panic!("closed while half-open"),
+        }
+    }
+    assert_eq!(probes, 1, "one probe for the whole fleet");
+    // That probe fails (no judge): open again.
+    let step = a.breaker.record(false, true).await.unwrap();
+    assert_eq!(step.state, State::Open);
+
+    // A judge comes back: after the cool-down, the one probe goes through and is
+    // judged, and the breaker closes for every instance.
+    let stop = CancellationToken::new();
+    let wcfg = WorkerConfig {
+        judge_id: "breaker-test".into(),
+        concurrency: 1,
+        reclaim_idle_ms: 5_000,
+        max_deliveries: 3,
+        heartbeat_ms: 200,
+    };
+    let run = tokio::spawn(Worker::new(judge, wcfg, &url).unwrap().run(stop.clone()));
+    tokio::time::sleep(cfg().open_for + Duration::from_millis(300)).await;
+    let r = b.judge(&sub, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(r.verdict, Verdict::AC);
+    assert_eq!(a.breaker.allow().await.unwrap().state, State::Closed);
+    assert_eq!(b.breaker.allow().await.unwrap().state, State::Closed);
+    let r = a.judge(&sub, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(r.verdict, Verdict::AC);
+
+    // Judges stopped again: once their heartbeat is older than the bound, the next call
+    // on any instance opens it.
+    stop.cancel();
+    run.await.unwrap();
+    tokio::time::sleep(cfg().heartbeat_within + Duration::from_millis(200)).await;
+    let e = b.judge(&sub, Duration::from_secs(5)).await.unwrap_err();
+    assert!(matches!(e, GuardError::Unavailable(_)), "{e}");
+    assert_eq!(a.breaker.allow().await.unwrap().admission, Admission::Open);
+}
+
+#[tokio::test]
+async fn judge_breaker_opens_on_a_failure_rate() {
+    let server = redis();
+    let url = server.url();
+    let conn = arena::redis::command_connection(&url, Duration::from_secs(2)).unwrap();
+    // A judge "heartbeat" so that only the failure rate can open it.
+    let _: () = redis::cmd("ZADD")
+        .arg(arena::services::judge::keys::judges())
+        .arg(i64::MAX / 2)
+        .arg("someone")
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    let br = Breaker::new(conn, cfg());
+    assert_eq!(br.allow().await.unwrap().admission, Admission::Closed);
+    br.record(true, false).await.unwrap();
+    // One ok and one failure: a rate of 0.5 over 2 calls, at the threshold: open.
+    assert_eq!(br.record(false, false).await.unwrap().state, State::Open);
+    assert_eq!(br.allow().await.unwrap().admission, Admission::Open);
+}
