@@ -5,17 +5,20 @@
 //! and treasure hunt.
 //!
 //! # Layout
-//! Five layers; a module only uses its own layer and the ones below it (a test in
+//! Six layers; a module only uses its own layer and the ones below it (a test in
 //! `tests/layers.rs` keeps it so, and keeps the module graph free of cycles):
 //! - `edge`: the instance's wiring (`app`), its whole config, the Socket.IO namespace
 //!   (`socket`) and the HTTP router (`http`). `tools` sits beside it: `arena demo`,
 //!   `arena bench` and the clients they use. `main.rs` is the binary over both.
+//! - `judge`: the `arena judge` process (its own binary mode): the sandbox, the
+//!   languages, verdicts, the queue worker and its HTTP API. Only `main.rs` uses it.
 //! - `modes`: one folder per game mode — `rooms` (rooms, attacks, ticks), `battle`,
 //!   `hunt` (the treasure hunt), `workers` (warm-up and the shared counter). Each owns its
 //!   events, payloads, routes, scripts, keys, metrics, settings and tasks.
 //! - `services`: what modes share — `state`, `settings`, `lock` (Redlock), `limiter`,
 //!   `period` (the leader-per-period runner), `metrics`, `realtime` (the Socket.IO
-//!   adapter and the handler wrapper) and `mode` (the contract a mode implements).
+//!   adapter and the handler wrapper), `mode` (the contract a mode implements) and
+//!   `judge` (submissions, the judge queue, the execution backends, the shared breaker).
 //! - `redis`: connections, the shared keys and the hash-tag rule, the script helper.
 //! - `base`: ids, the clock, the error envelope, config errors, process facts, logs,
 //!   the shutdown signal.

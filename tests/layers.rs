@@ -1,6 +1,6 @@
 //! The library's structure, checked: every `use` and every `crate::` / `super::` path in
 //! `src/` is an arrow from one module (file) to another, and
-//! - arrows only point down the layers: base <- redis <- services <- modes <- edge <- tools;
+//! - arrows only point down the layers: base <- redis <- services <- modes <- judge <- edge <- tools;
 //! - the arrows have no cycle: no two modules reach each other, directly or round about.
 //!
 //! Run it alone with `cargo test --test layers`. It reads the source as text (no
