@@ -331,8 +331,10 @@ async fn judge(
         languages = %languages.join(", "),
         "judge started"
     );
-    let worker = arena::judge::worker::Worker::new(judge.clone(), cfg, &settings.redis_url)
-        .context("bad REDIS_URL")?;
+    let metrics = arena::services::metrics::Metrics::new();
+    let worker =
+        arena::judge::worker::Worker::new(judge.clone(), cfg, &settings.redis_url, metrics.clone())
+            .context("bad REDIS_URL")?;
     let http = match settings.port {
         Some(port) => {
             let addr = format!("{}:{port}", settings.host);
@@ -347,6 +349,7 @@ async fn judge(
             .context("bad REDIS_URL")?;
             let state = arena::judge::http::HttpState {
                 judge: judge.clone(),
+                metrics,
                 executor: std::sync::Arc::new(arena::services::judge::client::QueueBackend::new(
                     redis,
                 )),

@@ -30,6 +30,8 @@ pub const BODY_LIMIT: usize = 20 * 1024 * 1024;
 #[derive(Clone)]
 pub struct HttpState {
     pub judge: Arc<Judge>,
+    /// The judge's registry (its worker's counters), served at `/metrics`.
+    pub metrics: crate::services::metrics::Metrics,
     /// Where `/api/judge/submissions` go (the queue).
     pub executor: Arc<dyn Executor>,
 }
@@ -37,6 +39,13 @@ pub struct HttpState {
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(|State(s): State<HttpState>| async move {
+                s.metrics.upkeep();
+                s.metrics.render()
+            }),
+        )
         .route("/api/v2/runtimes", get(runtimes))
         .route("/api/v2/execute", post(execute))
         .route("/api/judge/submissions", post(submit))

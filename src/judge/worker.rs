@@ -22,8 +22,10 @@ use redis::streams::{
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::services::judge::metrics as judge_metrics;
 use crate::services::judge::queue::{self, Finished};
 use crate::services::judge::{Report, Submission, Verdict, keys};
+use crate::services::metrics::Metrics;
 
 use super::runner::{Judge, RunError};
 
@@ -44,6 +46,8 @@ pub struct WorkerConfig {
 
 pub struct Worker {
     judge: Arc<Judge>,
+    /// This judge's registry (served at `/metrics` with `--port`).
+    pub metrics: Metrics,
     cfg: WorkerConfig,
     /// Commands (short timeout).
     conn: ConnectionManager,
@@ -88,6 +92,7 @@ impl Worker {
         judge: Arc<Judge>,
         cfg: WorkerConfig,
         redis_url: &str,
+        metrics: Metrics,
     ) -> Result<Self, redis::RedisError> {
         let conn = crate::redis::command_connection(redis_url, Duration::from_secs(2))?;
         let reader = {
@@ -101,8 +106,10 @@ impl Worker {
                 config,
             )?
         };
+        judge_metrics::describe(&metrics);
         Ok(Self {
             judge,
+            metrics,
             cfg,
             conn,
             reader,
@@ -138,6 +145,7 @@ impl Worker {
             };
             let mut entries: Vec<StreamId> = Vec::new();
             if last_reclaim.elapsed() >= reclaim_every {
+                this.refresh_depth().await;
                 match this.reclaim().await {
                     Ok(Some(e)) => entries.push(e),
                     Ok(None) => last_reclaim = tokio::time::Instant::now(),
@@ -202,6 +210,24 @@ impl Worker {
             return Ok(Some(e));
         }
         Ok(None)
+    }
+
+    /// `arena_queue_depth{queue="judge"}`: the group's lag (jobs no judge has taken).
+    async fn refresh_depth(&self) {
+        let mut c = self.conn.clone();
+        let groups: Result<redis::streams::StreamInfoGroupsReply, _> =
+            c.xinfo_groups(keys::jobs()).await;
+        if let Ok(g) = groups
+            && let Some(lag) = g
+                .groups
+                .iter()
+                .find(|g| g.name == keys::GROUP)
+                .and_then(|g| g.lag)
+        {
+            self.metrics
+                .gauge_with(judge_metrics::QUEUE_DEPTH, "queue", "judge")
+                .set(lag as f64);
+        }
     }
 
     /// Say this judge is alive (for the breaker and operators).
@@ -332,6 +358,22 @@ impl Worker {
         for attempt in 0..5u32 {
             match queue::record(&mut c, &f).await {
                 Ok(recorded) => {
+                    if recorded {
+                        let ms = |v: u64| v as f64 / 1000.0;
+                        let compile_s = ms(report.compile.as_ref().map_or(0, |c| c.stats.wall_ms));
+                        let run_s = ms(report.tests.iter().map(|t| t.stats.wall_ms).sum());
+                        let lang = if report.language.is_empty() {
+                            "unknown"
+                        } else {
+                            report.language.as_str()
+                        };
+                        judge_metrics::job(&self.metrics, lang, report.verdict, compile_s, run_s);
+                        if dead.is_some() {
+                            self.metrics
+                                .counter(judge_metrics::DEAD_LETTERS_TOTAL)
+                                .increment(1);
+                        }
+                    }
                     tracing::info!(token = %job.token, verdict = report.verdict.as_str(), recorded, dead_letter = dead.is_some(), "judge: job finished");
                     return;
                 }

@@ -260,6 +260,30 @@ impl Metrics {
         self.recorder.register_counter(&key, &METADATA)
     }
 
+    /// A counter `name{k="v",...}` (a closed label set: the caller's constants).
+    pub fn counter_labels(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, v.to_string()))
+            .collect::<Vec<_>>();
+        self.recorder
+            .register_counter(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    /// A histogram `name{k="v",...}` (latency buckets, in seconds).
+    pub fn histogram_labels(
+        &self,
+        name: &'static str,
+        labels: &[(&'static str, &str)],
+    ) -> Histogram {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, v.to_string()))
+            .collect::<Vec<_>>();
+        self.recorder
+            .register_histogram(&Key::from_parts(name, labels), &METADATA)
+    }
+
     /// A gauge `name` without labels.
     pub fn gauge(&self, name: &'static str) -> Gauge {
         self.recorder

@@ -44,10 +44,16 @@ pub struct Guarded {
     /// Called with every transition this instance's calls made (for metrics, and to
     /// tell battles to pause or resume their clocks).
     pub on_transition: Arc<dyn Fn(State) + Send + Sync>,
+    /// Where `arena_circuit_state{breaker="judge"}` and
+    /// `arena_circuit_transitions_total{breaker,to}` go (every step updates the gauge).
+    pub metrics: Option<crate::services::metrics::Metrics>,
 }
 
 impl Guarded {
     fn note(&self, step: &Step) {
+        if let Some(m) = &self.metrics {
+            super::metrics::breaker(m, step.state, step.transition.is_some());
+        }
         if let Some(t) = step.transition {
             (self.on_transition)(t);
         }

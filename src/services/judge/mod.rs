@@ -8,6 +8,7 @@ pub mod client;
 pub mod compare;
 pub mod guarded;
 pub mod keys;
+pub mod metrics;
 pub mod piston;
 pub mod piston_client;
 pub mod queue;

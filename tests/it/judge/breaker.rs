@@ -28,6 +28,8 @@ fn cfg() -> BreakerConfig {
 }
 
 fn instance(url: &str, opened: Arc<AtomicUsize>) -> Guarded {
+    let metrics = arena::services::metrics::Metrics::new();
+    arena::services::judge::metrics::describe(&metrics);
     let conn = arena::redis::command_connection(url, Duration::from_secs(2)).unwrap();
     Guarded {
         executor: Arc::new(QueueBackend::new(conn.clone())),
@@ -37,6 +39,7 @@ fn instance(url: &str, opened: Arc<AtomicUsize>) -> Guarded {
                 opened.fetch_add(1, Ordering::SeqCst);
             }
         }),
+        metrics: Some(metrics),
     }
 }
 
@@ -63,6 +66,18 @@ async fn judge_breaker_opens_fleet_wide_probes_once_and_closes_when_a_judge_is_b
         opened.load(Ordering::SeqCst),
         1,
         "opened once, for the fleet"
+    );
+    let text = a.metrics.as_ref().unwrap().render();
+    assert!(
+        text.contains("arena_circuit_state{breaker=\"judge\"} 2"),
+        "{text}"
+    );
+    let open_once = "arena_circuit_transitions_total{breaker=\"judge\",to=\"open\"} 1";
+    assert!(text.contains(open_once), "{text}");
+    let text = b.metrics.as_ref().unwrap().render();
+    assert!(
+        text.contains("arena_circuit_state{breaker=\"judge\"} 2"),
+        "B sees it open: {text}"
     );
 
     // Half-open: twenty concurrent callers on two instances, exactly one probe.
@@ -101,7 +116,11 @@ async fn judge_breaker_opens_fleet_wide_probes_once_and_closes_when_a_judge_is_b
         max_deliveries: 3,
         heartbeat_ms: 200,
     };
-    let run = tokio::spawn(Worker::new(judge, wcfg, &url).unwrap().run(stop.clone()));
+    let run = tokio::spawn(
+        Worker::new(judge, wcfg, &url, arena::services::metrics::Metrics::new())
+            .unwrap()
+            .run(stop.clone()),
+    );
     tokio::time::sleep(cfg().open_for + Duration::from_millis(300)).await;
     let r = b.judge(&sub, Duration::from_secs(30)).await.unwrap();
     assert_eq!(r.verdict, Verdict::AC);

@@ -30,8 +30,10 @@ async fn start() -> (
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
+    let metrics = arena::services::metrics::Metrics::new();
     let state = HttpState {
         judge: judge.clone(),
+        metrics: metrics.clone(),
         executor: Arc::new(QueueBackend::new(conn)),
     };
     tokio::spawn(serve(listener, state, stop.clone()));
@@ -42,7 +44,11 @@ async fn start() -> (
         max_deliveries: 3,
         heartbeat_ms: 500,
     };
-    tokio::spawn(Worker::new(judge, cfg, &url).unwrap().run(stop.clone()));
+    tokio::spawn(
+        Worker::new(judge, cfg, &url, metrics)
+            .unwrap()
+            .run(stop.clone()),
+    );
     (addr, stop, server)
 }
 
@@ -161,6 +167,16 @@ async fn judge_http_submissions_go_through_the_queue() {
     assert_eq!(done["report"]["tests"][0]["verdict"], "AC");
     assert_eq!(done["report"]["tests"][1]["verdict"], "WA");
 
+    // The judge's metrics, each with its # HELP.
+    let (_, text) = http_get(&addr, "/metrics").await.unwrap();
+    for want in [
+        "arena_judge_jobs_total{language=\"python\",verdict=\"WA\"} 1",
+        "arena_judge_duration_seconds_bucket{language=\"python\",phase=\"run\"",
+        "# HELP arena_judge_jobs_total",
+        "# HELP arena_queue_depth",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
     let (status, _) = http_get(&addr, "/api/judge/submissions/00ff")
         .await
         .unwrap();

@@ -6,6 +6,7 @@
 mod breaker;
 mod hostile;
 mod http;
+mod measure;
 mod queue;
 mod verdicts;
 

@@ -176,7 +176,13 @@ async fn judge_queue_poison_job_is_dead_lettered_and_answered() {
         heartbeat_ms: 300,
     };
     let stop = CancellationToken::new();
-    let worker = Worker::new(judge.clone(), cfg, &url).unwrap();
+    let worker = Worker::new(
+        judge.clone(),
+        cfg,
+        &url,
+        arena::services::metrics::Metrics::new(),
+    )
+    .unwrap();
     let run = tokio::spawn(worker.run(stop.clone()));
     // And an ordinary job next to it.
     let token = queue::submit(&mut c, &submission("c", program("c/ac.c"), sum_tests()))
