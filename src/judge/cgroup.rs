@@ -292,6 +292,16 @@ impl RunCgroup {
             .collect()
     }
 
+    /// CPU time used so far by the run's processes (polled while it runs).
+    pub fn cpu_ns(&self) -> Result<u64, CgroupError> {
+        match &self.version {
+            Version::V2 { dir } => {
+                Ok(keyed(&dir.join("cpu.stat"), "usage_usec")?.saturating_mul(1000))
+            }
+            Version::V1 { cpuacct, .. } => read_u64(&cpuacct.join("cpuacct.usage")),
+        }
+    }
+
     /// What the run used. Read after its processes are gone.
     pub fn usage(&self) -> Result<Usage, CgroupError> {
         match &self.version {

@@ -24,6 +24,8 @@ pub const NOBODY: u32 = 65534;
 pub const TMP_BYTES: u64 = 64 * 1024 * 1024;
 /// Largest file a run may write (RLIMIT_FSIZE).
 pub const FSIZE_BYTES: u64 = 64 * 1024 * 1024;
+/// How often a run's CPU time is compared with its limit.
+const CPU_POLL: Duration = Duration::from_millis(50);
 /// Open files per process (RLIMIT_NOFILE).
 pub const NOFILE: u64 = 256;
 
@@ -298,15 +300,25 @@ impl Sandbox {
             tokio::time::Instant::from_std(started + Duration::from_millis(spec.wall_ms));
         let mut wall_exceeded = false;
         let mut output_exceeded = false;
-        let status = tokio::select! {
-            s = child.wait() => s,
-            _ = tokio::time::sleep_until(deadline) => {
-                wall_exceeded = true;
-                stop(&mut child, cg).await
-            }
-            Some(()) = over_rx.recv() => {
-                output_exceeded = true;
-                stop(&mut child, cg).await
+        // The run's CPU time (all its processes) is polled, so a run is stopped at its
+        // limit, not at the per-process RLIMIT_CPU (whole seconds) or the wall bound.
+        let mut poll = tokio::time::interval(CPU_POLL);
+        let status = loop {
+            tokio::select! {
+                s = child.wait() => break s,
+                _ = tokio::time::sleep_until(deadline) => {
+                    wall_exceeded = true;
+                    break stop(&mut child, cg).await;
+                }
+                Some(()) = over_rx.recv() => {
+                    output_exceeded = true;
+                    break stop(&mut child, cg).await;
+                }
+                _ = poll.tick() => {
+                    if cg.cpu_ns().is_ok_and(|ns| ns / 1_000_000 > spec.cpu_ms) {
+                        break stop(&mut child, cg).await;
+                    }
+                }
             }
         };
         let wall_ms = started.elapsed().as_millis() as u64;

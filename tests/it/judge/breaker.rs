@@ -46,6 +46,7 @@ fn instance(url: &str, opened: Arc<AtomicUsize>) -> Guarded {
 #[tokio::test]
 async fn judge_breaker_opens_fleet_wide_probes_once_and_closes_when_a_judge_is_back() {
     let judge = judge().await;
+    let _turn = super::turn().await;
     let server = redis();
     let url = server.url();
     let opened = Arc::new(AtomicUsize::new(0));

@@ -53,7 +53,7 @@ async fn judge_hostile_sleeping_forever_is_tle_on_the_wall_clock() {
     let r = hostile("python", "sleep_forever.py", "", None).await;
     assert_eq!(r.verdict, Verdict::TLE, "{r:#?}");
     let t = &r.tests[0];
-    assert!(t.stats.cpu_ms < 1_000, "it slept: {t:#?}");
+    assert!(t.stats.cpu_ms < 500, "it slept: {t:#?}");
     assert!(
         t.message.as_deref().unwrap_or("").contains("wall-clock"),
         "{t:#?}"

@@ -22,8 +22,10 @@ async fn start() -> (
     String,
     CancellationToken,
     arena::tools::redis_server::RedisServer,
+    tokio::sync::MutexGuard<'static, ()>,
 ) {
     let judge = judge().await;
+    let turn = super::turn().await;
     let server = redis();
     let url = server.url();
     let conn = arena::redis::command_connection(&url, Duration::from_secs(2)).unwrap();
@@ -49,12 +51,12 @@ async fn start() -> (
             .unwrap()
             .run(stop.clone()),
     );
-    (addr, stop, server)
+    (addr, stop, server, turn)
 }
 
 #[tokio::test]
 async fn judge_http_piston_execute_round_trips_the_documented_example() {
-    let (addr, stop, _redis) = start().await;
+    let (addr, stop, _redis, _turn) = start().await;
     // Piston's README example, with the version left to the judge ("*"): Node 15.10.0
     // is not what this host has.
     let mut req = json!({
@@ -137,7 +139,7 @@ async fn judge_http_piston_execute_round_trips_the_documented_example() {
 
 #[tokio::test]
 async fn judge_http_submissions_go_through_the_queue() {
-    let (addr, stop, _redis) = start().await;
+    let (addr, stop, _redis, _turn) = start().await;
     let body = json!({
         "language": "python",
         "source": program("python/ac.py"),
@@ -192,7 +194,7 @@ async fn judge_http_submissions_go_through_the_queue() {
 /// The battle side's Piston backend, pointed at this judge's Piston-compatible routes.
 #[tokio::test]
 async fn judge_http_piston_backend_judges_through_piston_routes() {
-    let (addr, stop, _redis) = start().await;
+    let (addr, stop, _redis, _turn) = start().await;
     let piston = PistonBackend::new(&format!("http://{addr}")).unwrap();
     assert_eq!(piston.backend(), "piston");
     for (lang, file, want) in [

@@ -75,7 +75,7 @@ pub fn sum_tests() -> Vec<TestCase> {
 /// Small limits so that limit verdicts come quickly.
 pub fn small_limits() -> Limits {
     Limits {
-        cpu_ms: 1_000,
+        cpu_ms: 500,
         wall_ms: 3_000,
         memory_bytes: 128 << 20,
         output_bytes: 1 << 20,

@@ -154,6 +154,7 @@ async fn judge_queue_records_a_result_only_once() {
 #[tokio::test]
 async fn judge_queue_poison_job_is_dead_lettered_and_answered() {
     let judge = judge().await;
+    let _turn = turn().await;
     let server = redis();
     let url = server.url();
     let mut c = conn(&url).await;

@@ -40,10 +40,7 @@ async fn expect(lang: &str, ext: &str, case: &str, want: Verdict) {
         );
     }
     if want == Verdict::TLE {
-        assert!(
-            r.tests[0].stats.cpu_ms >= 1_000,
-            "{lang}: CPU time measured"
-        );
+        assert!(r.tests[0].stats.cpu_ms >= 500, "{lang}: CPU time measured");
     }
 }
 
