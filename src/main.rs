@@ -331,10 +331,12 @@ async fn judge(
         languages = %languages.join(", "),
         "judge started"
     );
+    // The judge reaches Redis without TLS files for now (REDIS_TLS_* are serve's).
+    let endpoint =
+        arena::redis::Endpoint::new(settings.redis_url.as_str(), &arena::redis::Tls::default());
     let metrics = arena::services::metrics::Metrics::new();
-    let worker =
-        arena::judge::worker::Worker::new(judge.clone(), cfg, &settings.redis_url, metrics.clone())
-            .context("bad REDIS_URL")?;
+    let worker = arena::judge::worker::Worker::new(judge.clone(), cfg, &endpoint, metrics.clone())
+        .context("bad REDIS_URL")?;
     let http = match settings.port {
         Some(port) => {
             let addr = format!("{}:{port}", settings.host);
@@ -342,11 +344,9 @@ async fn judge(
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             tracing::info!(addr = %listener.local_addr()?, "judge HTTP API listening");
-            let redis = arena::redis::command_connection(
-                &settings.redis_url,
-                std::time::Duration::from_secs(2),
-            )
-            .context("bad REDIS_URL")?;
+            let redis =
+                arena::redis::command_connection(&endpoint, std::time::Duration::from_secs(2))
+                    .context("bad REDIS_URL")?;
             let state = arena::judge::http::HttpState {
                 judge: judge.clone(),
                 metrics,

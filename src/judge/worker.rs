@@ -91,20 +91,17 @@ impl Worker {
     pub fn new(
         judge: Arc<Judge>,
         cfg: WorkerConfig,
-        redis_url: &str,
+        endpoint: &crate::redis::Endpoint,
         metrics: Metrics,
     ) -> Result<Self, redis::RedisError> {
-        let conn = crate::redis::command_connection(redis_url, Duration::from_secs(2))?;
+        let conn = crate::redis::command_connection(endpoint, Duration::from_secs(2))?;
         let reader = {
             let config = redis::aio::ConnectionManagerConfig::new()
                 .set_response_timeout(Some(Duration::from_millis(BLOCK_MS as u64 + 2_000)))
                 .set_connection_timeout(Some(Duration::from_secs(2)))
                 .set_number_of_retries(2)
                 .set_max_delay(Duration::from_millis(500));
-            redis::aio::ConnectionManager::new_lazy_with_config(
-                crate::redis::client(redis_url, false)?,
-                config,
-            )?
+            redis::aio::ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)?
         };
         judge_metrics::describe(&metrics);
         Ok(Self {

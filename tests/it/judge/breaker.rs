@@ -30,7 +30,11 @@ fn cfg() -> BreakerConfig {
 fn instance(url: &str, opened: Arc<AtomicUsize>) -> Guarded {
     let metrics = arena::services::metrics::Metrics::new();
     arena::services::judge::metrics::describe(&metrics);
-    let conn = arena::redis::command_connection(url, Duration::from_secs(2)).unwrap();
+    let conn = arena::redis::command_connection(
+        &arena::redis::Endpoint::plain(url),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     Guarded {
         executor: Arc::new(QueueBackend::new(conn.clone())),
         breaker: Breaker::new(conn, cfg()),
@@ -118,9 +122,14 @@ async fn judge_breaker_opens_fleet_wide_probes_once_and_closes_when_a_judge_is_b
         heartbeat_ms: 200,
     };
     let run = tokio::spawn(
-        Worker::new(judge, wcfg, &url, arena::services::metrics::Metrics::new())
-            .unwrap()
-            .run(stop.clone()),
+        Worker::new(
+            judge,
+            wcfg,
+            &arena::redis::Endpoint::plain(url.as_str()),
+            arena::services::metrics::Metrics::new(),
+        )
+        .unwrap()
+        .run(stop.clone()),
     );
     tokio::time::sleep(cfg().open_for + Duration::from_millis(300)).await;
     let r = b.judge(&sub, Duration::from_secs(30)).await.unwrap();
@@ -144,7 +153,11 @@ async fn judge_breaker_opens_fleet_wide_probes_once_and_closes_when_a_judge_is_b
 async fn judge_breaker_opens_on_a_failure_rate() {
     let server = redis();
     let url = server.url();
-    let conn = arena::redis::command_connection(&url, Duration::from_secs(2)).unwrap();
+    let conn = arena::redis::command_connection(
+        &arena::redis::Endpoint::plain(url.as_str()),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     // A judge "heartbeat" so that only the failure rate can open it.
     let _: () = redis::cmd("ZADD")
         .arg(arena::services::judge::keys::judges())

@@ -28,7 +28,11 @@ async fn start() -> (
     let turn = super::turn().await;
     let server = redis();
     let url = server.url();
-    let conn = arena::redis::command_connection(&url, Duration::from_secs(2)).unwrap();
+    let conn = arena::redis::command_connection(
+        &arena::redis::Endpoint::plain(url.as_str()),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -47,9 +51,14 @@ async fn start() -> (
         heartbeat_ms: 500,
     };
     tokio::spawn(
-        Worker::new(judge, cfg, &url, metrics)
-            .unwrap()
-            .run(stop.clone()),
+        Worker::new(
+            judge,
+            cfg,
+            &arena::redis::Endpoint::plain(url.as_str()),
+            metrics,
+        )
+        .unwrap()
+        .run(stop.clone()),
     );
     (addr, stop, server, turn)
 }

@@ -38,7 +38,11 @@ async fn judge_measure() {
     let _turn = super::turn().await;
     let server = redis();
     let url = server.url();
-    let mut conn = arena::redis::command_connection(&url, Duration::from_secs(2)).unwrap();
+    let mut conn = arena::redis::command_connection(
+        &arena::redis::Endpoint::plain(url.as_str()),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     let stop = CancellationToken::new();
     let cfg = WorkerConfig {
         judge_id: "measure".into(),
@@ -51,7 +55,7 @@ async fn judge_measure() {
         Worker::new(
             judge.clone(),
             cfg,
-            &url,
+            &arena::redis::Endpoint::plain(url.as_str()),
             arena::services::metrics::Metrics::new(),
         )
         .unwrap()
@@ -169,7 +173,11 @@ async fn judge_measure() {
     // Breaker open: the answer time of a submission (no judge heartbeat on a fresh Redis).
     stop.cancel();
     let other = redis();
-    let c2 = arena::redis::command_connection(&other.url(), Duration::from_secs(2)).unwrap();
+    let c2 = arena::redis::command_connection(
+        &arena::redis::Endpoint::plain(other.url()),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     let guarded = Guarded {
         executor: Arc::new(QueueBackend::new(c2.clone())),
         breaker: Breaker::new(c2, BreakerConfig::default()),

@@ -14,7 +14,8 @@ use super::{judge, program, submission, sum_tests, turn};
 use crate::harness::{eventually, redis};
 
 async fn conn(url: &str) -> ConnectionManager {
-    arena::redis::command_connection(url, Duration::from_secs(2)).unwrap()
+    arena::redis::command_connection(&arena::redis::Endpoint::plain(url), Duration::from_secs(2))
+        .unwrap()
 }
 
 /// An `arena judge` process on `url` named `id`.
@@ -180,7 +181,7 @@ async fn judge_queue_poison_job_is_dead_lettered_and_answered() {
     let worker = Worker::new(
         judge.clone(),
         cfg,
-        &url,
+        &arena::redis::Endpoint::plain(url.as_str()),
         arena::services::metrics::Metrics::new(),
     )
     .unwrap();
