@@ -21,9 +21,6 @@ pkg_for() {
     chromium) echo chromium ;;
     node) echo nodejs ;;
     npm) echo npm ;;
-    python3) echo python3 ;;
-    gcc) echo gcc ;;
-    g++) echo g++ ;;
   esac
 }
 
