@@ -298,6 +298,20 @@ pub fn command_connection(
     ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
 }
 
+/// A connection for blocking stream reads (`XREADGROUP ... BLOCK`): its response
+/// timeout covers `block`, so a quiet stream is not taken for a dead Redis.
+pub fn stream_connection(
+    endpoint: &Endpoint,
+    block: Duration,
+) -> Result<ConnectionManager, RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(block + Duration::from_secs(2)))
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
+}
+
 /// `PING` within `timeout`: is Redis reachable right now?
 pub async fn ping(conn: &ConnectionManager, timeout: Duration) -> Result<(), RedisError> {
     let mut conn = conn.clone();

@@ -12,4 +12,5 @@ pub mod script;
 
 pub use connect::{
     Endpoint, Tls, TlsError, TlsFile, check, command_connection, is_auth_error, ping,
+    stream_connection,
 };

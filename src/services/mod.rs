@@ -17,6 +17,7 @@ pub mod realtime;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod streams;
 
 pub use settings::Settings;
 pub use state::AppState;

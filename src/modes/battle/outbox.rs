@@ -27,15 +27,14 @@
 //! XREADGROUP names every partition's stream: fine on one Redis; on a Cluster the streams
 //! of different slots must be read separately (as for the hunt's claim streams).
 
-use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
     StreamPendingCountReply, StreamPendingReply, StreamReadOptions, StreamReadReply,
 };
-use redis::{AsyncCommands, RedisError, Script};
+use redis::{AsyncCommands, RedisError};
 use tokio_util::sync::CancellationToken;
 
 use super::keys;
@@ -44,8 +43,9 @@ use super::settings::Settings;
 use super::store::Battle;
 use crate::base::clock::unix_ms;
 use crate::base::shutdown::sleep_unless_cancelled;
-use crate::redis::Endpoint;
+use crate::redis::stream_connection;
 use crate::services::AppState;
+use crate::services::streams::{DeadLetter, dead_letter};
 use crate::services::store::StoreError;
 use crate::services::store::records::BattleEvent;
 
@@ -57,9 +57,6 @@ const BLOCK_MS: usize = 1000;
 const DEAD_MAXLEN: u64 = 10_000;
 /// Pause after the database failed, before reading more.
 const BACKOFF: Duration = Duration::from_millis(500);
-
-static DEAD_LETTER: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/outbox_dead_letter.lua")));
 
 /// One outbox entry, parsed.
 #[derive(Debug, Clone)]
@@ -95,16 +92,6 @@ impl OutboxEntry {
             at,
         })
     }
-}
-
-/// A connection for blocking stream reads: its response timeout covers `block`.
-fn stream_connection(endpoint: &Endpoint, block: Duration) -> Result<ConnectionManager, RedisError> {
-    let config = ConnectionManagerConfig::new()
-        .set_response_timeout(Some(block + Duration::from_secs(2)))
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(2)
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
 }
 
 /// Create the group on every partition stream, from the stream's start (events written
@@ -408,18 +395,21 @@ impl Outbox {
         id: &str,
         deliveries: usize,
     ) -> Result<(), RedisError> {
-        let moved: i64 = DEAD_LETTER
-            .key(keys::outbox(p))
-            .key(keys::outbox_dead(p))
-            .arg(GROUP)
-            .arg(&self.consumer)
-            .arg(self.settings.battle_outbox_reclaim_idle_ms)
-            .arg(id)
-            .arg(deliveries)
-            .arg(DEAD_MAXLEN)
-            .invoke_async(conn)
-            .await?;
-        if moved == 1 {
+        let moved = dead_letter(
+            conn,
+            DeadLetter {
+                stream: &keys::outbox(p),
+                dead: &keys::outbox_dead(p),
+                group: GROUP,
+                consumer: &self.consumer,
+                min_idle_ms: self.settings.battle_outbox_reclaim_idle_ms,
+                id,
+                deliveries,
+                maxlen: DEAD_MAXLEN,
+            },
+        )
+        .await?;
+        if moved {
             self.metrics.outbox_dead_letters.increment(1);
             tracing::warn!(partition = p, id, deliveries, "outbox entry dead-lettered");
         }

@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamPendingCountReply,
     StreamReadOptions, StreamReadReply,
@@ -28,10 +28,11 @@ use tokio_util::sync::CancellationToken;
 use super::metrics::HuntMetrics;
 use super::settings::Settings;
 use super::{keys, scripts};
-use crate::redis::Endpoint;
+use crate::redis::stream_connection;
 use crate::base::clock::unix_ms;
 use crate::base::shutdown::sleep_unless_cancelled;
 use crate::services::AppState;
+use crate::services::streams::{DeadLetter, dead_letter};
 
 /// The consumer group of the leaderboard projection (one group per projection).
 pub const GROUP: &str = "leaderboard";
@@ -84,19 +85,6 @@ pub async fn apply_entry(
         marker_ttl_s,
     )
     .await
-}
-
-/// A connection for blocking stream reads: its response timeout covers `block`.
-pub fn stream_connection(
-    endpoint: &Endpoint,
-    block: Duration,
-) -> Result<ConnectionManager, RedisError> {
-    let config = ConnectionManagerConfig::new()
-        .set_response_timeout(Some(block + Duration::from_secs(2)))
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(2)
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
 }
 
 /// Create the group on every partition stream (from the start of the stream, so entries
@@ -289,15 +277,18 @@ impl Projection {
         deliveries: usize,
     ) -> Result<(), RedisError> {
         let cfg = &self.settings;
-        let moved = scripts::dead_letter(
+        let moved = dead_letter(
             conn,
-            p,
-            GROUP,
-            &self.consumer,
-            cfg.hunt_reclaim_idle_ms,
-            id,
-            deliveries,
-            cfg.hunt_stream_maxlen,
+            DeadLetter {
+                stream: &keys::hunt_claims(p),
+                dead: &keys::hunt_dead_letters(p),
+                group: GROUP,
+                consumer: &self.consumer,
+                min_idle_ms: cfg.hunt_reclaim_idle_ms,
+                id,
+                deliveries,
+                maxlen: cfg.hunt_stream_maxlen,
+            },
         )
         .await?;
         if moved {

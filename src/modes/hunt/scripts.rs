@@ -126,38 +126,3 @@ pub async fn leaderboard_apply(
         other => Err(unexpected_reply("leaderboard_apply.lua", other)),
     }
 }
-
-static DEAD_LETTER: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/dead_letter.lua")));
-
-/// Move pending entry `id` of partition `p`'s claim stream to its dead-letter stream and
-/// ack it, if it has been idle `min_idle_ms` (`lua/dead_letter.lua`). Of several
-/// consumers trying at once exactly one gets `true`.
-#[allow(clippy::too_many_arguments)]
-pub async fn dead_letter(
-    conn: &mut ConnectionManager,
-    p: u32,
-    group: &str,
-    consumer: &str,
-    min_idle_ms: u64,
-    id: &str,
-    deliveries: usize,
-    maxlen: u64,
-) -> Result<bool, RedisError> {
-    let moved: i64 = DEAD_LETTER
-        .key(keys::hunt_claims(p))
-        .key(keys::hunt_dead_letters(p))
-        .arg(group)
-        .arg(consumer)
-        .arg(min_idle_ms)
-        .arg(id)
-        .arg(deliveries)
-        .arg(maxlen)
-        .invoke_async(conn)
-        .await?;
-    match moved {
-        1 => Ok(true),
-        0 => Ok(false),
-        other => Err(unexpected_reply("dead_letter.lua", other)),
-    }
-}

@@ -1,9 +1,11 @@
--- Move one pending outbox entry to the dead-letter stream, exactly once even when several
--- consumers try at the same moment: XCLAIM with a minimum idle time lets only the first
--- one take it; the copy and the XACK happen in the same step. Both streams share the
--- partition tag {b<k>}. Returns 1 if this caller dead-lettered it, 0 otherwise.
-local stream_key = KEYS[1]  -- arena:{b<k>}:outbox
-local dead_key = KEYS[2]    -- arena:{b<k>}:outbox:dead
+-- Move one pending entry of a consumer group's stream to its dead-letter stream, exactly
+-- once even when several consumers try at the same moment: XCLAIM with a minimum idle
+-- time lets only the first one take it; the copy and the XACK happen in the same step.
+-- Both streams share one hash tag (e.g. arena:{p<k>}:claims and arena:{p<k>}:claims:dead,
+-- arena:{b<k>}:outbox and arena:{b<k>}:outbox:dead). Returns 1 if this caller
+-- dead-lettered it, 0 otherwise.
+local stream_key = KEYS[1]
+local dead_key = KEYS[2]
 local group = ARGV[1]
 local consumer = ARGV[2]
 local min_idle_ms = ARGV[3]
