@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::services::judge::{CompileResult, Report, Submission, TestResult, Verdict};
+use crate::services::judge::{CompileResult, Progress, Report, Submission, TestResult, Verdict};
 
 use super::language::{BOX, Detected, Language};
 use super::sandbox::{Bind, FSIZE_BYTES, Outcome, Sandbox, Spec};
@@ -54,13 +54,23 @@ impl Judge {
     /// Judge one submission. Errors are about the request; everything that happens to
     /// the program is in the report.
     pub async fn judge(&self, sub: &Submission) -> Result<Report, RunError> {
+        self.judge_with(sub, &mut |_| {}).await
+    }
+
+    /// Judge one submission, calling `on_test` as each test finishes (in test order),
+    /// and once with test 0 when the compile step fails with CE.
+    pub async fn judge_with(
+        &self,
+        sub: &Submission,
+        on_test: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<Report, RunError> {
         let lang = self
             .language(&sub.language)
             .ok_or_else(|| RunError::UnknownLanguage(sub.language.clone()))?;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let dir = self.jobs.join(n.to_string());
         let report = match self.prepare(&dir, lang, &sub.source) {
-            Ok(()) => self.compile_and_run(&dir, lang, sub).await,
+            Ok(()) => self.compile_and_run(&dir, lang, sub, on_test).await,
             Err(e) => ie(lang, format!("job folder: {e}")),
         };
         // remove_dir_all never follows symlinks (whatever a compiler left there).
@@ -91,7 +101,14 @@ impl Judge {
         Ok(())
     }
 
-    async fn compile_and_run(&self, dir: &Path, lang: &Language, sub: &Submission) -> Report {
+    async fn compile_and_run(
+        &self,
+        dir: &Path,
+        lang: &Language,
+        sub: &Submission,
+        on_test: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Report {
+        let of = u32::try_from(sub.tests.len()).unwrap_or(u32::MAX);
         let box_bind = |writable| Bind {
             host: dir.to_path_buf(),
             inside: BOX.into(),
@@ -119,6 +136,14 @@ impl Judge {
                 .await;
             let (result, failure) = compile_result(&o);
             if let Some((verdict, message)) = failure {
+                if verdict == Verdict::CE {
+                    on_test(&Progress {
+                        test: 0,
+                        of,
+                        verdict,
+                        time_ms: result.stats.cpu_ms,
+                    });
+                }
                 return Report {
                     verdict,
                     language: lang.name.into(),
@@ -134,7 +159,7 @@ impl Judge {
         let mut binds = vec![box_bind(false)];
         binds.extend(lang.binds.iter().cloned());
         let mut tests: Vec<TestResult> = Vec::with_capacity(sub.tests.len());
-        for t in &sub.tests {
+        for (t, n) in sub.tests.iter().zip(1..) {
             let o = self
                 .sandbox
                 .run(&Spec {
@@ -151,12 +176,14 @@ impl Judge {
                     file_bytes: FSIZE_BYTES,
                 })
                 .await;
-            tests.push(test_result(
-                &o,
-                &sub.limits,
-                t.expected.as_deref(),
-                sub.comparator,
-            ));
+            let result = test_result(&o, &sub.limits, t.expected.as_deref(), sub.comparator);
+            on_test(&Progress {
+                test: n,
+                of,
+                verdict: result.verdict,
+                time_ms: result.stats.cpu_ms,
+            });
+            tests.push(result);
         }
         Report {
             verdict: Report::overall(&tests),

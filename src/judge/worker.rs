@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::services::judge::metrics as judge_metrics;
 use crate::services::judge::queue::{self, Finished};
-use crate::services::judge::{Report, Submission, Verdict, keys};
+use crate::services::judge::{Progress, Report, Submission, Verdict, keys};
 use crate::services::metrics::Metrics;
 
 use super::runner::{Judge, RunError};
@@ -304,10 +304,20 @@ impl Worker {
             job.entry.clone(),
             keepalive.clone(),
         ));
+        // Each finished test goes onto the job's progress list at once, in order, by one
+        // task (so the runner never waits on Redis). IE entries are not pushed: an IE is
+        // retried, and the report says how it ended; readers take missing tests from it.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+        let pusher = tokio::spawn(push_progress(self.conn.clone(), job.token.clone(), rx));
+        let mut on_test = |p: &Progress| {
+            if p.verdict != Verdict::IE {
+                let _ = tx.send(*p);
+            }
+        };
         let report = loop {
             let report = match sub.check() {
                 Err(why) => ie_report(&sub.language, format!("refused: {why}")),
-                Ok(()) => match self.judge.judge(sub).await {
+                Ok(()) => match self.judge.judge_with(sub, &mut on_test).await {
                     Ok(r) => r,
                     Err(RunError::UnknownLanguage(l)) => {
                         ie_report(&l, format!("this judge has no language {l:?}"))
@@ -337,6 +347,10 @@ impl Worker {
         };
         keepalive.cancel();
         let _ = ka.await;
+        // Every entry is pushed before the result is recorded, so a reader that sees the
+        // result finds all of them.
+        drop(tx);
+        let _ = pusher.await;
         let dead = (report.verdict == Verdict::IE && deliveries >= self.cfg.max_deliveries)
             .then_some("internal errors");
         self.finish(&job, &report, dead, deliveries).await;
@@ -381,6 +395,26 @@ impl Worker {
             }
         }
         // Left pending: another judge (or this one) reclaims it and records it once.
+    }
+}
+
+/// Push each progress entry in the order it comes; an entry that cannot be pushed after
+/// a few tries is dropped (readers take it from the report).
+async fn push_progress(
+    mut conn: ConnectionManager,
+    token: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Progress>,
+) {
+    while let Some(p) = rx.recv().await {
+        for attempt in 0..3u32 {
+            match queue::push_progress(&mut conn, &token, &p).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::debug!(token = %token, error = %e, attempt, "judge: progress push failed");
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use futures_util::future::BoxFuture;
 use redis::aio::ConnectionManager;
 
+use super::progress::Progress;
 use super::queue::{self, QueueError, Status};
 use super::submission::{Submission, SubmissionError};
 
@@ -25,6 +26,13 @@ pub trait Executor: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     fn submit<'a>(&'a self, sub: &'a Submission) -> BoxFuture<'a, Result<String, ExecError>>;
     fn status<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Status, ExecError>>;
+    /// The tests finished so far, from entry `from` (0-based) on; a backend that cannot
+    /// tell answers none (the caller then takes them from the report).
+    fn progress<'a>(
+        &'a self,
+        token: &'a str,
+        from: usize,
+    ) -> BoxFuture<'a, Result<Vec<Progress>, ExecError>>;
 }
 
 /// The built-in queue: judges anywhere consume it (`arena judge`).
@@ -56,6 +64,17 @@ impl Executor for QueueBackend {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             Ok(queue::status(&mut conn, token).await?)
+        })
+    }
+
+    fn progress<'a>(
+        &'a self,
+        token: &'a str,
+        from: usize,
+    ) -> BoxFuture<'a, Result<Vec<Progress>, ExecError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            Ok(queue::progress(&mut conn, token, from).await?)
         })
     }
 }

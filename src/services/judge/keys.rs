@@ -9,6 +9,7 @@
 //! | `arena:{judge}:results` | stream, MAXLEN ~ | one entry per recorded result (the outbox) |
 //! | `arena:{judge}:job:<token>` | string, EX | `queued` / `done`: the token exists |
 //! | `arena:{judge}:result:<token>` | string (JSON), EX | the report, written once |
+//! | `arena:{judge}:progress:<token>` | list (JSON), EX | one `Progress` per finished test, pushed as the judge goes |
 //! | `arena:{judge}:judges` | zset | judge id -> last heartbeat (ms, Redis clock) |
 //! | `arena:{judge}:breaker` | hash | the fleet's breaker: state, opened_at, probe_until, reason |
 //! | `arena:{judge}:breaker:window` | hash, PX | outcomes per second over the rolling window |
@@ -33,6 +34,11 @@ pub fn job(token: &str) -> String {
 
 pub fn result(token: &str) -> String {
     format!("arena:{{judge}}:result:{token}")
+}
+
+/// One `Progress` entry per finished test of a job (RPUSHed by the judge running it).
+pub fn progress(token: &str) -> String {
+    format!("arena:{{judge}}:progress:{token}")
 }
 
 pub fn judges() -> String {

@@ -11,9 +11,11 @@ pub mod keys;
 pub mod metrics;
 pub mod piston;
 pub mod piston_client;
+pub mod progress;
 pub mod queue;
 pub mod report;
 pub mod submission;
 
+pub use progress::Progress;
 pub use report::{CompileResult, Report, RunStats, TestResult, Verdict};
 pub use submission::{Comparator, Limits, Submission, SubmissionError, TestCase};

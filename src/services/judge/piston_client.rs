@@ -15,6 +15,7 @@ use hyper::body::Bytes;
 use super::client::{ExecError, Executor};
 use super::compare::matches;
 use super::piston::{ExecuteRequest, ExecuteResponse, PistonFile, Stage, signal_number};
+use super::progress::Progress;
 use super::queue::{Status, new_token};
 use super::report::{CompileResult, Report, RunStats, TestResult, Verdict};
 use super::submission::Submission;
@@ -245,5 +246,14 @@ impl Executor for PistonBackend {
                 .map_err(|_| ExecError::Piston("results lock poisoned".into()))?;
             Ok(g.0.get(token).cloned().unwrap_or(Status::Unknown))
         })
+    }
+
+    /// Piston answers a whole execute call at once: no per-test progress to read.
+    fn progress<'a>(
+        &'a self,
+        _token: &'a str,
+        _from: usize,
+    ) -> BoxFuture<'a, Result<Vec<Progress>, ExecError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }

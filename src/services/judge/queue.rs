@@ -14,6 +14,7 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, RedisError, Script};
 
 use super::keys;
+use super::progress::Progress;
 use super::report::Report;
 use super::submission::Submission;
 use crate::redis::script::unexpected_reply;
@@ -121,6 +122,46 @@ pub async fn wait(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Append one finished test to `token`'s progress list (kept as long as results).
+pub async fn push_progress(
+    conn: &mut ConnectionManager,
+    token: &str,
+    p: &Progress,
+) -> Result<(), QueueError> {
+    let json = serde_json::to_string(p).map_err(|e| QueueError::Encode(e.to_string()))?;
+    let key = keys::progress(token);
+    let _: () = redis::pipe()
+        .atomic()
+        .rpush(&key, json)
+        .ignore()
+        .expire(&key, RESULT_TTL_S as i64)
+        .ignore()
+        .query_async(conn)
+        .await?;
+    Ok(())
+}
+
+/// `token`'s progress entries from index `from` (0-based) on, in the order they were
+/// pushed. A job taken over from a stopped judge is run again, so a test can appear
+/// more than once; readers keep the first.
+pub async fn progress(
+    conn: &mut ConnectionManager,
+    token: &str,
+    from: usize,
+) -> Result<Vec<Progress>, QueueError> {
+    let raw: Vec<String> = conn
+        .lrange(keys::progress(token), from as isize, -1)
+        .await?;
+    raw.iter()
+        .map(|json| {
+            serde_json::from_str(json).map_err(|e| QueueError::Corrupt {
+                token: token.into(),
+                error: format!("progress entry {json:?}: {e}"),
+            })
+        })
+        .collect()
 }
 
 /// One finished job as a judge records it.

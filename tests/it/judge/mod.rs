@@ -7,6 +7,7 @@ mod breaker;
 mod hostile;
 mod http;
 mod measure;
+mod progress;
 mod queue;
 mod verdicts;
 

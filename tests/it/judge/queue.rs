@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 use super::{judge, program, submission, sum_tests, turn};
 use crate::harness::{eventually, redis};
 
-async fn conn(url: &str) -> ConnectionManager {
+pub(super) async fn conn(url: &str) -> ConnectionManager {
     arena::redis::command_connection(&arena::redis::Endpoint::plain(url), Duration::from_secs(2))
         .unwrap()
 }
 
 /// An `arena judge` process on `url` named `id`.
-fn spawn_judge(url: &str, id: &str) -> tokio::process::Child {
+pub(super) fn spawn_judge(url: &str, id: &str) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_arena"))
         .arg("judge")
         .env("REDIS_URL", url)
