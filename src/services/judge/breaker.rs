@@ -128,6 +128,7 @@ impl Breaker {
         let admission = match reply.0.as_str() {
             "closed" => Admission::Closed,
             "probe" => Admission::Probe,
+            // `half_open` is peek's answer while a probe is out.
             "open" | "half_open" => Admission::Open,
             _ => return Err(unexpected_reply("breaker.lua", reply)),
         };
@@ -146,6 +147,16 @@ impl Breaker {
     /// May a submission go to the judges now?
     pub async fn allow(&self) -> Result<Step, RedisError> {
         self.call("allow", "", false).await
+    }
+
+    /// The breaker's state without sending a submission, for a fleet that sends none
+    /// while it is open (battles paused). Makes the same moves `allow` makes (closed ->
+    /// open without a judge heartbeat or with a queue waiting too long; open ->
+    /// half-open after the cool-down), and in half-open with no probe out it is the
+    /// probe itself: a fresh judge heartbeat closes the breaker, none reopens it. Its
+    /// admission is never `Probe`: nothing is let through.
+    pub async fn peek(&self) -> Result<Step, RedisError> {
+        self.call("peek", "", false).await
     }
 
     /// Record how a submission let through went (`probe`: it was the fleet's probe).

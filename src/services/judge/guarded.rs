@@ -149,6 +149,14 @@ impl Guarded {
             tokio::time::sleep(POLL).await;
         }
     }
+
+    /// Look at the breaker without sending a submission: the breaker's health while no
+    /// submission comes (battles paused). See [`Breaker::peek`].
+    pub async fn peek(&self) -> Result<Step, redis::RedisError> {
+        let step = self.breaker.peek().await?;
+        self.note(&step);
+        Ok(step)
+    }
 }
 
 /// How often a waiting caller reads progress and status.

@@ -173,3 +173,94 @@ async fn judge_breaker_opens_on_a_failure_rate() {
     assert_eq!(br.record(false, false).await.unwrap().state, State::Open);
     assert_eq!(br.allow().await.unwrap().admission, Admission::Open);
 }
+
+/// Paused battles send no submission, so `peek` watches the judges instead: it opens
+/// the breaker when they stop, and after the cool-down closes it once one is back,
+/// without ever letting a submission through.
+#[tokio::test]
+async fn judge_breaker_peek_opens_without_judges_and_closes_when_one_is_back() {
+    let judge = judge().await;
+    let server = redis();
+    let url = server.url();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let a = instance(&url, opened.clone());
+    let start = |judge| {
+        let stop = CancellationToken::new();
+        let wcfg = WorkerConfig {
+            judge_id: "peek-test".into(),
+            concurrency: 1,
+            reclaim_idle_ms: 5_000,
+            max_deliveries: 3,
+            heartbeat_ms: 200,
+        };
+        let w = Worker::new(
+            judge,
+            wcfg,
+            &arena::redis::Endpoint::plain(url.as_str()),
+            arena::services::metrics::Metrics::new(),
+        )
+        .unwrap();
+        (stop.clone(), tokio::spawn(w.run(stop)))
+    };
+    let (stop, run) = start(judge.clone());
+    crate::harness::eventually(Duration::from_secs(10), "a heartbeat", || async {
+        (a.peek().await.unwrap().state == State::Closed).then_some(())
+    })
+    .await;
+
+    // The judge stops: peek says open (and says so once, as a transition).
+    stop.cancel();
+    run.await.unwrap();
+    let step = a.peek().await.unwrap();
+    assert_eq!(step.state, State::Open, "{step:?}");
+    assert_eq!(step.admission, Admission::Open);
+    assert_eq!(step.transition, Some(State::Open));
+    assert_eq!(opened.load(Ordering::SeqCst), 1);
+    assert_eq!(a.peek().await.unwrap().transition, None, "still open");
+    // After the cool-down with no judge, the peek is the probe and it fails: open again.
+    tokio::time::sleep(cfg().open_for + Duration::from_millis(100)).await;
+    let step = a.peek().await.unwrap();
+    assert_eq!((step.state, step.admission), (State::Open, Admission::Open));
+
+    // A judge is back: within the cool-down peek still says open; after it, closed.
+    let (stop, run) = start(judge);
+    crate::harness::eventually(Duration::from_secs(10), "the judge's heartbeat", || {
+        let url = url.clone();
+        async move {
+            let mut c = super::queue::conn(&url).await;
+            let n: usize =
+                redis::AsyncCommands::zcard(&mut c, arena::services::judge::keys::judges())
+                    .await
+                    .ok()?;
+            (n > 0).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(a.peek().await.unwrap().state, State::Open);
+    tokio::time::sleep(cfg().open_for + Duration::from_millis(100)).await;
+    let step = a.peek().await.unwrap();
+    assert_eq!(step.state, State::Closed, "{step:?}");
+    assert_eq!(step.transition, Some(State::Closed));
+    assert_eq!(step.admission, Admission::Closed);
+    assert_eq!(
+        a.breaker.allow().await.unwrap().admission,
+        Admission::Closed
+    );
+    let text = a.metrics.as_ref().unwrap().render();
+    assert!(
+        text.contains("arena_circuit_state{breaker=\"judge\"} 0"),
+        "{text}"
+    );
+
+    // While a submission's probe is out, peek neither probes nor lets anything through.
+    stop.cancel();
+    run.await.unwrap();
+    assert_eq!(a.breaker.allow().await.unwrap().state, State::Open);
+    tokio::time::sleep(cfg().open_for + Duration::from_millis(100)).await;
+    assert_eq!(a.breaker.allow().await.unwrap().admission, Admission::Probe);
+    let step = a.peek().await.unwrap();
+    assert_eq!(
+        (step.state, step.admission),
+        (State::HalfOpen, Admission::Open)
+    );
+}

@@ -1,8 +1,12 @@
 -- The judge circuit breaker, one state for the whole fleet (every arena instance runs
--- this script against the same keys). Two operations:
+-- this script against the same keys). Three operations:
 --   ARGV[1] = 'allow'  -> 'closed' | 'probe' (the caller is the fleet's one probe) | 'open'
 --   ARGV[1] = 'record' -> records ARGV[7] ('ok' | 'fail'); ARGV[8] = '1' when it was the probe
--- Both return {answer, transition ('' | 'open' | 'half_open' | 'closed'), state}.
+--   ARGV[1] = 'peek'   -> 'closed' | 'open' | 'half_open' (a probe is out); never lets a
+--                         submission through. In half_open with no probe out, the peek is
+--                         the probe: a fresh judge heartbeat closes it, none reopens it
+--                         (paused battles send no submission that could probe).
+-- All return {answer, transition ('' | 'open' | 'half_open' | 'closed'), state}.
 -- KEYS[1] breaker hash, KEYS[2] window hash (per-second ok/fail counts),
 -- KEYS[3] judges zset (heartbeats), KEYS[4] jobs stream
 -- ARGV[2] window seconds, ARGV[3] min calls in window, ARGV[4] failure rate (0..1),
@@ -49,9 +53,13 @@ local function queue_wait()
   return now - ms
 end
 
-if op == 'allow' then
+local function judge_alive()
+  return redis.call('ZCOUNT', judges, now - heartbeat_ms, '+inf') > 0
+end
+
+if op == 'allow' or op == 'peek' then
   if state == 'closed' then
-    if redis.call('ZCOUNT', judges, now - heartbeat_ms, '+inf') == 0 then
+    if not judge_alive() then
       open('no judge heartbeat')
     elseif wait_ms > 0 and queue_wait() > wait_ms then
       open('queue wait over its bound')
@@ -68,7 +76,19 @@ if op == 'allow' then
   end
   -- half_open: one probe for the whole fleet at a time; everyone else fails fast.
   local until_ms = tonumber(redis.call('HGET', breaker, 'probe_until') or '0')
-  if until_ms > now then return {'open', transition, state} end
+  if until_ms > now then
+    if op == 'peek' then return {'half_open', transition, state} end
+    return {'open', transition, state}
+  end
+  if op == 'peek' then
+    if judge_alive() then
+      redis.call('HSET', breaker, 'state', 'closed', 'probe_until', 0)
+      redis.call('DEL', window)
+      return {'closed', 'closed', 'closed'}
+    end
+    open('no judge heartbeat (peek)')
+    return {'open', transition, state}
+  end
   redis.call('HSET', breaker, 'probe_until', now + probe_ms)
   return {'probe', transition, state}
 end
