@@ -48,6 +48,8 @@ pub enum AppError {
     Mode(#[from] ModeError),
     #[error(transparent)]
     Store(#[from] crate::services::store::StoreError),
+    #[error("JUDGE_URL: {0}")]
+    Judge(#[from] crate::services::judge::client::ExecError),
     #[error("redlock: {0}")]
     Lock(#[from] crate::services::lock::LockError),
     #[error("shutdown took longer than {0:?}; stopped anyway")]
@@ -128,6 +130,7 @@ impl App {
             );
         }
         let store = crate::services::store::Store::open(&settings.store).await?;
+        let judge = judge_client(&settings.judge, redis.clone(), &metrics)?;
         let state = AppState {
             settings: Arc::new(settings.clone()),
             instance_id,
@@ -138,6 +141,7 @@ impl App {
             store,
             started: Instant::now(),
             auth,
+            judge,
             draining: CancellationToken::new(),
         };
         let (layer, io) = realtime::layer(settings, driver.clone());
@@ -187,6 +191,11 @@ impl App {
     /// The operators' port, when `INTERNAL_PORT` is set.
     pub fn internal_addr(&self) -> Option<SocketAddr> {
         self.internal.as_ref().map(|(_, a, _)| *a)
+    }
+
+    /// The instance's judge client (the one `AppState::judge`), for embedders and tests.
+    pub fn judge(&self) -> &crate::services::judge::guarded::Guarded {
+        &self.state.judge
     }
 
     pub fn instance_id(&self) -> &str {
@@ -329,6 +338,24 @@ fn default_instance_id(port: u16) -> String {
 }
 
 /// The Prometheus exporter needs periodic upkeep to drain its histogram buffers.
+/// The instance's one `Guarded`: the backend `JUDGE_URL` names behind the fleet's
+/// breaker, its state on this instance's registry. Transitions need no hook here: the
+/// battle mode reads the breaker (`Guarded::peek`) to pause and resume its clocks.
+fn judge_client(
+    settings: &crate::services::judge::settings::Settings,
+    redis: redis::aio::ConnectionManager,
+    metrics: &Metrics,
+) -> Result<crate::services::judge::guarded::Guarded, AppError> {
+    use crate::services::judge::{backend, breaker::Breaker, guarded::Guarded};
+    crate::services::judge::metrics::describe(metrics);
+    Ok(Guarded {
+        executor: backend::executor(settings.url(), redis.clone())?,
+        breaker: Breaker::new(redis, settings.breaker()),
+        on_transition: Arc::new(|_| {}),
+        metrics: Some(metrics.clone()),
+    })
+}
+
 async fn upkeep(metrics: Metrics, shutdown: CancellationToken) {
     while sleep_unless_cancelled(Duration::from_secs(5), &shutdown).await {
         metrics.upkeep();

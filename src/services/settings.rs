@@ -72,6 +72,10 @@ pub struct Settings {
     #[command(flatten)]
     pub store: crate::services::store::Settings,
 
+    /// How this instance reaches the judges (JUDGE_URL, the breaker's tuning).
+    #[command(flatten)]
+    pub judge: crate::services::judge::settings::Settings,
+
     /// Test only: pretend this instance's host clock is off by this many milliseconds
     /// (positive: ahead), to show that periods follow Redis's clock.
     #[arg(
@@ -99,6 +103,7 @@ impl std::fmt::Debug for Settings {
             limits,
             auth,
             store,
+            judge,
             test_clock_skew_ms,
         } = self;
         let masters = redlock_urls.as_ref().map(|u| {
@@ -119,6 +124,8 @@ impl std::fmt::Debug for Settings {
             .field("auth", auth)
             // Its own Debug redacts DATABASE_URL's password.
             .field("store", store)
+            .field("judge_url", &redact_url(&judge.judge_url))
+            .field("judge_breaker", &judge.breaker())
             .field("test_clock_skew_ms", test_clock_skew_ms)
             .finish()
     }
@@ -138,6 +145,7 @@ impl Default for Settings {
             limits: SocketLimits::default(),
             auth: Default::default(),
             store: crate::services::store::Settings::default(),
+            judge: Default::default(),
             test_clock_skew_ms: 0,
         }
     }
@@ -207,6 +215,7 @@ impl Settings {
         self.limits.validate()?;
         self.auth.validate()?;
         self.store.validate()?;
+        self.judge.validate()?;
         Ok(())
     }
 

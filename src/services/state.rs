@@ -6,6 +6,7 @@ use std::time::Instant;
 use redis::aio::ConnectionManager;
 
 use super::auth::Authenticator;
+use super::judge::guarded::Guarded;
 use super::lock::Redlock;
 use super::metrics::Metrics;
 use super::settings::Settings;
@@ -30,6 +31,9 @@ pub struct AppState {
     pub started: Instant,
     /// Who a caller is and whether it may act (token or dev mode).
     pub auth: Authenticator,
+    /// The execution service behind the fleet-wide breaker (`JUDGE_URL`, or the queue
+    /// on `redis`), one per instance; its breaker state is on `metrics`.
+    pub judge: Guarded,
     /// Cancelled when the instance starts to drain (SIGTERM): `/ready` answers 503 and
     /// new connections are refused from then on.
     pub draining: tokio_util::sync::CancellationToken,

@@ -42,17 +42,22 @@ pub struct BreakerConfig {
     pub max_queue_wait: Duration,
 }
 
+impl BreakerConfig {
+    /// The defaults (the `JUDGE_BREAKER_*` settings' defaults are read from here).
+    pub const DEFAULT: BreakerConfig = BreakerConfig {
+        window: Duration::from_secs(30),
+        min_calls: 5,
+        failure_rate: 0.5,
+        open_for: Duration::from_secs(5),
+        heartbeat_within: Duration::from_secs(5),
+        probe_timeout: Duration::from_secs(30),
+        max_queue_wait: Duration::from_secs(10),
+    };
+}
+
 impl Default for BreakerConfig {
     fn default() -> Self {
-        Self {
-            window: Duration::from_secs(30),
-            min_calls: 5,
-            failure_rate: 0.5,
-            open_for: Duration::from_secs(5),
-            heartbeat_within: Duration::from_secs(5),
-            probe_timeout: Duration::from_secs(30),
-            max_queue_wait: Duration::from_secs(10),
-        }
+        Self::DEFAULT
     }
 }
 

@@ -14,6 +14,7 @@ pub mod piston_client;
 pub mod progress;
 pub mod queue;
 pub mod report;
+pub mod settings;
 pub mod submission;
 
 pub use progress::Progress;

@@ -264,3 +264,32 @@ async fn judge_breaker_peek_opens_without_judges_and_closes_when_one_is_back() {
         (State::HalfOpen, Admission::Open)
     );
 }
+
+/// An instance builds one `Guarded` (`AppState::judge`) on its own registry: what its
+/// breaker does shows in its `/metrics`.
+#[tokio::test]
+async fn judge_breaker_an_instance_has_one_guarded_on_its_metrics() {
+    let server = redis();
+    let config = crate::harness::app::config(&server.url(), |c| {
+        c.services.judge.judge_breaker_open_ms = 60_000;
+    });
+    let app = arena::edge::app::App::build(config).await.unwrap();
+    let judge = app.judge().clone();
+    assert_eq!(judge.executor.backend(), "queue");
+    let addr = app.local_addr().to_string();
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(app.run(stop.clone()));
+    // No judge runs: a peek opens the breaker (and the configured cool-down holds it).
+    let step = judge.peek().await.unwrap();
+    assert_eq!(step.state, State::Open);
+    let (_, text) = arena::tools::http_client::http_get(&addr, "/metrics")
+        .await
+        .unwrap();
+    assert!(
+        text.contains("arena_circuit_state{breaker=\"judge\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("# HELP arena_circuit_state "), "{text}");
+    stop.cancel();
+    let _ = run.await;
+}
