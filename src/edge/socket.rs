@@ -105,7 +105,11 @@ fn attach(s: &Socket, app: &AppState, modes: &[Arc<dyn Mode>], policy: &Arc<Poli
     }
     events::on_unknown(s, &app.metrics);
     let metrics = app.metrics.clone();
+    let modes = modes.to_vec();
     s.on_disconnect(move |s: Socket, reason: DisconnectReason| async move {
+        for mode in modes.iter() {
+            mode.on_disconnect(&s);
+        }
         if let Some(slot) = s.extensions.get::<Arc<Slot>>() {
             slot.release();
         }

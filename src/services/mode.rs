@@ -33,6 +33,10 @@ pub trait Mode: Send + Sync + 'static {
     /// events on it and set up per-socket state.
     fn on_connect(&self, _s: &Socket) {}
 
+    /// A socket is going away (its rooms are still joined): per-socket clean-up, or
+    /// noting that a player left.
+    fn on_disconnect(&self, _s: &Socket) {}
+
     /// This mode's HTTP routes, state already applied; merged into the one router.
     fn routes(&self) -> axum::Router {
         axum::Router::new()

@@ -83,7 +83,10 @@ async fn players_join_the_battle_room_on_any_instance_and_it_can_end() {
     let id = ack["battleId"].as_str().unwrap().to_string();
     for c in [&mut alice, &mut bob, &mut carol] {
         let ev = c.next_event("battle_started", WAIT).await.unwrap();
-        assert_eq!(ev, json!({"battleId": id, "players": ["alice", "bob"]}));
+        assert_eq!(ev["battleId"], json!(id));
+        assert_eq!(ev["players"], json!(["alice", "bob"]));
+        // Every battle is fought on a problem from the bank (a random one here).
+        assert!(ev["problem"]["id"].is_string(), "{ev}");
     }
     let got = arena[1].get_json(&format!("/api/battles/{id}")).await;
     assert_eq!(got["state"], "active");

@@ -10,6 +10,7 @@ mod auth;
 mod battles;
 mod bench;
 mod cli;
+mod coding;
 mod demo;
 mod doctor;
 mod drain;

@@ -41,8 +41,10 @@ async fn start_battle(
     // A body over HTTP_BODY_LIMIT_BYTES is 413 payload_too_large; anything else that
     // does not parse is 400 bad_request.
     let Json(req) = body?;
-    let started = store::start(&b, &req.players).await?;
-    super::events::announce(&b.ctx.io, &started, None).await;
+    let choice =
+        super::problem::Choice::parse(req.problem_id, req.difficulty.as_deref(), req.duration_s)?;
+    let started = store::start(&b, &req.players, &choice).await?;
+    super::broadcast::announce(&b, &started, None).await;
     let status = if started.created {
         StatusCode::CREATED
     } else {

@@ -14,7 +14,11 @@
 //! | `arena:{b<k>}:battle:<hash>:<ms>-<n>` | string (JSON), EX | battle `<hash>-<ms>-<n>` |
 //! | `arena:{b<k>}:outbox` | stream | battle events of partition k, for the SQL records (consumer group `records`) |
 //! | `arena:{b<k>}:outbox:dead` | stream, MAXLEN ~ | outbox entries that failed `BATTLE_OUTBOX_MAX_DELIVERIES` times |
-//! | `arena:{battles}:active` | zset | active battles by expiry, for `arena_active_battles` |
+//! | `arena:{b<k>}:battle:<hash>:<ms>-<n>:subs` | hash, EX | the battle's submissions: id -> JSON (source, verdict, per-test verdicts) |
+//! | `arena:{b<k>}:battle:<hash>:<ms>-<n>:key:<player>:<key>` | string, EX | a submit's idempotency key -> its submission id |
+//! | `arena:{battles}:active` | zset | active battles by expiry, for `arena_active_battles` and the pause driver |
+//! | `arena:{battles}:deadlines` | zset | running battles by the end of their clock (ms); paused ones leave it until resumed |
+//! | `arena:{battles}:judging` | zset | `<battle id>/<submission id>` still being judged, by when an instance last took it (recovery of an instance that died mid-judging) |
 //!
 //! Changing `BATTLE_OUTBOX_PARTITIONS` moves every pairing's keys: live battles are then
 //! found only in SQL and their pairings could start a second one. Every instance must use
@@ -22,6 +26,12 @@
 
 /// The global index of active battles (score = expiry, ms), for `arena_active_battles`.
 pub const ACTIVE_INDEX: &str = "arena:{battles}:active";
+
+/// Running battles by the end of their clock (ms), for the sweep that ends them on time.
+pub const DEADLINES: &str = "arena:{battles}:deadlines";
+
+/// Submissions being judged (`<battle id>/<submission id>`) by when they were last taken.
+pub const JUDGING: &str = "arena:{battles}:judging";
 
 /// The partition of the pairing with hash `pairing_hash` (hex): its first 8 hex digits
 /// modulo `partitions`.
@@ -44,6 +54,16 @@ pub fn active(p: u32, pairing_hash: &str) -> String {
 /// The record of battle `<pairing_hash>-<suffix>`.
 pub fn record(p: u32, pairing_hash: &str, suffix: &str) -> String {
     format!("arena:{{b{p}}}:battle:{pairing_hash}:{suffix}")
+}
+
+/// The submissions of battle `<pairing_hash>-<suffix>`.
+pub fn subs(p: u32, pairing_hash: &str, suffix: &str) -> String {
+    format!("arena:{{b{p}}}:battle:{pairing_hash}:{suffix}:subs")
+}
+
+/// The submission a player's idempotency key names, in battle `<record>`.
+pub fn submit_key(record: &str, player: &str, key: &str) -> String {
+    format!("{record}:key:{player}:{key}")
 }
 
 /// The outbox stream of partition `p`.
@@ -70,6 +90,8 @@ mod tests {
         assert_eq!(hash_tag(&fence(p, h)), tag);
         assert_eq!(hash_tag(&active(p, h)), tag);
         assert_eq!(hash_tag(&record(p, h, "1-2")), tag);
+        assert_eq!(hash_tag(&subs(p, h, "1-2")), tag);
+        assert_eq!(hash_tag(&submit_key(&record(p, h, "1-2"), "alice", "k1")), tag);
         assert_eq!(hash_tag(&outbox(p)), tag);
         assert_eq!(hash_tag(&outbox_dead(p)), tag);
         assert_eq!(partition_of(h, 1), 0);

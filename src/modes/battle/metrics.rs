@@ -15,6 +15,14 @@ pub const OUTBOX_FAILURES_TOTAL: &str = "arena_outbox_failures_total";
 pub const OUTBOX_DEAD_LETTERS_TOTAL: &str = "arena_outbox_dead_letters_total";
 pub const OUTBOX_LAG_SECONDS: &str = "arena_outbox_lag_seconds";
 pub const OUTBOX_BACKLOG: &str = "arena_outbox_backlog";
+pub const SUBMISSIONS_TOTAL: &str = "arena_battle_submissions_total";
+pub const SUBMIT_TO_VERDICT_SECONDS: &str = "arena_battle_submit_to_verdict_seconds";
+pub const SUBMIT_TO_FIRST_UPDATE_SECONDS: &str = "arena_battle_submit_to_first_update_seconds";
+pub const PAUSED_BATTLES: &str = "arena_paused_battles";
+pub const BATTLES_ENDED_TOTAL: &str = "arena_battles_ended_total";
+
+/// Verdict labels of `arena_battle_submissions_total` (a closed set).
+const VERDICTS: [&str; 8] = ["AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "IE"];
 
 #[derive(Clone)]
 pub struct BattleMetrics {
@@ -27,6 +35,11 @@ pub struct BattleMetrics {
     pub outbox_dead_letters: Counter,
     pub outbox_lag: Histogram,
     pub outbox_backlog: Gauge,
+    pub submissions: Vec<(&'static str, Counter)>,
+    pub submit_to_verdict: Histogram,
+    pub submit_to_first_update: Histogram,
+    pub paused: Gauge,
+    pub coding_ended: Counter,
 }
 
 impl BattleMetrics {
@@ -40,7 +53,20 @@ impl BattleMetrics {
         m.describe(OUTBOX_DEAD_LETTERS_TOTAL, "Battle outbox entries moved to a dead-letter stream after too many failed deliveries.");
         m.describe(OUTBOX_LAG_SECONDS, "Seconds from a battle change in Redis to its SQL commit, per applied event.");
         m.describe(OUTBOX_BACKLOG, "Battle outbox entries not yet applied, over all partitions (pending plus undelivered; the same on every instance).");
+        m.describe(SUBMISSIONS_TOTAL, "Battle submissions judged by this instance, by final verdict.");
+        m.describe(SUBMIT_TO_VERDICT_SECONDS, "Seconds from a battle submit to its final verdict (queue wait, compile and every test).");
+        m.describe(SUBMIT_TO_FIRST_UPDATE_SECONDS, "Seconds from a battle submit to its first per-test verdict.");
+        m.describe(PAUSED_BATTLES, "Battles paused because the judge is unavailable, as this instance last counted them (the same on every instance: take the max).");
+        m.describe(BATTLES_ENDED_TOTAL, "Battle ends this instance announced (a win, time, forfeit or an end by a player).");
         Self {
+            submissions: VERDICTS
+                .iter()
+                .map(|v| (*v, m.counter_with(SUBMISSIONS_TOTAL, "verdict", v)))
+                .collect(),
+            submit_to_verdict: m.histogram(SUBMIT_TO_VERDICT_SECONDS),
+            submit_to_first_update: m.histogram(SUBMIT_TO_FIRST_UPDATE_SECONDS),
+            paused: m.gauge(PAUSED_BATTLES),
+            coding_ended: m.counter(BATTLES_ENDED_TOTAL),
             created: m.counter(BATTLES_CREATED_TOTAL),
             start_conflicts: m.counter(BATTLE_START_CONFLICTS_TOTAL),
             active: m.gauge(ACTIVE_BATTLES),
@@ -50,6 +76,16 @@ impl BattleMetrics {
             outbox_dead_letters: m.counter(OUTBOX_DEAD_LETTERS_TOTAL),
             outbox_lag: m.histogram(OUTBOX_LAG_SECONDS),
             outbox_backlog: m.gauge(OUTBOX_BACKLOG),
+        }
+    }
+}
+
+impl BattleMetrics {
+    /// Count one final verdict (an unknown one as IE: the set of labels stays closed).
+    pub fn verdict(&self, verdict: &str) {
+        let found = self.submissions.iter().find(|(v, _)| *v == verdict);
+        if let Some((_, c)) = found.or_else(|| self.submissions.iter().find(|(v, _)| *v == "IE")) {
+            c.increment(1);
         }
     }
 }

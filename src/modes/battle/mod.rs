@@ -1,24 +1,38 @@
-//! Battles: duplicate-free creation under concurrent starts on any instance (`store`),
-//! started and ended over sockets (`events`) or HTTP (`http`). Each socket joins its
-//! player's personal room, so a new battle reaches its players on any instance. Every
-//! change appends an event to an outbox stream in the same Lua step, and each instance's
-//! consumer (`outbox`) applies those events to the SQL records exactly once; the HTTP API
-//! reads the records when Redis no longer has a battle, and serves players' histories.
+//! Coding battles. A battle is created exactly once per pairing on any instance
+//! (`store`), fought on a problem from the bank (`problem`), timed on Redis's clock with
+//! a countdown, pauses while the judge is down and an end when time is up (`clock`,
+//! `deadline`). Players submit (`events::submit` -> `submission`); the judge's per-test
+//! verdicts stream to the battle room as they come (`judging`, `broadcast`); each final
+//! verdict is recorded once with the ICPC standings and, when it decides the battle, the
+//! end (`lua/submission_final.lua`, `standing`). Players may forfeit, and forfeit by
+//! staying away (`presence`). Every change appends an event to an outbox stream in the
+//! same Lua step, and each instance's consumer (`outbox`) applies those events to the SQL
+//! records exactly once; the HTTP API reads the records when Redis no longer has a
+//! battle, and serves players' histories.
 
 mod admin;
+mod broadcast;
+mod clock;
+mod deadline;
 mod error;
 mod events;
 mod http;
+mod judging;
 mod keys;
 mod metrics;
 mod mode;
 mod outbox;
 mod pairing;
 mod payload;
+mod presence;
+mod problem;
 mod rooms;
 mod settings;
+pub mod standing;
 mod state;
 mod store;
+mod submission;
+mod view;
 
 pub use mode::build;
 pub use settings::Settings;

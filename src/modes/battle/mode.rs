@@ -13,8 +13,9 @@ use super::outbox::Outbox;
 use super::rooms::player_room;
 use super::settings::Settings;
 use super::state::Battles;
-use super::{admin, events, http, store};
+use super::{admin, clock, events, http, presence, store};
 use crate::services::mode::{Context, Mode, ModeError};
+use crate::services::problems::Bank;
 use crate::services::realtime::events::Event;
 use crate::services::realtime::{Socket, player_of};
 
@@ -25,8 +26,15 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         ctx: ctx.clone(),
         settings: settings.clone(),
         metrics: BattleMetrics::new(m),
+        bank: Arc::new(Bank::embedded().map_err(|e| ModeError {
+            mode: "battle",
+            message: format!("the problem bank does not load: {e}"),
+        })?),
         start: Event::new(m, "start_battle"),
         end: Event::new(m, "end_battle"),
+        submit: Event::new(m, "submit"),
+        forfeit: Event::new(m, "forfeit"),
+        state: Event::new(m, "battle_state"),
     }))
 }
 
@@ -37,9 +45,23 @@ impl Mode for Battles {
 
     fn on_connect(&self, s: &Socket) {
         // A personal room, so battles can pull a player's sockets in from any instance.
-        s.join(player_room(player_of(s).as_str()));
+        let player = player_of(s).as_str().to_string();
+        s.join(player_room(&player));
         self.start.on(s, self, events::start_battle);
         self.end.on(s, self, events::end_battle);
+        self.submit.on(s, self, events::submit);
+        self.forfeit.on(s, self, events::forfeit);
+        self.state.on(s, self, events::battle_state);
+        let (mut conn, instance) = (self.ctx.app.redis.clone(), self.ctx.app.instance_id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = presence::connected(&mut conn, &instance, &player).await {
+                tracing::warn!(error = %e, "presence not counted up");
+            }
+        });
+    }
+
+    fn on_disconnect(&self, s: &Socket) {
+        presence::left(self, s);
     }
 
     fn routes(&self) -> axum::Router {
@@ -58,6 +80,9 @@ impl Mode for Battles {
             // Only a REDIS_URL that does not parse, which validation refused at start.
             Err(e) => tracing::error!(error = %e, "battle outbox consumer not started"),
         }
+        tasks.spawn(clock::deadlines(self.clone(), shutdown.clone()));
+        tasks.spawn(clock::pauses(self.clone(), shutdown.clone()));
+        tasks.spawn(clock::recover(self.clone(), shutdown.clone()));
     }
 
     fn refresh_metrics(&self) -> BoxFuture<'_, ()> {

@@ -24,16 +24,18 @@ use serde::{Deserialize, Serialize};
 use super::error::BattleError;
 use super::keys::{self, ACTIVE_INDEX};
 use super::pairing::Pairing;
+use super::problem::Choice;
+use super::standing::Standing;
 use super::state::Battles;
 use crate::base::clock::unix_ms;
 use crate::redis::script::unexpected_reply;
 use crate::services::store::records::{BattleRecord, BattleState};
 
 /// Battles (and their pairing keys) expire after this long if never ended.
-const BATTLE_TTL_S: u64 = 6 * 3600;
+pub const BATTLE_TTL_S: u64 = 6 * 3600;
 
 /// A battle as stored and returned.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Battle {
     pub battle_id: String,
@@ -43,11 +45,48 @@ pub struct Battle {
     pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<u64>,
-    /// One of the players, if the battle ended with a winner named.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// One of the players, if the battle ended with a winner (always sent, `null` if
+    /// none, so `battle_ended` says "no winner" plainly).
+    #[serde(default)]
     pub winner: Option<String>,
     /// The instance whose handler created it.
     pub created_by: String,
+    /// The problem fought on (empty in records from before problems).
+    #[serde(default)]
+    pub problem_id: String,
+    #[serde(default)]
+    pub duration_s: u64,
+    /// When the clock starts (after the countdown) and when it runs out, Redis clock ms;
+    /// both move on by the time the battle was paused.
+    #[serde(default)]
+    pub starts_at: u64,
+    #[serde(default)]
+    pub ends_at: u64,
+    /// Set while the clock is stopped (the judge is down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
+    /// Time spent paused so far.
+    #[serde(default)]
+    pub paused_ms: u64,
+    /// Why it ended: `solved`, `time`, `forfeit`, `disconnect` or `ended`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// ICPC standings, recomputed by every verdict and at the end (`lua/battle_lib.lua`).
+    #[serde(
+        default,
+        deserialize_with = "super::standing::lenient_vec",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub standings: Vec<Standing>,
+    /// Players who forfeited or left (a group plays on without them).
+    #[serde(
+        default,
+        deserialize_with = "super::standing::lenient_vec",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub forfeited: Vec<String>,
 }
 
 impl Battle {
@@ -86,6 +125,7 @@ impl Battle {
             },
             winner: r.winner,
             created_by: r.created_by,
+            ..Self::default()
         })
     }
 }
@@ -98,7 +138,7 @@ pub struct Started {
 }
 
 /// `<hash>-<ms>-<n>` -> the battle's keys, in its pairing's partition.
-fn keys_of(battle_id: &str, partitions: u32) -> Result<BattleKeys, BattleError> {
+pub(super) fn keys_of(battle_id: &str, partitions: u32) -> Result<BattleKeys, BattleError> {
     // The id comes from the client: show only a prefix of it.
     let shown = crate::base::error::echo(battle_id);
     let bad = || BattleError::BadRequest(format!("malformed battle id {shown:?}"));
@@ -118,14 +158,21 @@ fn keys_of(battle_id: &str, partitions: u32) -> Result<BattleKeys, BattleError> 
         active: keys::active(p, hash),
         record: keys::record(p, hash, suffix),
         outbox: keys::outbox(p),
+        subs: keys::subs(p, hash, suffix),
     })
 }
 
 /// Start (or join) the battle of `players`. Concurrent calls for the same pairing, on
 /// any instance, all get the same battle; exactly one of them has `created: true`.
-pub async fn start(b: &Battles, players: &[String]) -> Result<Started, BattleError> {
+pub async fn start(
+    b: &Battles,
+    players: &[String],
+    choice: &Choice,
+) -> Result<Started, BattleError> {
     let app = &b.ctx.app;
     let pairing = Pairing::parse(players)?;
+    let problem = choice.pick(&b.bank)?;
+    let duration_s = choice.duration_s.unwrap_or(b.settings.battle_duration_s);
     let partitions = b.settings.battle_outbox_partitions;
     let resource = pairing.resource(partitions)?;
     let mut conn = app.redis.clone();
@@ -155,15 +202,20 @@ pub async fn start(b: &Battles, players: &[String]) -> Result<Started, BattleErr
             tokio::time::sleep(Duration::from_millis(b.settings.test_battle_delay_ms)).await;
         }
         let token = lease.fencing_token();
-        let now = unix_ms();
+        // The battle's clock is Redis's: every instance and the scripts agree on it.
+        let now = redis_now(&mut conn).await?;
+        let starts_at = now + b.settings.battle_countdown_ms;
         let battle = Battle {
             battle_id: format!("{}-{now}-{token}", pairing.hash),
             players: pairing.players.clone(),
             state: "active".into(),
             created_at: now,
-            ended_at: None,
-            winner: None,
             created_by: app.instance_id.to_string(),
+            problem_id: problem.id.clone(),
+            duration_s,
+            starts_at,
+            ends_at: starts_at + duration_s * 1000,
+            ..Battle::default()
         };
         let keys = keys_of(&battle.battle_id, partitions)?;
         let record =
@@ -184,8 +236,14 @@ pub async fn start(b: &Battles, players: &[String]) -> Result<Started, BattleErr
             BattleCreate::Created(_) => {
                 b.metrics.created.increment(1);
                 let expires = unix_ms() + BATTLE_TTL_S * 1000;
-                // The index only feeds a gauge; a failure here loses no battle.
+                // The index feeds a gauge and the pause driver; a failure here loses no
+                // battle. The deadline is what ends it on time: if that write failed the
+                // battle would run to its TTL, so it is retried once and logged.
                 let _: Result<(), _> = conn.zadd(ACTIVE_INDEX, &battle.battle_id, expires).await;
+                if let Err(e) = super::deadline::schedule(&mut conn, &battle.battle_id, battle.ends_at).await {
+                    tracing::warn!(battle = %battle.battle_id, error = %e, "battle deadline not scheduled; retrying");
+                    let _ = super::deadline::schedule(&mut conn, &battle.battle_id, battle.ends_at).await;
+                }
                 tracing::info!(battle = %battle.battle_id, players = ?battle.players, "battle created");
                 return Ok(Started {
                     battle,
@@ -232,25 +290,61 @@ fn parse_record(b: &Battles, raw: &str) -> Result<Battle, BattleError> {
     })
 }
 
-/// End an active battle (naming its winner, if given: one of its players); its pairing
-/// can then start a new one.
-pub async fn end(b: &Battles, id: &str, winner: Option<&str>) -> Result<Battle, BattleError> {
+/// How a battle ends: who asked, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending<'a> {
+    /// A player ended it (`end_battle`), naming the winner or not.
+    Ended { winner: Option<&'a str> },
+    /// Its clock ran out (refused while paused or before its end).
+    Time,
+    /// `player` gave up (`forfeit`) or stayed away past the grace period (`disconnect`).
+    Forfeit { player: &'a str, disconnect: bool },
+}
+
+/// What an ending did.
+#[derive(Debug, Clone)]
+pub enum Ended {
+    /// The battle is over: the final record.
+    Over(Battle),
+    /// A group battle plays on without the player who left.
+    PlaysOn(Battle),
+    /// The clock has not run out: its end (ms) or `None` while paused.
+    NotDue(Option<u64>),
+}
+
+/// End an active battle (see [`Ending`]); its pairing can then start a new one.
+pub async fn end(b: &Battles, id: &str, how: Ending<'_>) -> Result<Ended, BattleError> {
     let keys = keys_of(id, b.settings.battle_outbox_partitions)?;
     let mut conn = b.ctx.app.redis.clone();
-    let ended = battle_end(&mut conn, &keys, id, unix_ms(), winner.unwrap_or(""))
+    let (winner, reason, actor) = match how {
+        Ending::Ended { winner } => (winner.unwrap_or(""), "ended", ""),
+        Ending::Time => ("", "time", ""),
+        Ending::Forfeit { player, disconnect } => {
+            ("", if disconnect { "disconnect" } else { "forfeit" }, player)
+        }
+    };
+    let ended = battle_end(&mut conn, &keys, id, winner, reason, actor)
         .await
         .inspect_err(|e| b.ctx.app.metrics.redis_failure("battle_end", e))?;
     let updated = match ended {
         BattleEnd::Ended(json) => json,
+        BattleEnd::Forfeited(json) => return Ok(Ended::PlaysOn(parse_record(b, &json)?)),
+        BattleEnd::NotDue(at) => return Ok(Ended::NotDue(at)),
         BattleEnd::None => return Err(BattleError::NotFound(format!("active battle {id}"))),
         BattleEnd::NotAPlayer => {
             return Err(BattleError::BadRequest(
-                "winner must be one of the battle's players".into(),
+                "the player named must be one of the battle's players".into(),
             ));
         }
     };
-    let _: Result<(), _> = conn.zrem(ACTIVE_INDEX, id).await;
-    parse_record(b, &updated)
+    super::deadline::forget(&mut conn, id).await;
+    Ok(Ended::Over(parse_record(b, &updated)?))
+}
+
+/// Redis's clock, ms since the epoch: battles are timed on it so every instance agrees.
+pub async fn redis_now(conn: &mut ConnectionManager) -> Result<u64, RedisError> {
+    let (s, us): (u64, u64) = redis::cmd("TIME").query_async(conn).await?;
+    Ok(s * 1000 + us / 1000)
 }
 
 /// Active battles across all instances (expired entries pruned).
@@ -282,8 +376,68 @@ pub async fn active_ids(conn: &ConnectionManager, limit: usize) -> Result<Vec<St
 
 static BATTLE_CREATE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/battle_create.lua")));
-static BATTLE_END: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/battle_end.lua")));
+static BATTLE_END: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/battle_lib.lua"),
+        include_str!("lua/battle_end.lua")
+    ))
+});
+
+static BATTLE_PAUSE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/battle_lib.lua"),
+        include_str!("lua/battle_pause.lua")
+    ))
+});
+
+/// What `battle_pause.lua` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pause {
+    /// Paused now, with this much time left (ms).
+    Paused(u64),
+    /// Resumed now: the updated record (JSON).
+    Resumed(String),
+    /// Already so.
+    Same,
+    /// Unknown or over.
+    None,
+}
+
+async fn pause_op(
+    conn: &mut ConnectionManager,
+    keys: &BattleKeys,
+    op: &str,
+    reason: &str,
+) -> Result<Pause, RedisError> {
+    let (kind, value): (String, String) = BATTLE_PAUSE
+        .key(&keys.record)
+        .arg(op)
+        .arg(reason)
+        .invoke_async(conn)
+        .await?;
+    let unexpected = || unexpected_reply("battle_pause.lua", (&kind, &value));
+    Ok(match kind.as_str() {
+        "paused" => Pause::Paused(value.parse().map_err(|_| unexpected())?),
+        "resumed" => Pause::Resumed(value),
+        "same" => Pause::Same,
+        "none" => Pause::None,
+        _ => return Err(unexpected()),
+    })
+}
+
+/// Stop the battle's clock (idempotent).
+pub async fn pause(
+    conn: &mut ConnectionManager,
+    keys: &BattleKeys,
+    reason: &str,
+) -> Result<Pause, RedisError> {
+    pause_op(conn, keys, "pause", reason).await
+}
+
+/// Restart it with the time it had left (idempotent).
+pub async fn resume(conn: &mut ConnectionManager, keys: &BattleKeys) -> Result<Pause, RedisError> {
+    pause_op(conn, keys, "resume", "").await
+}
 
 /// What `battle_create.lua` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,9 +454,13 @@ pub enum BattleCreate {
 pub enum BattleEnd {
     /// Ended now: the updated record (JSON).
     Ended(String),
+    /// A group battle plays on without the player who left: the updated record.
+    Forfeited(String),
+    /// Not over yet: its end (ms), or `None` while paused.
+    NotDue(Option<u64>),
     /// Unknown, or already ended.
     None,
-    /// The winner named is not one of the battle's players; nothing changed.
+    /// The player named is not one of the battle's players; nothing changed.
     NotAPlayer,
 }
 
@@ -312,6 +470,8 @@ pub struct BattleKeys {
     pub active: String,
     pub record: String,
     pub outbox: String,
+    /// The battle's submissions (hash: id -> JSON).
+    pub subs: String,
 }
 
 /// Create the battle of a pairing if its fencing token is current and none is active.
@@ -345,28 +505,35 @@ pub async fn battle_create(
     })
 }
 
-/// End a battle if it is active, naming `winner` unless it is empty.
+/// Run `battle_end.lua` (see there for what each reason does).
 pub async fn battle_end(
     conn: &mut ConnectionManager,
     keys: &BattleKeys,
     battle_id: &str,
-    ended_at_ms: u64,
     winner: &str,
+    reason: &str,
+    actor: &str,
 ) -> Result<BattleEnd, RedisError> {
     let (kind, value): (String, String) = BATTLE_END
         .key(&keys.active)
         .key(&keys.record)
         .key(&keys.outbox)
+        .key(&keys.subs)
         .arg(battle_id)
-        .arg(ended_at_ms)
         .arg(winner)
+        .arg(reason)
+        .arg(actor)
         .invoke_async(conn)
         .await?;
+    let unexpected = || unexpected_reply("battle_end.lua", (&kind, &value));
     Ok(match kind.as_str() {
         "ended" => BattleEnd::Ended(value),
+        "forfeited" => BattleEnd::Forfeited(value),
+        "not_due" if value == "paused" => BattleEnd::NotDue(None),
+        "not_due" => BattleEnd::NotDue(Some(value.parse().map_err(|_| unexpected())?)),
         "none" => BattleEnd::None,
         "not_a_player" => BattleEnd::NotAPlayer,
-        _ => return Err(unexpected_reply("battle_end.lua", (&kind, &value))),
+        _ => return Err(unexpected()),
     })
 }
 
@@ -406,6 +573,7 @@ mod tests {
             ended_at: Some(1_700_000_000_500),
             winner: Some("bob".into()),
             created_by: "i0".into(),
+            ..Battle::default()
         };
         let r = b.to_record().unwrap();
         assert_eq!(r.pairing, "0123456789abcdef0123456789abcdef");
