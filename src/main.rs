@@ -199,7 +199,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Token(args) => println!("{}", arena::tools::token::mint(&args)?),
-        Command::Judge(settings) => judge(settings, shutdown).await?,
+        Command::Judge(settings) => {
+            // Started by `arena demo`: stop when the launcher is gone.
+            if !settings.check && std::env::var_os(arena::tools::launcher::SUPERVISED_ENV).is_some()
+            {
+                exit_with_parent(shutdown.clone());
+            }
+            judge(settings, shutdown).await?
+        }
         Command::JudgeExec(_) => unreachable!("handled before the runtime starts"),
         Command::Demo(opts) => arena::tools::launcher::run(opts, shutdown).await?,
         Command::Hunt {

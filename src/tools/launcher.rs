@@ -3,6 +3,9 @@
 //! cleanly on Ctrl-C / SIGTERM (instances first, Redis last). The instances share one
 //! records database: the SQLite file `arena.db` in `--data-dir` (unless `DATABASE_URL`
 //! is given), migrated by the launcher before they start (SQLite has no migration lock).
+//! One `arena judge` runs beside them on the same Redis, supervised the same way, when
+//! `arena judge --check` passes on this host; otherwise the demo says so in one line and
+//! runs without (coding battles then stay paused: the judge breaker is open).
 
 use std::net::IpAddr;
 use std::process::Stdio;
@@ -104,14 +107,39 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> Result<(), L
         let spec = InstanceSpec {
             exe: exe.clone(),
             id: format!("arena-{i}"),
-            port: opts.port + i,
-            host: opts.host,
+            role: Role::Serve {
+                port: opts.port + i,
+                host: opts.host,
+                store: opts.store.clone(),
+            },
             redis_url: redis_url.clone(),
             managed_redis: managed.is_some(),
-            store: opts.store.clone(),
         };
         tasks.spawn(supervise(spec, shutdown.clone()));
     }
+    // The judge's host check can take a while (it builds the C++ precompiled header the
+    // first time): the instances do not wait for it.
+    let judge = InstanceSpec {
+        exe: exe.clone(),
+        id: "judge".into(),
+        role: Role::Judge,
+        redis_url: redis_url.clone(),
+        managed_redis: managed.is_some(),
+    };
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        let checked = tokio::select! {
+            c = judge_check(&judge) => c,
+            _ = stop.cancelled() => return,
+        };
+        match checked {
+            Ok(()) => {
+                println!("arena demo: judge started (coding battles are judged)");
+                supervise(judge, stop).await;
+            }
+            Err(reason) => println!("arena demo: coding battles will pause: no judge ({reason})"),
+        }
+    });
     tasks.close();
 
     let urls: Vec<String> = (0..opts.instances)
@@ -143,46 +171,114 @@ fn display_host(h: IpAddr) -> String {
     }
 }
 
+/// One supervised process of the demo.
 struct InstanceSpec {
     exe: std::path::PathBuf,
     id: String,
-    port: u16,
-    host: IpAddr,
+    role: Role,
     redis_url: String,
     /// The launcher's own plain Redis: TLS files in the environment are not for it.
     managed_redis: bool,
-    store: crate::services::store::Settings,
+}
+
+enum Role {
+    /// `arena serve` on `host:port`.
+    Serve {
+        port: u16,
+        host: IpAddr,
+        store: crate::services::store::Settings,
+    },
+    /// `arena judge` (the queue consumer; no HTTP port).
+    Judge,
 }
 
 impl InstanceSpec {
-    fn spawn(&self) -> std::io::Result<Child> {
+    /// The command, without the supervision bits.
+    fn command(&self) -> Command {
         let mut cmd = Command::new(&self.exe);
         if self.managed_redis {
             for var in ["REDIS_TLS_CA", "REDIS_TLS_CERT", "REDIS_TLS_KEY"] {
                 cmd.env_remove(var);
             }
         }
-        cmd.env("DATA_DIR", &self.store.data_dir);
-        if let Some(url) = &self.store.database_url {
-            cmd.env("DATABASE_URL", url);
+        cmd.env("REDIS_URL", &self.redis_url);
+        match &self.role {
+            Role::Serve { port, host, store } => {
+                cmd.env("DATA_DIR", &store.data_dir);
+                if let Some(url) = &store.database_url {
+                    cmd.env("DATABASE_URL", url);
+                }
+                cmd.arg("serve")
+                    .env("PORT", port.to_string())
+                    .env("HOST", host.to_string())
+                    .env("INSTANCE_ID", &self.id)
+                    // The demo needs no setup: players name themselves, unless the caller
+                    // chose a mode (ARENA_AUTH=token with a secret) for the demo too.
+                    .env(
+                        "ARENA_AUTH",
+                        std::env::var("ARENA_AUTH").unwrap_or_else(|_| "dev".into()),
+                    );
+            }
+            Role::Judge => {
+                cmd.arg("judge").env("JUDGE_ID", "demo-judge");
+            }
         }
-        cmd.arg("serve")
-            .env("REDIS_URL", &self.redis_url)
-            .env("PORT", self.port.to_string())
-            .env("HOST", self.host.to_string())
-            .env("INSTANCE_ID", &self.id)
-            .env(SUPERVISED_ENV, "1")
-            // The demo needs no setup: players name themselves, unless the caller
-            // chose a mode (ARENA_AUTH=token with a secret) for the demo too.
-            .env(
-                "ARENA_AUTH",
-                std::env::var("ARENA_AUTH").unwrap_or_else(|_| "dev".into()),
-            )
+        cmd
+    }
+
+    fn spawn(&self) -> std::io::Result<Child> {
+        let mut cmd = self.command();
+        cmd.env(SUPERVISED_ENV, "1")
             .stdin(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
     }
+}
+
+/// How long `arena judge --check` may take (the first one builds the C++ precompiled
+/// header).
+const JUDGE_CHECK_WITHIN: Duration = Duration::from_secs(120);
+
+/// Run `arena judge --check`; the reason in a few words when this host cannot judge.
+async fn judge_check(spec: &InstanceSpec) -> Result<(), String> {
+    let mut cmd = spec.command();
+    cmd.arg("--check")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let out = match tokio::time::timeout(JUDGE_CHECK_WITHIN, cmd.output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(format!("cannot run `arena judge --check`: {e}")),
+        Err(_) => {
+            return Err(format!(
+                "`arena judge --check` took over {} s",
+                JUDGE_CHECK_WITHIN.as_secs()
+            ));
+        }
+    };
+    if out.status.success() {
+        return Ok(());
+    }
+    // The check's last words say why (a missing isolation layer names itself above them).
+    let text = String::from_utf8_lossy(&out.stderr);
+    let missing: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.to_lowercase().contains("missing"))
+        .map(|l| l.trim().to_string())
+        .collect();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().trim_start_matches("arena: ").to_string())
+        .unwrap_or_else(|| format!("`arena judge --check` failed: {}", out.status));
+    Err(if missing.is_empty() {
+        last
+    } else {
+        format!("{last}: {}", missing.join("; "))
+    })
 }
 
 /// Keep one instance running: restart it with exponential backoff (250 ms doubling to 8 s,
@@ -204,7 +300,7 @@ async fn supervise(spec: InstanceSpec, shutdown: CancellationToken) {
         // `Child::wait` closes the child's stdin; keep our end open so the instance only sees
         // EOF when this launcher is gone.
         let _stdin = child.stdin.take();
-        tracing::info!(instance = %spec.id, pid = child.id(), port = spec.port, "instance started");
+        tracing::info!(instance = %spec.id, pid = child.id(), "instance started");
         tokio::select! {
             status = child.wait() => {
                 if shutdown.is_cancelled() {

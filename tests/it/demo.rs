@@ -190,3 +190,66 @@ fn a_lock_ttl_below_the_redlock_bound_is_refused_at_once() {
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("Redlock minimum of 104 ms"), "{err}");
 }
+
+/// `arena demo` runs one `arena judge` on its Redis when this host can judge (bubblewrap,
+/// cgroups), and otherwise says in one line that coding battles will pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_a_judge_when_this_host_can_judge() {
+    let can_judge = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["judge", "--check"])
+        .output()
+        .await
+        .unwrap()
+        .status
+        .success();
+    let mut demo = Demo::start(1, &[]).await;
+    let stdout = || demo.stdout();
+    let redis_url = stdout()
+        .into_iter()
+        .find_map(|l| {
+            l.split("started redis-server at ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_string)
+        })
+        .expect("redis line");
+    if can_judge {
+        let conn = arena::redis::command_connection(
+            &arena::redis::Endpoint::plain(redis_url.as_str()),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let judges = eventually(Duration::from_secs(120), "a judge heartbeat", || {
+            let mut c = conn.clone();
+            async move {
+                let ids: Vec<String> = redis::AsyncCommands::zrange(
+                    &mut c,
+                    arena::services::judge::keys::judges(),
+                    0,
+                    -1,
+                )
+                .await
+                .ok()?;
+                (!ids.is_empty()).then_some(ids)
+            }
+        })
+        .await;
+        assert_eq!(judges, ["demo-judge"]);
+        assert!(
+            stdout().iter().any(|l| l.contains("judge started")),
+            "{:?}",
+            stdout()
+        );
+    } else {
+        let line = eventually(Duration::from_secs(120), "the no-judge warning", || async {
+            stdout()
+                .into_iter()
+                .find(|l| l.contains("coding battles will pause: no judge ("))
+        })
+        .await;
+        assert!(line.ends_with(')'), "{line}");
+    }
+    // The judge stops with the demo (the launcher waits for it).
+    let code = tokio::task::block_in_place(|| demo.terminate(Duration::from_secs(30)));
+    assert_eq!(code, Some(0), "{:?}", demo.stdout());
+}
