@@ -338,9 +338,8 @@ async fn judge(
         languages = %languages.join(", "),
         "judge started"
     );
-    // The judge reaches Redis without TLS files for now (REDIS_TLS_* are serve's).
-    let endpoint =
-        arena::redis::Endpoint::new(settings.redis_url.as_str(), &arena::redis::Tls::default());
+    // REDIS_URL with REDIS_TLS_* (read and checked in validate, so this cannot fail).
+    let endpoint = settings.endpoint()?;
     let metrics = arena::services::metrics::Metrics::new();
     let worker = arena::judge::worker::Worker::new(judge.clone(), cfg, &endpoint, metrics.clone())
         .context("bad REDIS_URL")?;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::base::config::{ConfigError, bad, in_range};
+use crate::base::config::{ConfigError, bad, in_range, redact_url};
+use crate::redis::{Endpoint, Tls};
 
 pub const BWRAP: &str = "/usr/bin/bwrap";
 pub const CGROUP_ROOT: &str = super::cgroup::CGROUP_ROOT;
@@ -21,9 +22,13 @@ pub struct Settings {
     #[arg(long)]
     pub check: bool,
 
-    /// The Redis holding the judge queue.
-    #[arg(long, env = "REDIS_URL", default_value = crate::services::settings::REDIS_URL)]
+    /// The Redis holding the judge queue (`rediss://` for TLS).
+    #[arg(long, env = "REDIS_URL", default_value = crate::services::settings::REDIS_URL, hide_env_values = true)]
     pub redis_url: String,
+
+    /// TLS files for a `rediss://` REDIS_URL (as `arena serve` takes them).
+    #[command(flatten)]
+    pub redis_tls: crate::services::settings::RedisTls,
 
     /// This judge's name in the consumer group [default: hostname:pid].
     #[arg(long, env = "JUDGE_ID")]
@@ -67,6 +72,26 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// REDIS_URL with the TLS files read once; the error names the setting.
+    pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
+        Endpoint::new(self.redis_url.as_str(), &Tls::default())
+            .parse()
+            .map_err(|e| {
+                bad(
+                    "REDIS_URL",
+                    format!("cannot parse {:?}: {e}", redact_url(&self.redis_url)),
+                )
+            })?;
+        let endpoint = self.redis_tls.endpoint(&self.redis_url)?;
+        if self.redis_tls.is_set() && !endpoint.is_tls() {
+            return Err(bad(
+                "REDIS_URL",
+                "REDIS_TLS_* files apply to a rediss:// URL, and REDIS_URL is not one",
+            ));
+        }
+        Ok(endpoint)
+    }
+
     pub fn concurrency(&self) -> usize {
         self.concurrency.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -91,6 +116,7 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.endpoint()?;
         in_range("JUDGE_CONCURRENCY", self.concurrency(), 1, 256)?;
         in_range(
             "JUDGE_RECLAIM_IDLE_MS",
@@ -110,5 +136,46 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        s: Settings,
+    }
+
+    fn parse(args: &[&str]) -> Settings {
+        Cli::try_parse_from(std::iter::once("judge").chain(args.iter().copied()))
+            .unwrap()
+            .s
+    }
+
+    #[test]
+    fn redis_settings_are_checked_and_named() {
+        assert_eq!(parse(&["--redis-url", "redis://h:1"]).validate(), Ok(()));
+        let e = parse(&["--redis-url", "http//nope"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.setting, "REDIS_URL");
+        let e = parse(&[
+            "--redis-url",
+            "rediss://h:1",
+            "--redis-tls-ca",
+            "/nonexistent/ca.pem",
+        ])
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.setting, "REDIS_TLS_CA");
+        let e = parse(&["--redis-url", "rediss://h:1", "--redis-tls-cert", "/x.pem"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.setting, "REDIS_TLS_KEY");
     }
 }

@@ -345,3 +345,59 @@ fn tls_tools_take_the_url_forms_and_the_ca() {
         "{err}"
     );
 }
+
+/// `arena judge` reaches a TLS-only Redis as the ACL user with REDIS_TLS_CA, as
+/// `arena serve` does: it sends its heartbeat and judges a queued submission.
+#[tokio::test]
+async fn tls_judge_consumes_the_queue_over_tls() {
+    let _judge = crate::judge::judge().await; // the precompiled header is built first
+    let _turn = crate::judge::turn().await;
+    let r = TlsRedis::start();
+    let mut judge = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena"))
+        .arg("judge")
+        .env("REDIS_URL", r.url())
+        .env("REDIS_TLS_CA", r.ca())
+        .env("JUDGE_ID", "tls-judge")
+        .env("JUDGE_CONCURRENCY", "1")
+        .env("JUDGE_HEARTBEAT_MS", "300")
+        .env("JUDGE_WORK_DIR", crate::judge::setup().work_dir)
+        .env("RUST_LOG", "arena=warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut admin = r.admin().await;
+    let judges: Vec<String> = eventually(Duration::from_secs(30), "the judge's heartbeat", || {
+        let mut c = admin.clone();
+        async move {
+            let ids: Vec<String> = c
+                .zrange(arena::services::judge::keys::judges(), 0, -1)
+                .await
+                .ok()?;
+            (!ids.is_empty()).then_some(ids)
+        }
+    })
+    .await;
+    assert_eq!(judges, ["tls-judge"]);
+    let mut c = r.conn(&r.url()).await;
+    let sub = crate::judge::submission(
+        "c",
+        crate::judge::program("c/ac.c"),
+        crate::judge::sum_tests(),
+    );
+    let token = arena::services::judge::queue::submit(&mut c, &sub)
+        .await
+        .unwrap();
+    let status = arena::services::judge::queue::wait(&mut c, &token, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let arena::services::judge::queue::Status::Done(report) = status else {
+        panic!("not judged over TLS: {status:?}");
+    };
+    assert_eq!(report.verdict, arena::services::judge::Verdict::AC);
+    let pushed = arena::services::judge::queue::progress(&mut admin, &token, 0)
+        .await
+        .unwrap();
+    assert_eq!(pushed.len(), 2, "{pushed:?}");
+    judge.start_kill().unwrap();
+    judge.wait().await.unwrap();
+}
