@@ -528,3 +528,31 @@ async fn coding_judge_killed_mid_job_the_verdict_arrives_once() {
         "one verdict: {more:?}"
     );
 }
+
+#[tokio::test]
+async fn coding_a_player_gone_past_the_grace_period_forfeits_and_one_back_in_time_does_not() {
+    let _t = turn().await;
+    let redis = redis();
+    let (arena, _judge) = fleet(&redis.url()).await;
+    let mut alice = arena[0].client("ada").await;
+    let bob = arena[1].client("bea").await;
+    let id = start(&alice, &["ada", "bea"], json!({})).await;
+    let _ = alice.next_event("battle_started", WAIT).await;
+
+    // Bea drops and is back (on the other instance) within the grace period: nothing.
+    bob.close();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let bob = arena[0].client("bea").await;
+    let _ = state(&bob, &id).await;
+    let none = alice.collect("battle_ended", Duration::from_secs(6)).await;
+    assert!(none.is_empty(), "back in time: no forfeit {none:?}");
+
+    // Gone for good: after the grace period Ada wins.
+    bob.close();
+    let ended = alice
+        .next_event("battle_ended", Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(ended["reason"], "disconnect", "{ended}");
+    assert_eq!(ended["winner"], "ada");
+}
