@@ -9,7 +9,6 @@ use std::time::Duration;
 use arena::modes::battle::standing::{Judged, icpc};
 use arena::tools::client::Client;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, MutexGuard};
 
 use crate::harness::{Arena, ack, eventually, redis};
 
@@ -20,11 +19,10 @@ const RIGHT: &str = "import sys\na, b = map(int, sys.stdin.read().split())\nprin
 /// Right on small numbers only: fails a later hidden test.
 const WRONG: &str = "import sys\na, b = map(int, sys.stdin.read().split())\nprint(a + b if abs(a + b) < 1000 else 0)\n";
 
-/// The judge is a host-wide resource (cgroups, CPU): these tests take turns.
-static TURN: Mutex<()> = Mutex::const_new(());
-
-async fn turn() -> MutexGuard<'static, ()> {
-    TURN.lock().await
+/// The judge is a host-wide resource (cgroups, CPU, the judge tests' checks that no
+/// sandbox is left behind): these tests take turns with every other test that runs one.
+async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+    crate::judge::turn().await
 }
 
 /// An `arena judge` process on `url`.

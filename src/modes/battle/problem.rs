@@ -5,8 +5,9 @@
 use rand::seq::IndexedRandom;
 
 use super::error::BattleError;
-use crate::services::judge::{self, Submission};
-use crate::services::problems::{Bank, Comparator, Difficulty, Language, Problem};
+use crate::services::judge::Submission;
+use crate::services::problems::submission::to_judge;
+use crate::services::problems::{Bank, Difficulty, Language, Problem};
 
 /// Shortest and longest battle a start may ask for (`durationS`).
 pub const DURATION_S: (u64, u64) = (30, 7200);
@@ -78,34 +79,13 @@ impl Choice {
 /// `source` in `language` for `problem`, as the judge takes it: every test (examples
 /// first, then the hidden ones), the problem's limits and comparator.
 pub fn submission(problem: &Problem, language: Language, source: &str) -> Submission {
-    let limits = judge::Limits {
-        cpu_ms: u64::from(problem.limits.time_ms),
-        memory_bytes: u64::from(problem.limits.memory_mb) << 20,
-        ..judge::Limits::default()
-    };
-    let comparator = match problem.comparator {
-        Comparator::Exact => judge::Comparator::Exact,
-        Comparator::Whitespace => judge::Comparator::Whitespace,
-        Comparator::Float { tolerance } => judge::Comparator::Float {
-            abs: tolerance,
-            rel: tolerance,
-        },
-    };
-    Submission {
-        language: language.key().to_string(),
-        source: source.to_string(),
-        tests: problem
-            .all_tests()
-            .into_iter()
-            .map(|t| judge::TestCase {
-                stdin: t.input,
-                expected: Some(t.output),
-            })
-            .collect(),
-        limits,
-        comparator,
-        args: Vec::new(),
-    }
+    to_judge(
+        language,
+        source,
+        &problem.all_tests(),
+        problem.limits,
+        problem.comparator,
+    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod file;
 pub mod language;
 pub mod problem;
+pub mod submission;
 
 pub use bank::Bank;
 pub use comparator::{Comparator, compare};

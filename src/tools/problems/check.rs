@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::host_runner::HostRunner;
+use super::judge_runner::JudgeRunner;
 use super::list::load;
 use super::runner::{RunError, Runner, Submission, TestOutcome, Verdict};
 use crate::services::problems::{BankError, Language, Limits, Problem, TestCase};
@@ -31,6 +32,10 @@ pub struct CheckArgs {
     /// which a loaded machine stretches; the judge measures CPU time.
     #[arg(long, default_value_t = 1.0, value_parser = time_scale)]
     pub time_scale: f64,
+    /// Run the solutions with this host's toolchains, outside any sandbox, instead of
+    /// through the judge (for a machine without bubblewrap; trusted code only).
+    #[arg(long)]
+    pub host: bool,
 }
 
 fn time_scale(s: &str) -> Result<f64, String> {
@@ -46,6 +51,8 @@ pub enum CheckError {
     Bank(#[from] BankError),
     #[error("no problem '{0}' in the bank")]
     UnknownProblem(String),
+    #[error("{0} (or check with --host, unsandboxed, on a machine without the judge)")]
+    Judge(RunError),
 }
 
 /// Whether a solution must pass.
@@ -140,9 +147,11 @@ pub async fn run(args: &CheckArgs) -> Result<Report, CheckError> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
         .max(1);
-    // Trusted reference code only: HostRunner runs it unsandboxed with this host's
-    // toolchains. The judge replaces this one line.
-    let runner = HostRunner::new();
+    if args.host {
+        // Trusted reference code only: HostRunner runs it unsandboxed.
+        return Ok(check(&problems, &HostRunner::new(), jobs, args.time_scale).await);
+    }
+    let runner = JudgeRunner::start().await.map_err(CheckError::Judge)?;
     Ok(check(&problems, &runner, jobs, args.time_scale).await)
 }
 

@@ -73,6 +73,8 @@ pub enum RunError {
         what: &'static str,
         source: std::io::Error,
     },
+    #[error("judge: {0}")]
+    Judge(String),
 }
 
 /// Runs a submission on its tests.

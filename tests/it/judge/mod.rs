@@ -46,9 +46,15 @@ pub async fn judge() -> Arc<Judge> {
         .clone()
 }
 
-/// Exclusive use of the judge for one test.
+/// Exclusive use of the judge for one test (every test that runs sandboxes takes it:
+/// the judge tests, coding battles, `arena problems check`).
 pub async fn turn() -> MutexGuard<'static, ()> {
     TURN.lock().await
+}
+
+/// [`turn`] for a test outside the runtime.
+pub fn turn_blocking() -> MutexGuard<'static, ()> {
+    TURN.blocking_lock()
 }
 
 /// A program from `tests/judge/<path>`.
