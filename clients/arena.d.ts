@@ -78,11 +78,48 @@ export interface ServerTick {
 export interface StartBattleReq {
   /** 2–16 distinct player ids; the same set in any order is the same pairing. */
   players: string[];
+  /** A problem of the bank; else a random one (of `difficulty`, if given). */
+  problemId?: string;
+  difficulty?: "easy" | "medium" | "hard" | "any";
+  /** 30–7200; default BATTLE_DURATION_S. */
+  durationS?: number;
+}
+
+export type Language = "python" | "javascript" | "c" | "cpp";
+export type Verdict = "AC" | "WA" | "TLE" | "MLE" | "RE" | "CE" | "OLE" | "IE";
+
+/** A problem as clients see it: never the hidden tests. */
+export interface Problem {
+  id: string;
+  title: string;
+  difficulty: "easy" | "medium" | "hard";
+  /** Markdown. */
+  statement: string;
+  examples: { input: string; output: string; explanation?: string }[];
+  limits: { timeMs: number; memoryMb: number };
+  comparator: { kind: "exact" | "whitespace" | "float"; tolerance?: number };
+  starter: Partial<Record<Language, string>>;
 }
 
 export interface BattleStarted {
   battleId: string;
   players: string[];
+  problem: Problem | null;
+  /** Redis-clock ms: the countdown ends, the clock runs out. */
+  startsAt: number;
+  endsAt: number;
+  durationS: number;
+}
+
+export interface Standing {
+  player: string;
+  /** 1-based; ties share a rank. */
+  rank: number;
+  solved: number;
+  penaltyMs: number;
+  attempts: number;
+  solvedAtMs: number | null;
+  forfeited: boolean;
 }
 
 export interface Battle {
@@ -91,9 +128,73 @@ export interface Battle {
   state: "active" | "ended";
   createdAt: number;
   endedAt?: number;
-  /** One of the players, when the battle ended with a winner named. */
-  winner?: string;
+  /** One of the players, or null when the battle ended without a winner. */
+  winner: string | null;
+  reason?: "solved" | "time" | "forfeit" | "disconnect" | "ended";
+  standings?: Standing[];
+  problemId?: string;
+  startsAt?: number;
+  endsAt?: number;
   createdBy: string;
+}
+
+export interface SubmitReq {
+  battleId: string;
+  language: Language;
+  source: string;
+  /** Idempotency key (1–64 `[A-Za-z0-9_-]`): a retry is the same submission. */
+  key?: string;
+}
+
+export interface SubmissionUpdate {
+  battleId: string;
+  submissionId: string;
+  player: string;
+  /** 1-based; 0 = the compile step failed (CE). */
+  test: number;
+  of: number;
+  verdict: Verdict;
+  timeMs: number;
+}
+
+export interface SubmissionResult {
+  battleId: string;
+  submissionId: string;
+  player: string;
+  language: Language;
+  verdict: Verdict;
+  passed: number;
+  of: number;
+  failedTest: number | null;
+  timeMs: number;
+  submittedAt: number;
+  judgedAt: number | null;
+}
+
+/** The whole battle (ack of `battle_state`): verdicts, never anyone's source. */
+export interface BattleView {
+  battleId: string;
+  players: string[];
+  state: "countdown" | "running" | "paused" | "ended";
+  problem: Problem | null;
+  startsAt: number;
+  endsAt: number;
+  durationS: number;
+  remainingMs: number;
+  pausedAt: number | null;
+  pauseReason: string | null;
+  winner: string | null;
+  reason: string | null;
+  forfeited: string[];
+  standings: Standing[];
+  submissions: (Omit<SubmissionResult, "battleId" | "verdict"> & {
+    verdict: Verdict | "judging";
+    tests: { test: number; verdict: Verdict; timeMs: number; memoryKb: number }[];
+  })[];
+  /** Redis's clock when read: time the countdown against it. */
+  serverNow: number;
+  createdAt: number;
+  endedAt: number | null;
 }
 
 export interface HuntMap {
@@ -127,6 +228,11 @@ export interface ServerToClientEvents {
   server_tick: (t: ServerTick) => void;
   battle_started: (b: BattleStarted) => void;
   battle_ended: (b: Battle) => void;
+  submission_update: (u: SubmissionUpdate) => void;
+  submission_result: (r: SubmissionResult) => void;
+  battle_leaderboard: (l: { battleId: string; standings: Standing[] }) => void;
+  battle_paused: (p: { battleId: string; reason: string; remainingMs: number }) => void;
+  battle_resumed: (r: { battleId: string; endsAt: number; remainingMs: number }) => void;
   map_created: (m: HuntMap) => void;
   tile_claimed: (c: TileClaimed) => void;
   leaderboard: (l: Leaderboard) => void;
@@ -141,5 +247,8 @@ export interface ClientToServerEvents {
     ack: (res: Ack<{ battleId: string; players: string[]; created: boolean }>) => void,
   ) => void;
   end_battle: (req: { battleId: string; winner?: string }, ack: (res: Ack<{ battleId: string }>) => void) => void;
+  submit: (req: SubmitReq, ack: (res: Ack<{ submissionId: string; duplicate: boolean }>) => void) => void;
+  forfeit: (req: { battleId: string }, ack: (res: Ack<{ battleId: string }>) => void) => void;
+  battle_state: (req: { battleId: string }, ack: (res: Ack<BattleView>) => void) => void;
   claim: (req: ClaimReq, ack: (res: Ack<{ value: number }>) => void) => void;
 }
