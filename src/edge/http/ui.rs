@@ -31,6 +31,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ("/rooms.js", web!("rooms.js"), JS),
     ("/hunt.js", web!("hunt.js"), JS),
     ("/status.js", web!("status.js"), JS),
+    // The Battle Zone page: coding battles (lobby, battle, result, spectator).
+    ("/zone", web!("zone.html"), HTML),
+    ("/zone.css", web!("zone.css"), CSS),
+    ("/zone.js", web!("zone.js"), JS),
+    ("/markdown.js", web!("markdown.js"), JS),
     // The old single-file script's path, still fetched by tests/it/metrics.rs;
     // it now serves the module entry point.
     ("/app.js", MAIN_JS, JS),
