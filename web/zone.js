@@ -286,8 +286,10 @@ function applyView(v) {
   b.startsAt = num(v.startsAt, b.startsAt);
   b.endsAt = num(v.endsAt, b.endsAt);
   b.remainingMs = typeof v.remainingMs === 'number' ? v.remainingMs : null;
-  // remainingMs is measured on the server clock: it gives the offset to ours.
-  if (b.state === 'running' && b.remainingMs != null && b.endsAt) zone.offsetMs = (b.endsAt - b.remainingMs) - Date.now();
+  // The view carries the server's clock (serverNow); without it, remainingMs is measured
+  // on that clock too and gives the offset to ours while running.
+  if (typeof v.serverNow === 'number') zone.offsetMs = v.serverNow - Date.now();
+  else if (b.state === 'running' && b.remainingMs != null && b.endsAt) zone.offsetMs = (b.endsAt - b.remainingMs) - Date.now();
   b.winner = v.winner ?? null;
   b.reason = v.reason ?? null;
   if (Array.isArray(v.standings)) b.standings = v.standings;
@@ -299,11 +301,18 @@ function applyView(v) {
   else { show('battle'); askRatingBefore(); }
 }
 
-// A submission summary has no per-test verdicts: rebuild what it implies.
+// A submission from battle_state: its per-test verdicts when it lists them (`tests`),
+// else what its summary implies.
 function fromSummary(s) {
   const of = num(s.of, 0);
   const tests = new Array(of).fill(null);
-  if (s.verdict === 'AC') tests.fill('AC');
+  if (Array.isArray(s.tests) && s.tests.length) {
+    for (const t of s.tests) {
+      const i = num(t && t.test, 0);
+      if (i === 0 && t.verdict === 'CE') { tests.length = 0; tests.push('CE'); break; }
+      if (i >= 1) { if (i > tests.length) tests.length = i; tests[i - 1] = t.verdict; }
+    }
+  } else if (s.verdict === 'AC') tests.fill('AC');
   else if (s.verdict && s.verdict !== 'judging') {
     const failedAt = num(s.failedTest, 0);
     if (s.verdict === 'CE' && !failedAt) tests.fill('CE');
