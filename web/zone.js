@@ -390,6 +390,7 @@ function onSubmissionResult(e) {
   if (!ours(e)) return;
   const s = sub(e);
   s.verdict = e.verdict;
+  if (e.language) s.language = e.language;
   s.passed = num(e.passed, s.passed);
   s.failedTest = e.failedTest ?? null;
   if (e.verdict === 'AC') s.tests = new Array(s.of).fill('AC');

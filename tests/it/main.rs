@@ -31,3 +31,4 @@ mod rooms;
 mod ticks;
 mod tls;
 mod types;
+mod zone;
