@@ -378,7 +378,7 @@ async fn db_migrate_applies_the_schema_once(backend: Backend) {
         assert!(!text.contains("s3cret-pw"), "{text}");
         text
     };
-    assert!(run().contains(": 1 migration(s) applied"));
+    assert!(run().contains(": 2 migration(s) applied"));
     assert!(run().contains(": 0 migration(s) applied"));
     if backend == Backend::Sqlite {
         assert!(dir.path().join("arena.db").exists());

@@ -19,6 +19,7 @@
 //! | `arena:{battles}:active` | zset | active battles by expiry, for `arena_active_battles` and the pause driver |
 //! | `arena:{battles}:deadlines` | zset | running battles by the end of their clock (ms); paused ones leave it until resumed |
 //! | `arena:{battles}:judging` | zset | `<battle id>/<submission id>` still being judged, by when an instance last took it (recovery of an instance that died mid-judging) |
+//! | `arena:{ratings}:board` | zset | player -> Elo rating (a copy of SQL's `ratings`, ZADDed by the outbox consumer), for `GET /api/leaderboard/rating` |
 //!
 //! Changing `BATTLE_OUTBOX_PARTITIONS` moves every pairing's keys: live battles are then
 //! found only in SQL and their pairings could start a second one. Every instance must use
@@ -32,6 +33,9 @@ pub const DEADLINES: &str = "arena:{battles}:deadlines";
 
 /// Submissions being judged (`<battle id>/<submission id>`) by when they were last taken.
 pub const JUDGING: &str = "arena:{battles}:judging";
+
+/// The rating leaderboard (score = the player's Elo rating, as SQL has it).
+pub const RATING_BOARD: &str = "arena:{ratings}:board";
 
 /// The partition of the pairing with hash `pairing_hash` (hex): its first 8 hex digits
 /// modulo `partitions`.

@@ -22,6 +22,7 @@ mod keys;
 mod metrics;
 mod mode;
 mod outbox;
+mod outbox_entry;
 mod pairing;
 mod payload;
 mod presence;

@@ -1,6 +1,9 @@
-//! The outbox consumer: applies the battle events that `battle_create.lua` and
-//! `battle_end.lua` append to the partition streams `arena:{b<k>}:outbox` to the SQL
-//! records, each exactly once.
+//! The outbox consumer: applies the battle events that the battle's Lua steps append to
+//! the partition streams `arena:{b<k>}:outbox` (`created`, `submission`, `ended`; parsed
+//! in `outbox_entry.rs`) to the SQL records, each exactly once. An `ended` event with
+//! standings rates the battle's players in the same transaction; after the commit the
+//! players' ratings are copied to the Redis leaderboard (`arena:{ratings}:board`) with
+//! ZADD of absolute values, so doing it again (a redelivery) is harmless.
 //!
 //! Every instance runs one consumer (name = instance id) of one consumer group
 //! (`records`) over all partitions: no leader, no race. Delivery is at-least-once: an
@@ -39,15 +42,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::keys;
 use super::metrics::BattleMetrics;
+use super::outbox_entry::OutboxEntry;
 use super::settings::Settings;
-use super::store::Battle;
 use crate::base::clock::unix_ms;
 use crate::base::shutdown::sleep_unless_cancelled;
 use crate::redis::stream_connection;
 use crate::services::AppState;
 use crate::services::streams::{DeadLetter, dead_letter};
 use crate::services::store::StoreError;
-use crate::services::store::records::BattleEvent;
+use crate::services::store::records::{BattleEvent, Change};
 
 /// The consumer group that applies the outbox to SQL.
 pub const GROUP: &str = "records";
@@ -57,42 +60,6 @@ const BLOCK_MS: usize = 1000;
 const DEAD_MAXLEN: u64 = 10_000;
 /// Pause after the database failed, before reading more.
 const BACKOFF: Duration = Duration::from_millis(500);
-
-/// One outbox entry, parsed.
-#[derive(Debug, Clone)]
-pub struct OutboxEntry {
-    pub event: BattleEvent,
-    /// When the battle changed in Redis (ms since the epoch), for the lag.
-    pub at: u64,
-}
-
-impl OutboxEntry {
-    /// Parse an entry of stream `stream`; `None` for a malformed (poison) entry.
-    pub fn parse(stream: &str, e: &StreamId) -> Option<Self> {
-        let kind: String = e.get("event")?;
-        let key: String = e.get("key")?;
-        let record: String = e.get("record")?;
-        let at: u64 = e.get::<String>("at")?.parse().ok()?;
-        let battle: Battle = serde_json::from_str(&record).ok()?;
-        let expected = match kind.as_str() {
-            "created" => "active",
-            "ended" => "ended",
-            _ => return None,
-        };
-        if battle.state != expected || key != format!("{}:{kind}", battle.battle_id) {
-            return None;
-        }
-        Some(Self {
-            event: BattleEvent {
-                key,
-                stream: stream.to_string(),
-                stream_id: e.id.clone(),
-                battle: battle.to_record()?,
-            },
-            at,
-        })
-    }
-}
 
 /// Create the group on every partition stream, from the stream's start (events written
 /// before any consumer ran are applied too). Existing groups are kept.
@@ -277,6 +244,13 @@ impl Outbox {
         let events: Vec<BattleEvent> = entries.iter().map(|e| e.event.clone()).collect();
         match self.app.store.apply_battle_events(&events).await {
             Ok(fresh) => {
+                if let Err(e) = self.publish_ratings(entries).await {
+                    // Committed but not on the board: leave the entries pending; their
+                    // redelivery applies nothing and publishes again.
+                    self.metrics.outbox_failures.increment(1);
+                    tracing::warn!(stream, error = %e, "outbox: cannot update the rating board");
+                    return Applied::Unavailable;
+                }
                 let now = unix_ms();
                 for (entry, fresh) in entries.iter().zip(fresh) {
                     if fresh {
@@ -301,6 +275,33 @@ impl Outbox {
                 Applied::Unavailable
             }
         }
+    }
+
+    /// Copy the current SQL ratings of the players of every rated `ended` event among
+    /// `entries` (applied now or before) to the Redis leaderboard. Two consumers
+    /// publishing the same player at once may leave the older value for a while; the
+    /// player's next rated battle corrects it, and SQL stays the truth.
+    async fn publish_ratings(&self, entries: &[OutboxEntry]) -> Result<(), PublishError> {
+        let mut players: Vec<String> = Vec::new();
+        for e in entries {
+            if let Change::Battle { details, .. } = &e.event.change
+                && let Some(standings) = &details.standings
+            {
+                players.extend(standings.iter().map(|s| s.player.clone()));
+            }
+        }
+        if players.is_empty() {
+            return Ok(());
+        }
+        players.sort();
+        players.dedup();
+        let ratings = self.app.store.ratings_of(&players).await?;
+        if ratings.is_empty() {
+            return Ok(());
+        }
+        let members: Vec<(i64, &str)> = ratings.iter().map(|(p, r)| (*r, p.as_str())).collect();
+        let _: i64 = self.app.redis.clone().zadd_multiple(keys::RATING_BOARD, &members).await?;
+        Ok(())
     }
 
     async fn ack(&self, stream: &str, entries: &[OutboxEntry]) {
@@ -415,6 +416,15 @@ impl Outbox {
         }
         Ok(())
     }
+}
+
+/// Why the rating board could not be updated.
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Durable records in SQL (sqlx): SQLite embedded by default, PostgreSQL by URL. Redis
 //! holds the live state; this holds what must outlive it — players, battles and their
-//! participants — written by the battle mode's outbox consumer (`modes/battle/outbox.rs`)
-//! exactly once per event, and read by the HTTP API when Redis no longer has a battle.
+//! participants, judged submissions, final standings and Elo ratings — written by the
+//! battle mode's outbox consumer (`modes/battle/outbox.rs`) exactly once per event, and
+//! read by the HTTP API when Redis no longer has a battle.
 //!
 //! One migration set serves both databases (`migrations/`): the SQL is the common subset
 //! (TEXT, BIGINT, `ON CONFLICT`), so there is no second folder to keep in step. Queries
@@ -9,7 +10,9 @@
 
 pub mod error;
 pub mod pool;
+pub mod rating;
 pub mod records;
+pub mod results;
 pub mod settings;
 
 pub use error::StoreError;

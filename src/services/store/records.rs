@@ -1,5 +1,7 @@
 //! The records: players, battles and their participants, and the applied-events ledger
-//! that makes applying an outbox event idempotent.
+//! that makes applying an outbox event idempotent. A battle's `ended` event with final
+//! standings also records them and rates its players (`results.rs`), in the same
+//! transaction, so a redelivered `ended` event moves no rating twice.
 //!
 //! Applying an event is one transaction: first the ledger row (its key unique; an event
 //! already applied stops here and changes nothing), then the upserts. The first
@@ -13,10 +15,9 @@ use sqlx::{Any, Row, Transaction};
 
 use super::error::StoreError;
 use super::pool::Store;
+use super::rating::START_RATING;
+use super::results::{StandingRecord, SubmissionRecord, insert_submission, record_standings};
 use crate::base::clock::unix_ms;
-
-/// Rating a new player starts with.
-pub const START_RATING: i64 = 1200;
 
 /// A battle's lifecycle state in the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,15 +68,39 @@ pub struct PlayerRecord {
     pub wins: i64,
 }
 
-/// One outbox event to apply: its unique key, where it came from, and the battle as it
-/// stands after the event.
+/// What a coding battle's record adds (all absent in records written before coding
+/// battles).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BattleDetails {
+    pub problem_id: Option<String>,
+    /// Why it ended: `solved`, `time`, `forfeit`, `disconnect`, `ended`.
+    pub reason: Option<String>,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+    /// The final standings (an `ended` event of a coding battle): recorded and rated.
+    pub standings: Option<Vec<StandingRecord>>,
+}
+
+/// What an outbox event changes.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A battle as it stands after the event (`created`, `ended`).
+    Battle {
+        battle: BattleRecord,
+        details: BattleDetails,
+    },
+    /// A judged submission (`submission`).
+    Submission(SubmissionRecord),
+}
+
+/// One outbox event to apply: its unique key, where it came from, and what it changes.
 #[derive(Debug, Clone)]
 pub struct BattleEvent {
-    /// Unique per event, e.g. `<battleId>:created`.
+    /// Unique per event, e.g. `<battleId>:created`, `<submissionId>:judged`.
     pub key: String,
     pub stream: String,
     pub stream_id: String,
-    pub battle: BattleRecord,
+    pub change: Change,
 }
 
 impl Store {
@@ -182,7 +207,6 @@ fn battle_of(r: &AnyRow) -> Result<BattleRecord, StoreError> {
 
 /// Apply one event inside `tx`; `false` if its key was applied before.
 async fn apply(tx: &mut Transaction<'static, Any>, e: &BattleEvent) -> Result<bool, StoreError> {
-    let b = &e.battle;
     let fresh = sqlx::query(
         "INSERT INTO applied_events (event_key, stream, stream_id, applied_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (event_key) DO NOTHING",
@@ -197,6 +221,19 @@ async fn apply(tx: &mut Transaction<'static, Any>, e: &BattleEvent) -> Result<bo
     if fresh == 0 {
         return Ok(false);
     }
+    match &e.change {
+        Change::Battle { battle, details } => apply_battle(tx, battle, details).await?,
+        Change::Submission(s) => insert_submission(tx, s).await?,
+    }
+    Ok(true)
+}
+
+/// Apply a battle's change inside `tx` (its ledger row is written).
+async fn apply_battle(
+    tx: &mut Transaction<'static, Any>,
+    b: &BattleRecord,
+    d: &BattleDetails,
+) -> Result<(), StoreError> {
     for p in &b.players {
         sqlx::query(
             "INSERT INTO players (id, display_name, rating, created_at) \
@@ -208,12 +245,18 @@ async fn apply(tx: &mut Transaction<'static, Any>, e: &BattleEvent) -> Result<bo
         .execute(&mut **tx)
         .await?;
     }
-    // Insert, or move an active row to ended; an ended row never goes back.
+    // Insert, or move an active row to ended; an ended row never goes back. The problem
+    // and the clock are fixed at creation: the end keeps what `created` wrote, and fills
+    // them in when it comes first.
     let changed = sqlx::query(
-        "INSERT INTO battles (id, pairing, state, created_at, ended_at, winner, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        "INSERT INTO battles (id, pairing, state, created_at, ended_at, winner, created_by, \
+         problem_id, reason, starts_at, ends_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (id) DO UPDATE SET state = excluded.state, ended_at = excluded.ended_at, \
-         winner = excluded.winner \
+         winner = excluded.winner, reason = excluded.reason, \
+         problem_id = COALESCE(battles.problem_id, excluded.problem_id), \
+         starts_at = COALESCE(battles.starts_at, excluded.starts_at), \
+         ends_at = COALESCE(battles.ends_at, excluded.ends_at) \
          WHERE battles.state = 'active' AND excluded.state = 'ended'",
     )
     .bind(&b.id)
@@ -223,6 +266,10 @@ async fn apply(tx: &mut Transaction<'static, Any>, e: &BattleEvent) -> Result<bo
     .bind(b.ended_at)
     .bind(&b.winner)
     .bind(&b.created_by)
+    .bind(&d.problem_id)
+    .bind(&d.reason)
+    .bind(d.starts_at)
+    .bind(d.ends_at)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -252,5 +299,12 @@ async fn apply(tx: &mut Transaction<'static, Any>, e: &BattleEvent) -> Result<bo
             .execute(&mut **tx)
             .await?;
     }
-    Ok(true)
+    if b.state == BattleState::Ended
+        && let Some(standings) = &d.standings
+    {
+        // Under the `ended` event's ledger row: once per battle, whatever the order.
+        let ended_at = b.ended_at.unwrap_or(b.created_at);
+        record_standings(tx, &b.id, ended_at, standings).await?;
+    }
+    Ok(())
 }
