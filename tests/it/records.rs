@@ -516,3 +516,401 @@ async fn a_poison_entry_is_dead_lettered_and_applied_entries_are_trimmed() {
     assert_eq!(arena[0].metric("arena_outbox_applied_total").await, 2.0);
     assert_eq!(db.count("SELECT COUNT(*) FROM battles").await, 2);
 }
+
+// ---- Results and ratings (issue 11, item 6): events XADDed in the spec's shapes. ----
+
+const RESULTS_SECRET: &str = "results-secret-0123456789abcdef-012345";
+
+/// A battle id of the real shape (`<pairing hash>-<ms>-<n>`), distinct per `n`.
+fn battle_id(n: u32) -> String {
+    format!("{n:032x}-1700000000000-{n}")
+}
+
+fn results_token(player: &str) -> String {
+    arena::services::auth::token::Tokens::new(RESULTS_SECRET.as_bytes())
+        .issue(
+            &arena::base::ids::PlayerId::parse(player).unwrap(),
+            None,
+            Vec::new(),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+}
+
+/// XADD one outbox event to partition 0 (the instances run one partition).
+async fn xadd_event(
+    conn: &mut redis::aio::MultiplexedConnection,
+    event: &str,
+    key: &str,
+    record: &Value,
+) {
+    let _: String = redis::cmd("XADD")
+        .arg("arena:{b0}:outbox")
+        .arg("*")
+        .arg("event")
+        .arg(event)
+        .arg("key")
+        .arg(key)
+        .arg("record")
+        .arg(record.to_string())
+        .arg("at")
+        .arg("1700000000000")
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+/// A battle record as the battle side writes it; `ranks` (player, rank, solved) give
+/// the standings of an ended one.
+fn battle_record(
+    id: &str,
+    players: &[&str],
+    ended_at: Option<u64>,
+    ranks: &[(&str, u32, u8)],
+) -> Value {
+    let mut players: Vec<&str> = players.to_vec();
+    players.sort();
+    let mut v = json!({"battleId": id, "players": players, "state": "active",
+        "createdAt": 1_700_000_000_000u64, "createdBy": "i0", "problemId": "sum-two",
+        "startsAt": 1_700_000_003_000u64, "endsAt": 1_700_000_603_000u64, "durationS": 600,
+        "pausedAt": null, "reason": null, "standings": []});
+    if let Some(t) = ended_at {
+        let winner = ranks.iter().find(|r| r.1 == 1).map(|r| r.0);
+        v["state"] = json!("ended");
+        v["endedAt"] = json!(t);
+        v["winner"] = json!(winner);
+        v["reason"] = json!("solved");
+        v["standings"] = ranks
+            .iter()
+            .map(|(p, rank, solved)| {
+                json!({"player": p, "rank": rank, "solved": solved,
+                    "penaltyMs": if *solved == 1 { 5000 * u64::from(*rank) } else { 0 },
+                    "attempts": 1, "solvedAtMs": if *solved == 1 { json!(1_700_000_008_000u64) } else { json!(null) }})
+            })
+            .collect();
+    }
+    v
+}
+
+fn submission_record(id: &str, battle: &str, player: &str, verdict: &str, source: &str) -> Value {
+    let ac = verdict == "AC";
+    json!({"submissionId": id, "battleId": battle, "player": player, "language": "python",
+        "source": source, "verdict": verdict, "passed": if ac { 2 } else { 1 }, "of": 2,
+        "failedTest": if ac { json!(null) } else { json!(2) },
+        "tests": [{"test": 1, "verdict": "AC", "timeMs": 12, "memoryKb": 9000},
+                  {"test": 2, "verdict": verdict, "timeMs": 15, "memoryKb": 9100}],
+        "submittedAt": 1_700_000_010_000u64, "judgedAt": 1_700_000_011_000u64})
+}
+
+async fn ratings(db: &TestDb, players: &[&str]) -> Vec<i64> {
+    let mut out = Vec::new();
+    for p in players {
+        out.push(
+            db.count(&format!("SELECT rating FROM ratings WHERE player = '{p}'"))
+                .await,
+        );
+    }
+    out
+}
+
+on_both_databases!(
+    ratings_follow_elo_once_and_rank_the_leaderboard,
+    a_redelivered_end_rates_nobody_twice,
+);
+
+async fn ratings_follow_elo_once_and_rank_the_leaderboard(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| {
+        c.services.store = db.settings();
+        c.services.auth.mode = arena::services::auth::AuthMode::Token;
+        c.services.auth.token_secret = Some(RESULTS_SECRET.into());
+        c.modes.battle.battle_outbox_partitions = 1;
+    })
+    .await;
+    let addr = arena[0].addr.to_string();
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let (duel, group, upset) = (battle_id(1), battle_id(2), battle_id(3));
+
+    // A 1v1 between newcomers: alice solves, bob does not.
+    xadd_event(
+        &mut conn,
+        "created",
+        &format!("{duel}:created"),
+        &battle_record(&duel, &["alice", "bob"], None, &[]),
+    )
+    .await;
+    let wa = submission_record("s-bob-1", &duel, "bob", "WA", "print(3)");
+    let ac = submission_record("s-alice-1", &duel, "alice", "AC", "print(1 + 2)");
+    xadd_event(&mut conn, "submission", "s-bob-1:judged", &wa).await;
+    xadd_event(&mut conn, "submission", "s-alice-1:judged", &ac).await;
+    let duel_end = battle_record(
+        &duel,
+        &["alice", "bob"],
+        Some(1_700_000_100_000),
+        &[("alice", 1, 1), ("bob", 2, 0)],
+    );
+    xadd_event(&mut conn, "ended", &format!("{duel}:ended"), &duel_end).await;
+    // Four newcomers ranked 1..4 (its `created` never came: the end alone suffices).
+    let four = ["g1", "g2", "g3", "g4"];
+    let group_end = battle_record(
+        &group,
+        &four,
+        Some(1_700_000_200_000),
+        &[("g1", 1, 1), ("g2", 2, 1), ("g3", 3, 1), ("g4", 4, 1)],
+    );
+    xadd_event(&mut conn, "ended", &format!("{group}:ended"), &group_end).await;
+    // An upset: g4 (1184) beats alice (1216).
+    let upset_end = battle_record(
+        &upset,
+        &["alice", "g4"],
+        Some(1_700_000_300_000),
+        &[("g4", 1, 1), ("alice", 2, 0)],
+    );
+    xadd_event(&mut conn, "ended", &format!("{upset}:ended"), &upset_end).await;
+    // The same end of the duel again (a producer retry): a duplicate.
+    xadd_event(&mut conn, "ended", &format!("{duel}:ended"), &duel_end).await;
+    db.wait_count("SELECT COUNT(*) FROM applied_events", 6)
+        .await;
+    crate::harness::eventually(Duration::from_secs(20), "the duplicate end seen", || {
+        let a = &arena[0];
+        async move { (a.metric("arena_outbox_duplicates_total").await == 1.0).then_some(()) }
+    })
+    .await;
+
+    // By hand: the duel, equals: 32 x (1 - 0.5) = 16. The group, equals, K/(n-1) = 32/3
+    // per pair: (wins - 1.5) x 32/3 = +16, +5.33, -5.33, -16. The upset: E(1184 beats
+    // 1216) = 1 / (1 + 10^(32/400)) = 0.4540, 32 x (1 - 0.4540) = 17.47 -> 17.
+    assert_eq!(ratings(&db, &["alice", "bob"]).await, vec![1199, 1184]);
+    assert_eq!(ratings(&db, &four).await, vec![1216, 1205, 1195, 1201]);
+    assert_eq!(
+        db.count("SELECT CAST(SUM(rating) AS BIGINT) FROM ratings")
+            .await,
+        6 * 1200
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM rating_history").await, 8);
+    assert_eq!(
+        db.count("SELECT games FROM ratings WHERE player = 'alice'")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.count("SELECT games FROM ratings WHERE player = 'bob'")
+            .await,
+        1
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM battle_standings").await, 8);
+    assert_eq!(db.count("SELECT COUNT(*) FROM submissions").await, 2);
+
+    let (status, alice) = get_json(&addr, "/api/players/alice").await;
+    assert_eq!(status, 200, "{alice}");
+    assert_eq!(
+        (alice["rating"].clone(), alice["games"].clone()),
+        (json!(1199), json!(2))
+    );
+    assert_eq!(
+        alice["history"],
+        json!([
+            {"battleId": upset, "before": 1216, "after": 1199, "at": 1_700_000_300_000u64},
+            {"battleId": duel, "before": 1200, "after": 1216, "at": 1_700_000_100_000u64},
+        ])
+    );
+
+    // The leaderboard: from the zset the consumer keeps, best first, ranks from 1.
+    let want = json!([
+        {"rank": 1, "player": "g1", "rating": 1216},
+        {"rank": 2, "player": "g2", "rating": 1205},
+        {"rank": 3, "player": "g4", "rating": 1201},
+        {"rank": 4, "player": "alice", "rating": 1199},
+        {"rank": 5, "player": "g3", "rating": 1195},
+        {"rank": 6, "player": "bob", "rating": 1184},
+    ]);
+    let board = crate::harness::eventually(Duration::from_secs(10), "the rating board", || {
+        let addr = addr.clone();
+        async move {
+            let (_, v) = get_json(&addr, "/api/leaderboard/rating").await;
+            (v["entries"].as_array().map(Vec::len) == Some(6)).then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(board["entries"], want);
+    let (_, top2) = get_json(&addr, "/api/leaderboard/rating?limit=2").await;
+    assert_eq!(top2["entries"], json!(want.as_array().unwrap()[..2]));
+    for bad in ["0", "101", "ten"] {
+        let (status, v) = get_json(&addr, &format!("/api/leaderboard/rating?limit={bad}")).await;
+        assert_eq!(
+            (status, v["error"]["code"].clone()),
+            (400, json!("bad_request")),
+            "{v}"
+        );
+    }
+    let zset: Vec<(String, i64)> = redis::cmd("ZRANGE")
+        .arg("arena:{ratings}:board")
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(zset.len(), 6, "{zset:?}");
+    // Redis lost the board: the same answer from SQL.
+    let _: i64 = redis::cmd("DEL")
+        .arg("arena:{ratings}:board")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (_, from_sql) = get_json(&addr, "/api/leaderboard/rating?limit=100").await;
+    assert_eq!(from_sql["entries"], want);
+
+    // The ended duel from the records: standings, verdicts, per-test verdicts; sources
+    // only for their authors.
+    let path = format!("/api/battles/{duel}");
+    let (status, anon) = get_json(&addr, &path).await;
+    assert_eq!(status, 200, "{anon}");
+    assert_eq!(
+        (
+            anon["state"].clone(),
+            anon["winner"].clone(),
+            anon["reason"].clone()
+        ),
+        (json!("ended"), json!("alice"), json!("solved"))
+    );
+    assert_eq!(anon["problemId"], "sum-two");
+    assert_eq!(anon["standings"][0]["player"], "alice");
+    assert_eq!(anon["standings"][1]["solvedAtMs"], json!(null));
+    let subs = anon["submissions"].as_array().unwrap();
+    assert_eq!(subs.len(), 2);
+    assert!(subs.iter().all(|s| s.get("source").is_none()), "{anon}");
+    let bobs = subs.iter().find(|s| s["player"] == "bob").unwrap();
+    assert_eq!(
+        (bobs["verdict"].clone(), bobs["failedTest"].clone()),
+        (json!("WA"), json!(2))
+    );
+    assert_eq!(bobs["tests"][1]["verdict"], "WA");
+    let as_alice = |token: String| {
+        let addr = addr.clone();
+        let path = path.clone();
+        async move {
+            let bearer = format!("Bearer {token}");
+            let (status, body) = arena::tools::http_client::http_request(
+                &addr,
+                "GET",
+                &path,
+                None,
+                &[("Authorization", &bearer)],
+            )
+            .await
+            .unwrap();
+            (status, serde_json::from_str::<Value>(&body).unwrap())
+        }
+    };
+    let (status, mine) = as_alice(results_token("alice")).await;
+    assert_eq!(status, 200, "{mine}");
+    let subs = mine["submissions"].as_array().unwrap();
+    let alices = subs.iter().find(|s| s["player"] == "alice").unwrap();
+    assert_eq!(alices["source"], "print(1 + 2)");
+    let bobs = subs.iter().find(|s| s["player"] == "bob").unwrap();
+    assert!(bobs.get("source").is_none(), "{mine}");
+    let (status, forged) = as_alice(format!("{}x", results_token("alice"))).await;
+    assert_eq!(
+        (status, forged["error"]["code"].clone()),
+        (401, json!("unauthorized")),
+        "{forged}"
+    );
+}
+
+/// The consumer commits an `ended` event (ratings included) and dies before its XACK; a
+/// survivor takes the entry over, applies nothing, and puts the ratings back on the
+/// board that Redis lost meanwhile.
+async fn a_redelivered_end_rates_nobody_twice(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let redis = redis();
+    let port = free_port_pair_n(1);
+    let addr = format!("127.0.0.1:{port}");
+    let mut doomed = serve_process(
+        &redis.url(),
+        &db,
+        port,
+        &[
+            ("ARENA_TEST_OUTBOX_STALL_AFTER", "2"),
+            ("BATTLE_OUTBOX_RECLAIM_IDLE_MS", "500"),
+            ("BATTLE_OUTBOX_PARTITIONS", "1"),
+        ],
+    );
+    wait_healthy(&addr, "the doomed arena serve").await;
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let id = battle_id(7);
+    xadd_event(
+        &mut conn,
+        "created",
+        &format!("{id}:created"),
+        &battle_record(&id, &["ann", "ben"], None, &[]),
+    )
+    .await;
+    let end = battle_record(
+        &id,
+        &["ann", "ben"],
+        Some(1_700_000_100_000),
+        &[("ann", 2, 0), ("ben", 1, 1)],
+    );
+    xadd_event(&mut conn, "ended", &format!("{id}:ended"), &end).await;
+    crate::harness::eventually(
+        Duration::from_secs(20),
+        "the doomed consumer to apply 2",
+        || {
+            let addr = addr.clone();
+            async move { (metric(&addr, "arena_outbox_applied_total").await == 2.0).then_some(()) }
+        },
+    )
+    .await;
+    kill(Pid::from_raw(doomed.id() as i32), Signal::SIGKILL).unwrap();
+    doomed.wait().unwrap();
+    assert_eq!(ratings(&db, &["ann", "ben"]).await, vec![1184, 1216]);
+    let _: i64 = redis::cmd("DEL")
+        .arg("arena:{ratings}:board")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let survivor = Instance::start(config(&redis.url(), |c| {
+        c.instance_id = Some("survivor".into());
+        c.services.store = db.settings();
+        c.modes.battle.battle_outbox_reclaim_idle_ms = 500;
+        c.modes.battle.battle_outbox_partitions = 1;
+    }))
+    .await;
+    crate::harness::eventually(Duration::from_secs(20), "the redelivered end", || {
+        let s = &survivor;
+        async move { (s.metric("arena_outbox_duplicates_total").await >= 1.0).then_some(()) }
+    })
+    .await;
+    assert_eq!(survivor.metric("arena_outbox_applied_total").await, 0.0);
+    assert_eq!(ratings(&db, &["ann", "ben"]).await, vec![1184, 1216]);
+    assert_eq!(
+        db.count("SELECT CAST(SUM(games) AS BIGINT) FROM ratings")
+            .await,
+        2
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM rating_history").await, 2);
+    assert_eq!(db.count("SELECT COUNT(*) FROM battle_standings").await, 2);
+    let board: Vec<(String, i64)> = redis::cmd("ZREVRANGE")
+        .arg("arena:{ratings}:board")
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        board,
+        vec![("ben".to_string(), 1216), ("ann".to_string(), 1184)]
+    );
+}

@@ -1,22 +1,31 @@
-//! `POST /api/battles`, `GET /api/battles/{id}` and `GET /api/players/{id}`.
+//! `POST /api/battles`, `GET /api/battles/{id}`, `GET /api/players/{id}` and
+//! `GET /api/leaderboard/rating`.
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::BattleError;
 use super::payload::{StartBattleAck, StartBattleReq};
+use super::rating_board::{self, Entry};
+use super::record_view::{self, RecordView};
 use super::state::Battles;
 use super::store::{self, Battle};
-use crate::base::error::ApiError;
-use crate::services::auth::guard;
+use crate::base::error::{AckError, ApiError};
 use crate::base::ids::PlayerId;
+use crate::services::auth::guard;
 
 /// Battles listed in a player's history, newest first.
 const HISTORY_LIMIT: i64 = 50;
+/// Rating changes listed in a player's history, newest first.
+const RATING_HISTORY_LIMIT: i64 = 50;
+/// Rows of `GET /api/leaderboard/rating` without `limit`, and the most it may ask.
+const LEADERBOARD_DEFAULT: u32 = 10;
+const LEADERBOARD_MAX: u32 = 100;
 
 /// Starting a battle over HTTP is a matchmaker's job: the admin role in token mode
 /// (players start theirs over the socket); reading one is open.
@@ -29,6 +38,7 @@ pub fn routes(b: Battles) -> Router {
         )
         .route("/api/battles/{id}", get(get_battle))
         .route("/api/players/{id}", get(get_player))
+        .route("/api/leaderboard/rating", get(rating_leaderboard))
         .with_state(b)
 }
 
@@ -53,15 +63,73 @@ async fn start_battle(
     Ok((status, Json(StartBattleAck::from(&started))))
 }
 
-/// `GET /api/battles/{id}`: from Redis, or from the SQL records once Redis no longer
-/// has it.
+/// A battle as `GET /api/battles/{id}` answers it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum BattleAnswer {
+    /// Ended, from the records: standings and submissions (sources for their authors).
+    Records(Box<RecordView>),
+    /// Live from Redis (or what the records have of a battle that never ended).
+    Live(Battle),
+}
+
+/// `GET /api/battles/{id}`: a battle the records have ended is served from them (its
+/// standings, submissions and per-test verdicts; a submission's `source` only to a
+/// caller whose bearer token names its author); any other from Redis, or from the
+/// records once Redis no longer has it. A malformed or invalid token is 401.
 async fn get_battle(
     State(b): State<Battles>,
+    headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Battle>, ApiError> {
+) -> Result<Json<BattleAnswer>, ApiError> {
     let Path(id) = id?;
+    let auth = &b.ctx.app.auth;
+    // A header that is not text is no bearer token: `bearer` refuses it.
+    let header = headers.get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+    let caller = auth.bearer(header).map_err(AckError::from)?;
+    let caller = caller.as_ref().map(|c| c.player.as_str());
+    let ended = record_view::ended(&b.ctx.app.store, &id, caller)
+        .await
+        .map_err(BattleError::from)
+        .inspect_err(log_store_error)?;
+    if let Some(view) = ended {
+        return Ok(Json(BattleAnswer::Records(Box::new(view))));
+    }
     let battle = store::get(&b, &id).await.inspect_err(log_store_error)?;
-    Ok(Json(battle))
+    Ok(Json(BattleAnswer::Live(battle)))
+}
+
+/// `?limit=N` of the leaderboard.
+#[derive(Debug, Deserialize)]
+struct LeaderboardQuery {
+    limit: Option<String>,
+}
+
+/// The answer of `GET /api/leaderboard/rating`.
+#[derive(Debug, Serialize)]
+struct Leaderboard {
+    entries: Vec<Entry>,
+}
+
+/// `GET /api/leaderboard/rating?limit=N` (1..=100, default 10): the best-rated players,
+/// `{entries: [{rank, player, rating}]}`, rank 1-based.
+async fn rating_leaderboard(
+    State(b): State<Battles>,
+    query: Result<Query<LeaderboardQuery>, QueryRejection>,
+) -> Result<Json<Leaderboard>, ApiError> {
+    let Query(q) = query.map_err(|e| BattleError::BadRequest(e.body_text()))?;
+    let limit = match q.limit.as_deref() {
+        None => LEADERBOARD_DEFAULT,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=LEADERBOARD_MAX).contains(n))
+            .ok_or_else(|| {
+                BattleError::BadRequest(format!("limit must be 1..={LEADERBOARD_MAX}"))
+            })?,
+    };
+    let entries = rating_board::top(&b, limit).await.inspect_err(log_store_error)?;
+    Ok(Json(Leaderboard { entries }))
 }
 
 /// A player's record and newest battles, as `GET /api/players/{id}` returns them.
@@ -70,12 +138,27 @@ async fn get_battle(
 struct PlayerView {
     id: String,
     display_name: String,
+    /// Elo rating (1200 before the first rated battle).
     rating: i64,
+    /// Rated battles played.
+    games: i64,
     created_at: i64,
     battles_played: i64,
     wins: i64,
     /// Newest first, at most 50.
     battles: Vec<Battle>,
+    /// Rating changes, newest first, at most 50.
+    history: Vec<HistoryEntry>,
+}
+
+/// One rated battle in a player's view.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryEntry {
+    battle_id: String,
+    before: i64,
+    after: i64,
+    at: i64,
 }
 
 /// `GET /api/players/{id}`: the player's record and battle history from SQL; 404
@@ -101,14 +184,34 @@ async fn get_player(
         .into_iter()
         .map(|r| Battle::from_record(r).ok_or(BattleError::Corrupt))
         .collect::<Result<Vec<_>, _>>()?;
+    let rating = store
+        .rating(id.as_str())
+        .await
+        .map_err(BattleError::from)
+        .inspect_err(log_store_error)?;
+    let history = store
+        .rating_history(id.as_str(), RATING_HISTORY_LIMIT)
+        .await
+        .map_err(BattleError::from)
+        .inspect_err(log_store_error)?
+        .into_iter()
+        .map(|h| HistoryEntry {
+            battle_id: h.battle_id,
+            before: h.before,
+            after: h.after,
+            at: h.at,
+        })
+        .collect();
     Ok(Json(PlayerView {
         id: player.id,
         display_name: player.display_name,
-        rating: player.rating,
+        rating: rating.rating,
+        games: rating.games,
         created_at: player.created_at,
         battles_played: player.battles_played,
         wins: player.wins,
         battles,
+        history,
     }))
 }
 

@@ -27,6 +27,8 @@ mod pairing;
 mod payload;
 mod presence;
 mod problem;
+mod rating_board;
+mod record_view;
 mod rooms;
 mod settings;
 pub mod standing;

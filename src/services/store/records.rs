@@ -140,6 +140,26 @@ impl Store {
         Ok(Some(b))
     }
 
+    /// What the records hold of battle `id`'s problem, clock and end (standings are
+    /// read with `standings_of`); all `None` for an unknown battle.
+    pub async fn battle_details(&self, id: &str) -> Result<BattleDetails, StoreError> {
+        let row =
+            sqlx::query("SELECT problem_id, reason, starts_at, ends_at FROM battles WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        let Some(r) = row else {
+            return Ok(BattleDetails::default());
+        };
+        Ok(BattleDetails {
+            problem_id: r.try_get("problem_id")?,
+            reason: r.try_get("reason")?,
+            starts_at: r.try_get("starts_at")?,
+            ends_at: r.try_get("ends_at")?,
+            standings: None,
+        })
+    }
+
     /// The player `id`, if the records have it.
     pub async fn player(&self, id: &str) -> Result<Option<PlayerRecord>, StoreError> {
         let row = sqlx::query(
