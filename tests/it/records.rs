@@ -544,8 +544,19 @@ async fn xadd_event(
     key: &str,
     record: &Value,
 ) {
+    xadd_event_to(conn, 0, event, key, record).await;
+}
+
+/// XADD one outbox event to partition `partition`.
+async fn xadd_event_to(
+    conn: &mut redis::aio::MultiplexedConnection,
+    partition: u32,
+    event: &str,
+    key: &str,
+    record: &Value,
+) {
     let _: String = redis::cmd("XADD")
-        .arg("arena:{b0}:outbox")
+        .arg(format!("arena:{{b{partition}}}:outbox"))
         .arg("*")
         .arg("event")
         .arg(event)
@@ -616,6 +627,7 @@ async fn ratings(db: &TestDb, players: &[&str]) -> Vec<i64> {
 on_both_databases!(
     ratings_follow_elo_once_and_rank_the_leaderboard,
     a_redelivered_end_rates_nobody_twice,
+    concurrent_rated_battles_lose_no_update,
 );
 
 async fn ratings_follow_elo_once_and_rank_the_leaderboard(backend: Backend) {
@@ -913,4 +925,86 @@ async fn a_redelivered_end_rates_nobody_twice(backend: Backend) {
         board,
         vec![("ben".to_string(), 1216), ("ann".to_string(), 1184)]
     );
+}
+
+/// Two instances' consumers apply the ends of 40 battles among 4 players at once (the
+/// battles spread over 4 partitions): no rating update is lost (each player's rating is
+/// 1200 plus the changes in its history) and none is applied twice.
+async fn concurrent_rated_battles_lose_no_update(backend: Backend) {
+    const BATTLES: u32 = 40;
+    const PARTITIONS: u32 = 4;
+    let db = TestDb::new(backend).await;
+    let redis = redis();
+    let _arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.services.store = db.settings();
+        c.modes.battle.battle_outbox_partitions = PARTITIONS;
+        c.modes.battle.battle_outbox_batch = 3;
+    })
+    .await;
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let players = ["q0", "q1", "q2", "q3"];
+    for n in 0..BATTLES {
+        // The pairing hash's first 8 hex digits place the battle: partition n % 4.
+        let id = format!("{n:08x}{n:024x}-1700000000000-1");
+        let a = players[(n % 4) as usize];
+        // An offset of 1..=3: never the same player.
+        let b = players[((n + 1 + (n / 4) % 3) % 4) as usize];
+        let (first, second) = if n % 3 == 0 { (b, a) } else { (a, b) };
+        let end = battle_record(
+            &id,
+            &[a, b],
+            Some(1_700_000_000_000 + u64::from(n) * 1000),
+            &[(first, 1, 1), (second, 2, 0)],
+        );
+        xadd_event_to(
+            &mut conn,
+            n % PARTITIONS,
+            "ended",
+            &format!("{id}:ended"),
+            &end,
+        )
+        .await;
+    }
+    db.wait_count("SELECT COUNT(*) FROM applied_events", i64::from(BATTLES))
+        .await;
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM rating_history").await,
+        2 * i64::from(BATTLES)
+    );
+    assert_eq!(
+        db.count("SELECT CAST(SUM(games) AS BIGINT) FROM ratings")
+            .await,
+        2 * i64::from(BATTLES)
+    );
+    assert_eq!(
+        db.count("SELECT CAST(SUM(rating) AS BIGINT) FROM ratings")
+            .await,
+        4 * 1200
+    );
+    for p in players {
+        let rating = db
+            .count(&format!("SELECT rating FROM ratings WHERE player = '{p}'"))
+            .await;
+        let changes = db
+            .count(&format!(
+                "SELECT CAST(SUM(after - before) AS BIGINT) FROM rating_history WHERE player = '{p}'"
+            ))
+            .await;
+        assert_eq!(rating, 1200 + changes, "{p}");
+        // Each battle started from where the one before it left the player.
+        assert_eq!(
+            db.count(&format!(
+                "SELECT COUNT(*) FROM rating_history h WHERE h.player = '{p}' AND h.before <> 1200 \
+                 AND NOT EXISTS (SELECT 1 FROM rating_history g WHERE g.player = h.player \
+                 AND g.after = h.before)"
+            ))
+            .await,
+            0,
+            "{p}"
+        );
+    }
 }

@@ -219,15 +219,31 @@ pub(super) async fn insert_submission(
 
 /// Record battle `battle_id`'s final `standings` and rate its players, inside `tx`
 /// (the caller holds the event's applied_events row, so this runs once per battle).
-/// The ratings read here are the committed ones of earlier battles; two battles of one
-/// player applied at once serialize on the ratings rows (PostgreSQL) or the database's
-/// write lock (SQLite).
+/// The ratings read here are the committed ones of earlier battles (or this
+/// transaction's own, for an earlier event of its batch); two battles of one player
+/// applied at once serialize on the ratings rows (PostgreSQL, READ COMMITTED: the read
+/// after the lock sees the other's commit) or on the database's write lock (SQLite).
 pub(super) async fn record_standings(
     tx: &mut Transaction<'static, Any>,
     battle_id: &str,
     ended_at: i64,
     standings: &[StandingRecord],
 ) -> Result<(), StoreError> {
+    // Create and lock every player's ratings row first, in player order: PostgreSQL
+    // holds each row lock from this write to commit, so a concurrent battle of the same
+    // players waits for ours, and a common order means two such battles cannot deadlock.
+    let mut by_player: Vec<&str> = standings.iter().map(|s| s.player.as_str()).collect();
+    by_player.sort_unstable();
+    for p in by_player {
+        sqlx::query(
+            "INSERT INTO ratings (player, rating, games) VALUES ($1, $2, 0) \
+             ON CONFLICT (player) DO UPDATE SET games = ratings.games",
+        )
+        .bind(p)
+        .bind(START_RATING)
+        .execute(&mut **tx)
+        .await?;
+    }
     let mut entrants = Vec::with_capacity(standings.len());
     for s in standings {
         sqlx::query(
@@ -242,16 +258,6 @@ pub(super) async fn record_standings(
         .bind(s.penalty_ms)
         .bind(s.attempts)
         .bind(s.solved_at_ms)
-        .execute(&mut **tx)
-        .await?;
-        // Create the row, then lock and read it (PostgreSQL holds the row lock from this
-        // write to commit, so a concurrent battle of the same player waits for ours).
-        sqlx::query(
-            "INSERT INTO ratings (player, rating, games) VALUES ($1, $2, 0) \
-             ON CONFLICT (player) DO UPDATE SET games = ratings.games",
-        )
-        .bind(&s.player)
-        .bind(START_RATING)
         .execute(&mut **tx)
         .await?;
         let rating: i64 = sqlx::query_scalar("SELECT rating FROM ratings WHERE player = $1")
