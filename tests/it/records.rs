@@ -833,6 +833,37 @@ async fn ratings_follow_elo_once_and_rank_the_leaderboard(backend: Backend) {
         (401, json!("unauthorized")),
         "{forged}"
     );
+
+    // The board is gone (deleted above); the next rated battle puts every rating back,
+    // not only its players'. A draw: E(1216 vs 1205) = 0.5158, 32 x -0.0158 = -0.51 -> -1.
+    let draw = battle_id(4);
+    let draw_end = battle_record(
+        &draw,
+        &["g1", "g2"],
+        Some(1_700_000_400_000),
+        &[("g1", 1, 0), ("g2", 1, 0)],
+    );
+    xadd_event(&mut conn, "ended", &format!("{draw}:ended"), &draw_end).await;
+    db.wait_count("SELECT COUNT(*) FROM applied_events", 7)
+        .await;
+    let zcard = crate::harness::eventually(Duration::from_secs(10), "the board put back", || {
+        let mut conn = conn.clone();
+        async move {
+            let n: i64 = redis::cmd("ZCARD")
+                .arg("arena:{ratings}:board")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            (n > 0).then_some(n)
+        }
+    })
+    .await;
+    assert_eq!(zcard, 6);
+    let (_, board) = get_json(&addr, "/api/leaderboard/rating?limit=2").await;
+    assert_eq!(
+        board["entries"],
+        json!([{"rank": 1, "player": "g1", "rating": 1215}, {"rank": 2, "player": "g2", "rating": 1206}])
+    );
 }
 
 /// The consumer commits an `ended` event (ratings included) and dies before its XACK; a

@@ -58,6 +58,8 @@ pub const GROUP: &str = "records";
 const BLOCK_MS: usize = 1000;
 /// Dead-letter streams keep about this many entries.
 const DEAD_MAXLEN: u64 = 10_000;
+/// Ratings per ZADD when the whole board is put back.
+const PUBLISH_CHUNK: usize = 1000;
 /// Pause after the database failed, before reading more.
 const BACKOFF: Duration = Duration::from_millis(500);
 
@@ -278,9 +280,10 @@ impl Outbox {
     }
 
     /// Copy the current SQL ratings of the players of every rated `ended` event among
-    /// `entries` (applied now or before) to the Redis leaderboard. Two consumers
-    /// publishing the same player at once may leave the older value for a while; the
-    /// player's next rated battle corrects it, and SQL stays the truth.
+    /// `entries` (applied now or before) to the Redis leaderboard; all ratings when the
+    /// board is gone (Redis lost its data), so it never shows only the latest players.
+    /// Two consumers publishing the same player at once may leave the older value for a
+    /// while; the player's next rated battle corrects it, and SQL stays the truth.
     async fn publish_ratings(&self, entries: &[OutboxEntry]) -> Result<(), PublishError> {
         let mut players: Vec<String> = Vec::new();
         for e in entries {
@@ -295,12 +298,17 @@ impl Outbox {
         }
         players.sort();
         players.dedup();
-        let ratings = self.app.store.ratings_of(&players).await?;
-        if ratings.is_empty() {
-            return Ok(());
+        let mut redis = self.app.redis.clone();
+        let exists: bool = redis.exists(keys::RATING_BOARD).await?;
+        let ratings = if exists {
+            self.app.store.ratings_of(&players).await?
+        } else {
+            self.app.store.all_ratings().await?
+        };
+        for chunk in ratings.chunks(PUBLISH_CHUNK) {
+            let members: Vec<(i64, &str)> = chunk.iter().map(|(p, r)| (*r, p.as_str())).collect();
+            let _: i64 = redis.zadd_multiple(keys::RATING_BOARD, &members).await?;
         }
-        let members: Vec<(i64, &str)> = ratings.iter().map(|(p, r)| (*r, p.as_str())).collect();
-        let _: i64 = self.app.redis.clone().zadd_multiple(keys::RATING_BOARD, &members).await?;
         Ok(())
     }
 

@@ -132,6 +132,17 @@ impl Store {
         Ok(out)
     }
 
+    /// Every rated player's rating (to put the Redis leaderboard back after Redis lost
+    /// it).
+    pub async fn all_ratings(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT player, rating FROM ratings ORDER BY player")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("player")?, r.try_get("rating")?)))
+            .collect()
+    }
+
     /// Player `id`'s `limit` newest rating changes, newest first.
     pub async fn rating_history(
         &self,
