@@ -70,7 +70,7 @@ enum BattleAnswer {
     /// Ended, from the records: standings and submissions (sources for their authors).
     Records(Box<RecordView>),
     /// Live from Redis (or what the records have of a battle that never ended).
-    Live(Battle),
+    Live(Box<Battle>),
 }
 
 /// `GET /api/battles/{id}`: a battle the records have ended is served from them (its
@@ -96,7 +96,7 @@ async fn get_battle(
         return Ok(Json(BattleAnswer::Records(Box::new(view))));
     }
     let battle = store::get(&b, &id).await.inspect_err(log_store_error)?;
-    Ok(Json(BattleAnswer::Live(battle)))
+    Ok(Json(BattleAnswer::Live(Box::new(battle))))
 }
 
 /// `?limit=N` of the leaderboard.
