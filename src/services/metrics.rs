@@ -13,7 +13,9 @@ use std::sync::{Arc, RwLock};
 use metrics::{
     Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString,
 };
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 use crate::base::error::ErrorCode;
 
@@ -72,6 +74,13 @@ pub const DISCONNECT_REASONS: [&str; 8] = [
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Histograms named `*_wait_seconds` time people waiting (a matchmaking queue), seconds to
+/// minutes, where the latency buckets would put nearly everything in `+Inf`.
+const WAIT_SUFFIX: &str = "_wait_seconds";
+const WAIT_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
 /// Error codes counted before any error happened, so `arena_event_errors_total{code}`
@@ -202,8 +211,11 @@ impl Metrics {
     pub fn new() -> Self {
         let recorder: PrometheusRecorder = PrometheusBuilder::new()
             .set_buckets(LATENCY_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Suffix(WAIT_SUFFIX.into()), WAIT_BUCKETS)
+            })
             .map(|b| b.build_recorder())
-            // Only fails on an empty bucket list, which LATENCY_BUCKETS is not.
+            // Only fails on an empty bucket list, which neither list is.
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
         let r = &recorder;
         let counter =

@@ -24,6 +24,7 @@ mod intake;
 mod judge;
 mod locks;
 mod logs;
+mod matchmaking;
 mod metrics;
 mod problems;
 mod records;

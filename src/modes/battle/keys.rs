@@ -20,6 +20,8 @@
 //! | `arena:{battles}:deadlines` | zset | running battles by the end of their clock (ms); paused ones leave it until resumed |
 //! | `arena:{battles}:judging` | zset | `<battle id>/<submission id>` still being judged, by when an instance last took it (recovery of an instance that died mid-judging) |
 //! | `arena:{ratings}:board` | zset | player -> Elo rating (a copy of SQL's `ratings`, ZADDed by the outbox consumer), for `GET /api/leaderboard/rating` |
+//! | `arena:{mm}:queue:<difficulty>` | zset, PX | matchmaking queue (`easy`, `medium`, `hard`, `any`): player -> enqueue ms (Redis clock) |
+//! | `arena:{mm}:queued:<player>` | string, PX | `<difficulty>:<enqueue ms>`: the player's one queue entry; its TTL is the entry's liveness |
 //!
 //! Changing `BATTLE_OUTBOX_PARTITIONS` moves every pairing's keys: live battles are then
 //! found only in SQL and their pairings could start a second one. Every instance must use
@@ -79,6 +81,14 @@ pub fn outbox(p: u32) -> String {
 pub fn outbox_dead(p: u32) -> String {
     format!("arena:{{b{p}}}:outbox:dead")
 }
+
+/// The matchmaking queue of `difficulty` (`easy|medium|hard|any`).
+pub fn mm_queue(difficulty: &str) -> String {
+    format!("arena:{{mm}}:queue:{difficulty}")
+}
+
+/// Prefix of every `arena:{mm}:queued:<player>` key (`matchmake.lua` builds a partner's).
+pub const MM_QUEUED_PREFIX: &str = "arena:{mm}:queued:";
 
 #[cfg(test)]
 mod tests {

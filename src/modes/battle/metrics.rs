@@ -23,6 +23,7 @@ pub const BATTLES_ENDED_TOTAL: &str = "arena_battles_ended_total";
 
 /// Verdict labels of `arena_battle_submissions_total` (a closed set).
 const VERDICTS: [&str; 8] = ["AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "IE"];
+pub const MATCHMAKING_WAIT_SECONDS: &str = "arena_matchmaking_wait_seconds";
 
 #[derive(Clone)]
 pub struct BattleMetrics {
@@ -40,6 +41,7 @@ pub struct BattleMetrics {
     pub submit_to_first_update: Histogram,
     pub paused: Gauge,
     pub coding_ended: Counter,
+    pub matchmaking_wait: Histogram,
 }
 
 impl BattleMetrics {
@@ -58,6 +60,7 @@ impl BattleMetrics {
         m.describe(SUBMIT_TO_FIRST_UPDATE_SECONDS, "Seconds from a battle submit to its first per-test verdict.");
         m.describe(PAUSED_BATTLES, "Battles paused because the judge is unavailable, as this instance last counted them (the same on every instance: take the max).");
         m.describe(BATTLES_ENDED_TOTAL, "Battle ends this instance announced (a win, time, forfeit or an end by a player).");
+        m.describe(MATCHMAKING_WAIT_SECONDS, "Seconds a player waited from queue_battle to being paired (0 for the caller whose call made the pair).");
         Self {
             submissions: VERDICTS
                 .iter()
@@ -76,6 +79,7 @@ impl BattleMetrics {
             outbox_dead_letters: m.counter(OUTBOX_DEAD_LETTERS_TOTAL),
             outbox_lag: m.histogram(OUTBOX_LAG_SECONDS),
             outbox_backlog: m.gauge(OUTBOX_BACKLOG),
+            matchmaking_wait: m.histogram(MATCHMAKING_WAIT_SECONDS),
         }
     }
 }

@@ -19,6 +19,7 @@ mod events;
 mod http;
 mod judging;
 mod keys;
+mod matchmaking;
 mod metrics;
 mod mode;
 mod outbox;

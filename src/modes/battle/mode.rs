@@ -1,5 +1,5 @@
 //! The battle mode as the edge sees it: built once per instance, it puts every socket in
-//! its player's room, registers `start_battle` / `end_battle`, serves `/api/battles` and
+//! its player's room, registers `start_battle` / `end_battle` and matchmaking's `queue_battle` / `leave_queue`, serves `/api/battles` and
 //! refreshes `arena_active_battles` before a scrape; its task is the outbox consumer.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use super::outbox::Outbox;
 use super::rooms::player_room;
 use super::settings::Settings;
 use super::state::Battles;
-use super::{admin, clock, events, http, presence, store};
+use super::{admin, clock, events, http, matchmaking, presence, store};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::problems::Bank;
 use crate::services::realtime::events::Event;
@@ -35,6 +35,8 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         submit: Event::new(m, "submit"),
         forfeit: Event::new(m, "forfeit"),
         state: Event::new(m, "battle_state"),
+        queue: Event::new(m, "queue_battle"),
+        leave_queue: Event::new(m, "leave_queue"),
     }))
 }
 
@@ -52,6 +54,8 @@ impl Mode for Battles {
         self.submit.on(s, self, events::submit);
         self.forfeit.on(s, self, events::forfeit);
         self.state.on(s, self, events::battle_state);
+        self.queue.on(s, self, matchmaking::queue_battle);
+        self.leave_queue.on(s, self, matchmaking::leave_queue);
         let (mut conn, instance) = (self.ctx.app.redis.clone(), self.ctx.app.instance_id.clone());
         tokio::spawn(async move {
             if let Err(e) = presence::connected(&mut conn, &instance, &player).await {

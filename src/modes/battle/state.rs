@@ -21,4 +21,6 @@ pub struct Battles {
     pub(super) submit: Event,
     pub(super) forfeit: Event,
     pub(super) state: Event,
+    pub(super) queue: Event,
+    pub(super) leave_queue: Event,
 }
