@@ -2,8 +2,9 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|connections|handshakes|claims|battles|flood|outbox|ticks|all]
-# (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it.)
+#   scripts/bench.sh [fanout|fanout-max|connections|handshakes|claims|battles|flood|outbox|coding|ticks|all]
+# (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
+# coding needs a host where `arena judge --check` passes.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh demo
@@ -126,6 +127,24 @@ if [[ $what == all || $what == outbox ]]; then
     run "outbox-postgres" outbox --battles 1000 --redis-url "$(demo_redis)"; demo_down
   done
   pg_down; trap - EXIT
+fi
+if [[ $what == all || $what == coding ]]; then
+  # Coding battles: the demo plus one judge on the demo's Redis, whose /metrics the bench
+  # reads (queue depth, time per job).
+  JPORT=$((PORT + 50))
+  for i in 1 2 3; do
+    demo_up
+    REDIS_URL="$(demo_redis)" RUST_LOG=warn "$BIN" judge --port "$JPORT" >/tmp/arena-bench-judge.log 2>&1 &
+    JUDGE=$!
+    for _ in $(seq 100); do
+      curl -sf "http://127.0.0.1:$JPORT/metrics" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    run "coding" coding --battles 50 --instances 2 --submit-every 3s --duration 60s \
+      --judge-url "http://127.0.0.1:$JPORT"
+    kill -TERM "$JUDGE" 2>/dev/null || true; wait "$JUDGE" 2>/dev/null || true
+    demo_down
+  done
 fi
 if [[ $what == ticks ]]; then
   demo_up; run "ticks-600" ticks --seconds 600; demo_down

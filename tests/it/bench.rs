@@ -238,3 +238,57 @@ async fn connections_scenario_signs_tokens_for_a_token_mode_server() {
         .unwrap_err();
     assert!(err.to_string().contains("unauthorized"), "{err}");
 }
+
+fn coding(
+    urls: &str,
+    pairing: arena::tools::bench::coding::Pairing,
+) -> arena::tools::bench::BenchArgs {
+    arena::tools::bench::BenchArgs {
+        scenario: arena::tools::bench::Scenario::Coding(arena::tools::bench::coding::CodingArgs {
+            common: common(urls),
+            battles: 3,
+            instances: Some(2),
+            submit_every: std::time::Duration::from_millis(300),
+            duration: std::time::Duration::from_secs(2),
+            correct_percent: 50,
+            pairing,
+            judge_url: None,
+        }),
+    }
+}
+
+/// The coding scenario's pairing and submitting loop against two instances (no judge
+/// here: what becomes of the submissions is the judge's tests' business). Both ways of
+/// pairing give every pair a battle, and every submit is either taken or refused with a
+/// code, none lost.
+#[tokio::test]
+async fn coding_scenario_pairs_every_player_and_accounts_for_every_submit() {
+    use arena::tools::bench::coding::Pairing;
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let urls = format!("{},{}", arena[0].url, arena[1].url);
+    for pairing in [Pairing::Start, Pairing::Queue] {
+        let outcome = arena::tools::bench::run(coding(&urls, pairing))
+            .await
+            .unwrap();
+        let r = &outcome.report;
+        assert_eq!(r["battles_started"], 3, "{pairing:?}: {r}");
+        assert_eq!(r["players"], 6, "{r}");
+        let refused: u64 = r["refused"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        let tried = r["submitted"].as_u64().unwrap() + refused + r["ack_errors"].as_u64().unwrap();
+        assert!(tried >= 6, "every player submitted within 2 s: {r}");
+        assert_eq!(r["ack_errors"], 0, "every submit was answered: {r}");
+    }
+    // More instances than URLs is refused before anything connects.
+    let mut args = coding(&arena[0].url, Pairing::Start);
+    if let arena::tools::bench::Scenario::Coding(a) = &mut args.scenario {
+        a.instances = Some(2);
+    }
+    let err = arena::tools::bench::run(args).await.unwrap_err();
+    assert!(err.to_string().contains("--instances 2"), "{err}");
+}

@@ -3,12 +3,14 @@
 //! Scenarios: `fanout` (room broadcast latency and loss across instances), `connections`
 //! (server memory per idle client), `ticks` (exactly one tick per interval), `battles`
 //! (contended battle starts), `claims` (treasure-hunt claims), `flood` (hostile clients
-//! against a quiet one), `outbox` (battle events to the SQL records). Every run is
+//! against a quiet one), `outbox` (battle events to the SQL records), `coding` (coding
+//! battles: submissions through the judge and back). Every run is
 //! bounded in count and time, targets loopback unless `--allow-remote`, shows a progress
 //! bar, and prints a table or one JSON line (`--json`); `--plot` writes an SVG.
 
 pub mod battles;
 pub mod claims;
+pub mod coding;
 mod common;
 pub mod connections;
 pub mod fanout;
@@ -43,6 +45,9 @@ pub enum Scenario {
     Flood(flood::FloodArgs),
     /// Battle events to the SQL records: events/s and lag (Lua step to SQL commit).
     Outbox(outbox::OutboxArgs),
+    /// Coding battles: players submit solutions; submit to first update / result, the
+    /// judge's queue, what saturates first.
+    Coding(coding::CodingArgs),
 }
 
 /// `arena bench <scenario>`.
@@ -65,6 +70,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
         Scenario::Claims(a) => secs(a.duration + 120),
         Scenario::Flood(a) => a.limit(),
         Scenario::Outbox(_) => secs(900),
+        Scenario::Coding(a) => a.limit(),
     };
     let fut = async move {
         match args.scenario {
@@ -75,6 +81,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
             Scenario::Claims(a) => claims::run(a).await,
             Scenario::Flood(a) => flood::run(a).await,
             Scenario::Outbox(a) => outbox::run(a).await,
+            Scenario::Coding(a) => coding::run(a).await,
         }
     };
     tokio::time::timeout(limit, fut)
