@@ -250,5 +250,11 @@ export interface ClientToServerEvents {
   submit: (req: SubmitReq, ack: (res: Ack<{ submissionId: string; duplicate: boolean }>) => void) => void;
   forfeit: (req: { battleId: string }, ack: (res: Ack<{ battleId: string }>) => void) => void;
   battle_state: (req: { battleId: string }, ack: (res: Ack<BattleView>) => void) => void;
+  /** Queue for a 1v1, or be paired at once (`queued: false`; both players get `battle_started`). */
+  queue_battle: (
+    req: { difficulty: "easy" | "medium" | "hard" | "any" },
+    ack: (res: Ack<{ queued: true } | { queued: false; battleId: string }>) => void,
+  ) => void;
+  leave_queue: (req: Record<string, never>, ack: (res: Ack<{ left: boolean }>) => void) => void;
   claim: (req: ClaimReq, ack: (res: Ack<{ value: number }>) => void) => void;
 }
