@@ -198,3 +198,34 @@ async fn bad_queue_requests_are_refused() {
     }
     assert!(mm_keys(&redis.url()).await.is_empty(), "nothing queued");
 }
+
+#[tokio::test]
+async fn an_expired_entry_is_never_paired_and_is_dropped() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 1).await;
+    let mut conn = ::redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // A player whose entry's TTL ran out: still in the queue's zset, no `queued` key. And
+    // one whose `queued` key names another queue (moved, with a stale entry left behind).
+    let _: () = conn
+        .zadd("arena:{mm}:queue:easy", "ghost", 1)
+        .await
+        .unwrap();
+    let _: () = conn
+        .zadd("arena:{mm}:queue:easy", "mover", 2)
+        .await
+        .unwrap();
+    let _: () = conn.set("arena:{mm}:queued:mover", "hard:2").await.unwrap();
+    let carol = arena[0].client("carol").await;
+    let a = queue(&carol, "easy").await;
+    assert_eq!(a["queued"], json!(true), "carol met a stale entry: {a}");
+    let easy: Vec<String> = conn.zrange("arena:{mm}:queue:easy", 0, -1).await.unwrap();
+    assert_eq!(
+        easy,
+        vec!["carol".to_string()],
+        "the stale heads were dropped"
+    );
+}
