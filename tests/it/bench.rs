@@ -265,7 +265,9 @@ fn coding(
 async fn coding_scenario_pairs_every_player_and_accounts_for_every_submit() {
     use arena::tools::bench::coding::Pairing;
     let redis = redis();
-    let arena = Arena::spawn(&redis.url(), 2).await;
+    // No countdown: players may submit at once.
+    let arena =
+        Arena::spawn_with(&redis.url(), 2, |c| c.modes.battle.battle_countdown_ms = 0).await;
     let urls = format!("{},{}", arena[0].url, arena[1].url);
     for pairing in [Pairing::Start, Pairing::Queue] {
         let outcome = arena::tools::bench::run(coding(&urls, pairing))
