@@ -129,21 +129,11 @@ if [[ $what == all || $what == outbox ]]; then
   pg_down; trap - EXIT
 fi
 if [[ $what == all || $what == coding ]]; then
-  # Coding battles: the demo plus one judge on the demo's Redis, whose /metrics the bench
-  # reads (queue depth, time per job).
-  JPORT=$((PORT + 50))
+  # Coding battles, judged by the demo's own judge (it starts one when `arena judge
+  # --check` passes on this host).
   for i in 1 2 3; do
-    demo_up
-    REDIS_URL="$(demo_redis)" RUST_LOG=warn "$BIN" judge --port "$JPORT" >/tmp/arena-bench-judge.log 2>&1 &
-    JUDGE=$!
-    for _ in $(seq 100); do
-      curl -sf "http://127.0.0.1:$JPORT/metrics" >/dev/null 2>&1 && break
-      sleep 0.1
-    done
-    run "coding" coding --battles 50 --instances 2 --submit-every 3s --duration 60s \
-      --judge-url "http://127.0.0.1:$JPORT"
-    kill -TERM "$JUDGE" 2>/dev/null || true; wait "$JUDGE" 2>/dev/null || true
-    demo_down
+    demo_up; sleep 10 # the judge's host check
+    run "coding" coding --battles 50 --instances 2 --submit-every 3s --duration 60s; demo_down
   done
 fi
 if [[ $what == ticks ]]; then

@@ -10,8 +10,9 @@
 //! servers' CPU (`/status`), the host's CPU (`/proc/stat`; the bench is loopback-only, so
 //! the judge, its sandboxes and Redis run here too) and the bench's own; with `--judge-url`
 //! also the judge's queue depth (sampled every 500 ms) and its time per job, from which the
-//! mean queue wait is estimated. The report names what saturated first: the judge (jobs
-//! waiting for a free worker), the host's CPU, or nothing at this load.
+//! mean queue wait is estimated. The report names what saturated first: the judge (its
+//! breaker opened, so the servers refused submits `judge_unavailable`; or jobs waited
+//! for a free worker), the host's CPU, or nothing at this load.
 //!
 //! An event that arrives while its player's client waits for an ack is timed when the ack
 //! is in (a client reads its events one at a time): the error is at most one ack's
@@ -554,7 +555,14 @@ pub async fn run(args: CodingArgs) -> Result<Outcome, BenchError> {
     depths.sort_by(f64::total_cmp);
     let depth_p50 = depths.get(depths.len() / 2).copied();
     let depth_max = depths.last().copied();
+    let breaker = t.refused.get("judge_unavailable").copied().unwrap_or(0);
+    let internal = t.verdicts.get("IE").copied().unwrap_or(0);
     let saturation = match (depth_p50, host) {
+        // The servers refuse submits while the judge breaker is open (the queue wait went
+        // over its bound, or jobs timed out): the judge is what gave way.
+        _ if breaker > 0 => format!(
+            "the judge: its breaker opened ({breaker} submits refused judge_unavailable, {internal} judged IE), battles paused"
+        ),
         (Some(d), _) if d >= 1.0 => format!(
             "the judge: jobs waited for a free worker in most samples (queue depth median {d:.0}, max {:.0})",
             depth_max.unwrap_or(d)
