@@ -10,6 +10,7 @@ use arena::modes::battle::standing::{Judged, icpc};
 use arena::tools::client::Client;
 use serde_json::{Value, json};
 
+use crate::harness::records::{Backend, TestDb};
 use crate::harness::{Arena, ack, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -42,9 +43,18 @@ fn spawn_judge(url: &str, id: &str) -> tokio::process::Child {
 
 /// Two instances with a short countdown, and a judge with a fresh heartbeat.
 async fn fleet(url: &str) -> (Arena, tokio::process::Child) {
+    fleet_on(url, None).await
+}
+
+/// [`fleet`], both instances keeping their records in `db`.
+async fn fleet_on(url: &str, db: Option<&TestDb>) -> (Arena, tokio::process::Child) {
+    let store = db.map(|d| d.settings());
     let arena = Arena::spawn_with(url, 2, |c| {
         c.modes.battle.battle_countdown_ms = 300;
         c.modes.battle.battle_disconnect_grace_ms = 5_000;
+        if let Some(s) = &store {
+            c.services.store = s.clone();
+        }
     })
     .await;
     let judge = spawn_judge(url, "judge-1");
@@ -135,7 +145,8 @@ async fn state(c: &Client, battle: &str) -> Value {
 async fn coding_1v1_across_instances_the_right_solution_wins_and_verdicts_stream() {
     let _t = turn().await;
     let redis = redis();
-    let (arena, _judge) = fleet(&redis.url()).await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (arena, _judge) = fleet_on(&redis.url(), Some(&db)).await;
     let mut alice = arena[0].client("alice").await;
     let mut bob = arena[1].client("bob").await;
     let id = start(&alice, &["alice", "bob"], json!({})).await;
@@ -185,8 +196,10 @@ async fn coding_1v1_across_instances_the_right_solution_wins_and_verdicts_stream
     let r = result_of(&mut bob, &right).await;
     assert_eq!(r["verdict"], "AC", "{r}");
     assert_eq!(r["passed"], r["of"]);
+    let mut final_standings = Value::Null;
     for c in [&mut alice, &mut bob] {
         let ended = c.next_event("battle_ended", WAIT).await.unwrap();
+        final_standings = ended["standings"].clone();
         assert_eq!(ended["winner"], "alice", "{ended}");
         assert_eq!(ended["reason"], "solved");
         let s = &ended["standings"];
@@ -206,6 +219,55 @@ async fn coding_1v1_across_instances_the_right_solution_wins_and_verdicts_stream
     // Submitting after the end is refused.
     let late = submit(&bob, &id, "python", RIGHT, None).await;
     assert_eq!(late["ok"], false);
+
+    // The stored record agrees: both submissions with their verdicts, the standings,
+    // the winner, and the ratings moved (Elo, K = 32: 1216 / 1184).
+    db.wait_count(
+        &format!("SELECT COUNT(*) FROM submissions WHERE battle_id = '{id}'"),
+        2,
+    )
+    .await;
+    db.wait_count(
+        &format!("SELECT COUNT(*) FROM battle_standings WHERE battle_id = '{id}'"),
+        2,
+    )
+    .await;
+    let stored = arena[1].get_json(&format!("/api/battles/{id}")).await;
+    assert_eq!(stored["winner"], "alice", "{stored}");
+    assert_eq!(stored["state"], "ended");
+    for (s, f) in stored["standings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(final_standings.as_array().unwrap())
+    {
+        for k in ["player", "rank", "solved", "penaltyMs", "attempts"] {
+            assert_eq!(s[k], f[k], "{k}: stored {s} vs live {f}");
+        }
+    }
+    let subs = stored["submissions"].as_array().unwrap();
+    let verdicts: Vec<(&str, &str)> = subs
+        .iter()
+        .map(|s| {
+            (
+                s["player"].as_str().unwrap(),
+                s["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        verdicts.contains(&("bob", "WA")) && verdicts.contains(&("alice", "AC")),
+        "{verdicts:?}"
+    );
+    assert!(
+        subs.iter().all(|s| s.get("source").is_none()),
+        "no source without a token"
+    );
+    let alice_rating = arena[0].get_json("/api/players/alice").await;
+    assert_eq!(alice_rating["rating"], 1216, "{alice_rating}");
+    let board = arena[0].get_json("/api/leaderboard/rating?limit=2").await;
+    assert_eq!(board["entries"][0]["player"], "alice", "{board}");
+    assert_eq!(board["entries"][0]["rank"], 1);
 }
 
 #[tokio::test]

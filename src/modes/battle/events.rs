@@ -126,21 +126,9 @@ pub async fn battle_state(
     req: Result<BattleIdReq, AckError>,
 ) -> Result<BattleView, AckError> {
     let req = req.map_err(|e| AckError::bad_request(format!("expected {{battleId}}: {}", e.message)))?;
-    let state = current(&b, &req.battle_id).await?;
+    let state = view::current(&b, &req.battle_id).await?;
     s.join(room(&req.battle_id));
     Ok(state)
-}
-
-/// The battle's view: live from Redis, or from the records once it is gone from there.
-pub async fn current(b: &Battles, id: &str) -> Result<BattleView, BattleError> {
-    let battle = store::get(b, id).await?;
-    let mut conn = b.ctx.app.redis.clone();
-    let subs = match store::keys_of(id, b.settings.battle_outbox_partitions) {
-        Ok(keys) => submission::all(&mut conn, &keys).await?,
-        Err(_) => Vec::new(),
-    };
-    let now = redis_now(&mut conn).await?;
-    Ok(view::build(b, battle, subs, now))
 }
 
 /// `submit {battleId, language, source, key?}`: ack `{ok, submissionId, duplicate}` at

@@ -15,6 +15,7 @@ use super::rating_board::{self, Entry};
 use super::record_view::{self, RecordView};
 use super::state::Battles;
 use super::store::{self, Battle};
+use super::view::BattleView;
 use crate::base::error::{AckError, ApiError};
 use crate::base::ids::PlayerId;
 use crate::services::auth::guard;
@@ -69,8 +70,9 @@ async fn start_battle(
 enum BattleAnswer {
     /// Ended, from the records: standings and submissions (sources for their authors).
     Records(Box<RecordView>),
-    /// Live from Redis (or what the records have of a battle that never ended).
-    Live(Box<Battle>),
+    /// Live from Redis (the clock, standings and every submission's verdicts, no
+    /// source), or what the records have of a battle that never ended.
+    Live(Box<BattleView>),
 }
 
 /// `GET /api/battles/{id}`: a battle the records have ended is served from them (its
@@ -95,8 +97,10 @@ async fn get_battle(
     if let Some(view) = ended {
         return Ok(Json(BattleAnswer::Records(Box::new(view))));
     }
-    let battle = store::get(&b, &id).await.inspect_err(log_store_error)?;
-    Ok(Json(BattleAnswer::Live(Box::new(battle))))
+    let view = super::view::current(&b, &id)
+        .await
+        .inspect_err(log_store_error)?;
+    Ok(Json(BattleAnswer::Live(Box::new(view.for_http()))))
 }
 
 /// `?limit=N` of the leaderboard.

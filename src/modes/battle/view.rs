@@ -5,9 +5,10 @@
 use serde::Serialize;
 
 use super::standing::Standing;
+use super::error::BattleError;
 use super::state::Battles;
-use super::store::Battle;
-use super::submission::{SubmissionRecord, TestVerdict};
+use super::store::{self, Battle, redis_now};
+use super::submission::{self, SubmissionRecord, TestVerdict};
 use crate::services::problems::PublicProblem;
 
 /// A submission without its source.
@@ -52,8 +53,11 @@ impl From<&SubmissionRecord> for SubmissionView {
 pub struct BattleView {
     pub battle_id: String,
     pub players: Vec<String>,
-    /// `countdown`, `running`, `paused` or `ended`.
+    /// `battle_state`: the clock's phase (`countdown`, `running`, `paused`, `ended`).
+    /// `GET /api/battles/{id}`: `active` or `ended`, like every battle record there.
     pub state: &'static str,
+    /// The clock's phase in both.
+    pub phase: &'static str,
     pub problem: Option<PublicProblem>,
     pub starts_at: u64,
     pub ends_at: u64,
@@ -71,6 +75,26 @@ pub struct BattleView {
     pub server_now: u64,
     pub created_at: u64,
     pub ended_at: Option<u64>,
+}
+
+impl BattleView {
+    /// As the HTTP API answers it: `state` is the record's (`active` / `ended`).
+    pub fn for_http(mut self) -> Self {
+        self.state = if self.phase == "ended" { "ended" } else { "active" };
+        self
+    }
+}
+
+/// The battle's view: live from Redis, or from the records once it is gone from there.
+pub async fn current(b: &Battles, id: &str) -> Result<BattleView, BattleError> {
+    let battle = store::get(b, id).await?;
+    let mut conn = b.ctx.app.redis.clone();
+    let subs = match store::keys_of(id, b.settings.battle_outbox_partitions) {
+        Ok(keys) => submission::all(&mut conn, &keys).await?,
+        Err(_) => Vec::new(),
+    };
+    let now = redis_now(&mut conn).await?;
+    Ok(build(b, battle, subs, now))
 }
 
 /// Where a battle's clock stands at `now` (Redis clock ms).
@@ -110,6 +134,7 @@ pub fn build(b: &Battles, battle: Battle, mut subs: Vec<SubmissionRecord>, now: 
     BattleView {
         problem: b.bank.get(&battle.problem_id).map(|p| p.public()),
         state,
+        phase: state,
         remaining_ms,
         standings,
         submissions: subs.iter().map(SubmissionView::from).collect(),

@@ -208,6 +208,10 @@ async fn judge_breaker_peek_opens_without_judges_and_closes_when_one_is_back() {
     })
     .await;
 
+    // A peek before the worker's first heartbeat may have opened it already (then the
+    // cool-down closed it): count from here.
+    opened.store(0, Ordering::SeqCst);
+
     // The judge stops: peek says open (and says so once, as a transition).
     stop.cancel();
     run.await.unwrap();
