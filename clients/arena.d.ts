@@ -195,6 +195,7 @@ export interface BattleView {
   serverNow: number;
   createdAt: number;
   endedAt: number | null;
+  createdBy: string;
 }
 
 export interface HuntMap {

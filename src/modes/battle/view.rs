@@ -75,6 +75,8 @@ pub struct BattleView {
     pub server_now: u64,
     pub created_at: u64,
     pub ended_at: Option<u64>,
+    /// The instance whose handler created it.
+    pub created_by: String,
 }
 
 impl BattleView {
@@ -151,6 +153,7 @@ pub fn build(b: &Battles, battle: Battle, mut subs: Vec<SubmissionRecord>, now: 
         forfeited: battle.forfeited,
         created_at: battle.created_at,
         ended_at: battle.ended_at,
+        created_by: battle.created_by,
     }
 }
 
