@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::payload::{BattleStarted, Leaderboard, Paused, Resumed, SubmissionResult, SubmissionUpdate};
 use super::rooms::{player_room, room};
 use super::state::Battles;
-use super::store::{Battle, Started};
+use super::store::{Battle, Ended, Started};
 use super::submission::SubmissionRecord;
 use crate::services::realtime::{Socket, player_of};
 
@@ -86,6 +86,19 @@ pub async fn leaderboard(b: &Battles, battle: &Battle) {
 pub async fn ended(b: &Battles, battle: &Battle) {
     b.metrics.coding_ended.increment(1);
     to_room(b, &battle.battle_id, "battle_ended", battle).await;
+}
+
+/// What an ending changed: an end (standings, then `battle_ended`), or a group playing
+/// on without the player who left (standings). A not-due ending changed nothing.
+pub async fn ending(b: &Battles, ended: &Ended) {
+    match ended {
+        Ended::Over(battle) => {
+            leaderboard(b, battle).await;
+            self::ended(b, battle).await;
+        }
+        Ended::PlaysOn(battle) => leaderboard(b, battle).await,
+        Ended::NotDue(_) => {}
+    }
 }
 
 pub async fn paused(b: &Battles, battle_id: &str, reason: &str, remaining_ms: u64) {

@@ -14,7 +14,7 @@ use super::broadcast;
 use super::deadline;
 use super::judging;
 use super::state::Battles;
-use super::store::{self, Battle, Ended, Ending, redis_now};
+use super::store::{self, Ended, Ending, redis_now};
 use super::submission;
 use crate::services::judge::breaker::State;
 
@@ -42,14 +42,10 @@ pub async fn deadlines(b: Battles, shutdown: CancellationToken) {
         let Ok(due) = deadline::due(&mut conn, now, BATCH).await else { continue };
         for id in due {
             match store::end(&b, &id, Ending::Time).await {
-                Ok(Ended::Over(battle)) => {
-                    broadcast::leaderboard(&b, &battle).await;
-                    broadcast::ended(&b, &battle).await;
-                }
                 Ok(Ended::NotDue(at)) => {
                     let _ = deadline::reschedule(&mut conn, &id, at).await;
                 }
-                Ok(Ended::PlaysOn(_)) => {}
+                Ok(ended) => broadcast::ending(&b, &ended).await,
                 // Gone or already over: drop the entry.
                 Err(super::error::BattleError::NotFound(_)) => {
                     deadline::forget(&mut conn, &id).await;
@@ -107,12 +103,9 @@ async fn apply(b: &Battles, down: bool) -> Result<usize, redis::RedisError> {
                 _ => {}
             }
         } else if let store::Pause::Resumed(raw) = store::resume(&mut conn, &keys).await? {
-            let battle: Battle = match serde_json::from_str(&raw) {
-                Ok(x) => x,
-                Err(e) => {
-                    b.ctx.app.metrics.corrupt("battle_record", &e);
-                    continue;
-                }
+            // A corrupt record is counted (and logged) by the parse; skip it.
+            let Ok(battle) = store::parse_record(b, &raw) else {
+                continue;
             };
             deadline::reschedule(&mut conn, &id, Some(battle.ends_at)).await?;
             let now = redis_now(&mut conn).await?;

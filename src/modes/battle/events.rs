@@ -72,7 +72,7 @@ pub async fn end_battle(
     let how = Ending::Ended {
         winner: req.winner.as_deref(),
     };
-    announce_end(&b, &req.battle_id, store::end(&b, &req.battle_id, how).await?).await?;
+    announce_end(&b, store::end(&b, &req.battle_id, how).await?).await?;
     Ok(BattleIdAck {
         battle_id: req.battle_id,
     })
@@ -93,28 +93,21 @@ pub async fn forfeit(
         player: me.as_str(),
         disconnect: false,
     };
-    announce_end(&b, &req.battle_id, store::end(&b, &req.battle_id, how).await?).await?;
+    announce_end(&b, store::end(&b, &req.battle_id, how).await?).await?;
     Ok(BattleIdAck {
         battle_id: req.battle_id,
     })
 }
 
-async fn announce_end(b: &Battles, id: &str, ended: Ended) -> Result<(), AckError> {
-    match ended {
-        Ended::Over(battle) => {
-            let mut conn = b.ctx.app.redis.clone();
-            deadline::forget(&mut conn, id).await;
-            broadcast::leaderboard(b, &battle).await;
-            broadcast::ended(b, &battle).await;
-            Ok(())
-        }
-        Ended::PlaysOn(battle) => {
-            broadcast::leaderboard(b, &battle).await;
-            Ok(())
-        }
-        // Only a `time` ending can be not due; events never ask for one.
-        Ended::NotDue(_) => Err(AckError::bad_request("the battle is not over")),
+/// Tell the room what a player's ending changed (`store::end` already took an ended
+/// battle out of the deadline index).
+async fn announce_end(b: &Battles, ended: Ended) -> Result<(), AckError> {
+    // Only a `time` ending can be not due; events never ask for one.
+    if let Ended::NotDue(_) = ended {
+        return Err(AckError::bad_request("the battle is not over"));
     }
+    broadcast::ending(b, &ended).await;
+    Ok(())
 }
 
 /// `battle_state {battleId}`: ack the whole battle (clock, problem, standings, every

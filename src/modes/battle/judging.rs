@@ -17,7 +17,7 @@ use super::deadline;
 use super::payload::SubmissionUpdate;
 use super::problem;
 use super::state::Battles;
-use super::store::{self, Battle};
+use super::store::{self, Ended};
 use super::submission::{self, Finalized, Outcome, SubmissionRecord, TestVerdict};
 use crate::services::judge::guarded::GuardError;
 use crate::services::judge::progress::Progress;
@@ -168,30 +168,19 @@ async fn record(b: &Battles, sub: &SubmissionRecord, outcome: &Outcome) {
     match done {
         Finalized::Scored(s, record) => {
             broadcast::result(b, &s).await;
-            if let Some(battle) = parse(b, &record) {
+            if let Ok(battle) = store::parse_record(b, &record) {
                 broadcast::leaderboard(b, &battle).await;
             }
         }
         Finalized::Ended(s, record) => {
             broadcast::result(b, &s).await;
             deadline::forget(&mut conn, &sub.battle_id).await;
-            if let Some(battle) = parse(b, &record) {
-                broadcast::leaderboard(b, &battle).await;
-                broadcast::ended(b, &battle).await;
+            if let Ok(battle) = store::parse_record(b, &record) {
+                broadcast::ending(b, &Ended::Over(battle)).await;
             }
         }
         Finalized::Judged(s) => broadcast::result(b, &s).await,
         Finalized::Already | Finalized::NotFound => {}
     }
     deadline::judged(&mut conn, &sub.battle_id, &sub.submission_id).await;
-}
-
-fn parse(b: &Battles, raw: &str) -> Option<Battle> {
-    match serde_json::from_str(raw) {
-        Ok(battle) => Some(battle),
-        Err(e) => {
-            b.ctx.app.metrics.corrupt("battle_record", &e);
-            None
-        }
-    }
 }

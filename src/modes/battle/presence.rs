@@ -14,10 +14,9 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::RedisError;
 
-use super::deadline;
 use super::broadcast;
 use super::state::Battles;
-use super::store::{self, Ended, Ending};
+use super::store::{self, Ending};
 use crate::services::realtime::{Socket, player_of};
 
 const PRESENCE_TTL_S: i64 = 24 * 3600;
@@ -81,15 +80,9 @@ pub fn left(b: &Battles, s: &Socket) {
                 player: &player,
                 disconnect: true,
             };
-            match store::end(&b, &id, how).await {
-                Ok(Ended::Over(battle)) => {
-                    deadline::forget(&mut conn, &id).await;
-                    broadcast::leaderboard(&b, &battle).await;
-                    broadcast::ended(&b, &battle).await;
-                }
-                Ok(Ended::PlaysOn(battle)) => broadcast::leaderboard(&b, &battle).await,
-                // Already over, or not a player's battle (a spectator): nothing to do.
-                Ok(Ended::NotDue(_)) | Err(_) => {}
+            // An error: already over, or not a player's battle (a spectator).
+            if let Ok(ended) = store::end(&b, &id, how).await {
+                broadcast::ending(&b, &ended).await;
             }
         }
     });

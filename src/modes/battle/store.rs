@@ -283,7 +283,7 @@ pub async fn get(b: &Battles, id: &str) -> Result<Battle, BattleError> {
 
 /// A stored record that does not parse is corrupt: an error (counted, logged), never
 /// "not found".
-fn parse_record(b: &Battles, raw: &str) -> Result<Battle, BattleError> {
+pub(super) fn parse_record(b: &Battles, raw: &str) -> Result<Battle, BattleError> {
     serde_json::from_str(raw).map_err(|e| {
         b.ctx.app.metrics.corrupt("battle_record", &e);
         BattleError::Corrupt
