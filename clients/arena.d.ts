@@ -43,6 +43,8 @@ export interface Welcome {
   socketId: string;
   /** The token's `sub` in token mode. */
   player: string;
+  /** The token's display name (`name` claim), when it has one. */
+  name?: string;
 }
 
 export interface RoomReq {

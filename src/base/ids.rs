@@ -1,5 +1,5 @@
-//! Names that arrive from the wire and are checked at the edge: rooms, players, and the
-//! name rule shared by instance ids and lock resources.
+//! Names that arrive from the wire and are checked at the edge: rooms, players, display
+//! names, and the name rule shared by instance ids and lock resources.
 
 use crate::base::error::AckError;
 
@@ -56,6 +56,41 @@ impl PlayerId {
     }
 }
 
+/// The longest display name, in characters.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 64;
+
+/// A player's display name (a token's `name` claim): 1–64 characters of any script, no
+/// control characters, no leading or trailing whitespace. Unlike ids it is shown, not
+/// matched, so it is free text; the limits keep a page's layout and the players table
+/// sane and keep terminal escapes out of logs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(s: &str) -> Result<Self, AckError> {
+        let chars = s.chars().count();
+        if chars == 0 || chars > DISPLAY_NAME_MAX_CHARS {
+            return Err(AckError::bad_request(format!(
+                "name must be 1 to {DISPLAY_NAME_MAX_CHARS} characters"
+            )));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(AckError::bad_request(
+                "name may not contain control characters",
+            ));
+        }
+        if s.trim() != s {
+            return Err(AckError::bad_request(
+                "name may not start or end with whitespace",
+            ));
+        }
+        Ok(Self(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +110,18 @@ mod tests {
     fn player_ids_have_no_colon() {
         assert!(PlayerId::parse("p-1.x_y").is_ok());
         assert!(PlayerId::parse("p:1").is_err());
+    }
+
+    #[test]
+    fn display_names_are_free_text_within_limits() {
+        assert!(DisplayName::parse("Alice Smith").is_ok());
+        assert!(DisplayName::parse("Ёжик 🦔").is_ok());
+        assert!(DisplayName::parse(&"é".repeat(64)).is_ok());
+        assert!(DisplayName::parse(&"é".repeat(65)).is_err());
+        assert!(DisplayName::parse("").is_err());
+        assert!(DisplayName::parse(" Alice").is_err());
+        assert!(DisplayName::parse("Al\u{1b}[31mice").is_err());
+        assert!(DisplayName::parse("Al\nice").is_err());
     }
 
     proptest::proptest! {

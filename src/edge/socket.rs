@@ -15,9 +15,11 @@ use socketioxide::extract::TryData;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 
+use crate::base::clock::unix_ms;
 use crate::services::AppState;
 use crate::services::auth::Authenticator;
 use crate::services::auth::authenticator::HandshakeAuth;
+use crate::services::auth::identity::Identity;
 use crate::services::metrics::{DISCONNECT_REASONS, DISCONNECTS_TOTAL, Metrics};
 use crate::services::mode::Mode;
 use crate::services::realtime::admission::{Admission, Slot};
@@ -37,6 +39,9 @@ pub struct Welcome {
     pub instance_id: String,
     pub socket_id: String,
     pub player: String,
+    /// The display name from the token, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Why a handshake was refused (sent to the client as a connect error; a refusal by a
@@ -118,18 +123,34 @@ fn attach(s: &Socket, app: &AppState, modes: &[Arc<dyn Mode>], policy: &Arc<Poli
     });
 }
 
-/// Count the client and send `welcome` (the socket is connected now).
+/// Count the client and send `welcome` (the socket is connected now); a token's display
+/// name goes to the records in the background (a slow database never holds a handshake).
 fn welcome(s: &Socket, app: &AppState, connect_duration: &Histogram) {
     let start = Instant::now();
     app.metrics.client_connected();
+    let player = player_of(s);
+    let name = s
+        .extensions
+        .get::<Arc<Identity>>()
+        .and_then(|i| i.name.clone());
     let _ = s.emit(
         "welcome",
         &Welcome {
             instance_id: app.instance_id.to_string(),
             socket_id: s.id.to_string(),
-            player: player_of(s).as_str().to_string(),
+            player: player.as_str().to_string(),
+            name: name.as_ref().map(|n| n.as_str().to_string()),
         },
     );
+    if let Some(name) = name {
+        let store = app.store.clone();
+        tokio::spawn(async move {
+            let now = i64::try_from(unix_ms()).unwrap_or(i64::MAX);
+            if let Err(e) = store.name_player(&player, &name, now).await {
+                tracing::warn!(player = player.as_str(), "display name not recorded: {e}");
+            }
+        });
+    }
     connect_duration.record(start.elapsed());
 }
 

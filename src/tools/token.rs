@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::base::config::ConfigError;
-use crate::base::ids::PlayerId;
+use crate::base::ids::{DisplayName, PlayerId};
 use crate::services::auth::identity::ADMIN;
 use crate::services::auth::token::{TokenError, Tokens};
 use crate::services::auth::{AuthMode, Settings};
@@ -18,6 +18,8 @@ pub enum TokenCommandError {
     Config(#[from] ConfigError),
     #[error("--player: {0}")]
     Player(String),
+    #[error("--name: {0}")]
+    Name(String),
     #[error(transparent)]
     Token(#[from] TokenError),
 }
@@ -55,10 +57,16 @@ pub fn mint(args: &TokenArgs) -> Result<String, TokenCommandError> {
     settings.validate()?;
     let secret = settings.secret()?.unwrap_or_default();
     let player = PlayerId::parse(&args.player).map_err(|e| TokenCommandError::Player(e.message))?;
+    let name = args
+        .name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()
+        .map_err(|e| TokenCommandError::Name(e.message))?;
     let roles = if args.admin {
         vec![ADMIN.to_string()]
     } else {
         Vec::new()
     };
-    Ok(Tokens::new(&secret).issue(&player, args.name.clone(), roles, args.ttl)?)
+    Ok(Tokens::new(&secret).issue(&player, name.as_ref(), roles, args.ttl)?)
 }

@@ -24,7 +24,7 @@ fn token(player: &str, roles: &[&str]) -> String {
     tokens()
         .issue(
             &PlayerId::parse(player).unwrap(),
-            Some(format!("{player} (display)")),
+            Some(&arena::base::ids::DisplayName::parse(&format!("{player} (display)")).unwrap()),
             roles.iter().map(|r| r.to_string()).collect(),
             Duration::from_secs(600),
         )
@@ -69,7 +69,9 @@ async fn only_a_valid_token_gets_in_and_its_subject_is_the_player() {
     let mut alice = Client::connect(url, json!({"token": token("alice", &[])}))
         .await
         .unwrap();
-    assert_eq!(welcome(&mut alice).await["player"], "alice");
+    let hello = welcome(&mut alice).await;
+    assert_eq!(hello["player"], "alice");
+    assert_eq!(hello["name"], "alice (display)");
 
     let expired = tokens()
         .sign(&Claims {
@@ -87,6 +89,15 @@ async fn only_a_valid_token_gets_in_and_its_subject_is_the_player() {
             vec![],
             Duration::from_secs(600),
         )
+        .unwrap();
+    let bad_name = tokens()
+        .sign(&Claims {
+            sub: "alice".into(),
+            exp: now() + 600,
+            iat: None,
+            name: Some("x".repeat(65)),
+            roles: vec![],
+        })
         .unwrap();
     let bad_sub = tokens()
         .sign(&Claims {
@@ -111,6 +122,7 @@ async fn only_a_valid_token_gets_in_and_its_subject_is_the_player() {
         (json!({"token": ""}), "unauthorized:"),
         (json!({"token": alg_none}), "unauthorized:"),
         (json!({"token": bad_sub}), "unauthorized:"),
+        (json!({"token": bad_name}), "unauthorized:"),
         (json!({}), "unauthorized:"),
         // Dev-mode style naming is not accepted in token mode.
         (json!({"player": "alice"}), "unauthorized:"),
@@ -374,7 +386,7 @@ async fn arena_token_mints_what_the_server_accepts() {
     let minted = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let id = tokens().verify(&minted).unwrap();
     assert_eq!(id.player.as_str(), "alice");
-    assert_eq!(id.name.as_deref(), Some("Alice"));
+    assert_eq!(id.name.as_ref().map(|n| n.as_str()), Some("Alice"));
     assert!(id.is_admin());
 
     let redis = redis();
@@ -386,6 +398,11 @@ async fn arena_token_mints_what_the_server_accepts() {
 
     for (args, env, want) in [
         (vec!["--player", "a b"], Some(SECRET), "--player"),
+        (
+            vec!["--player", "alice", "--name", " Alice"],
+            Some(SECRET),
+            "--name",
+        ),
         (vec!["--player", "alice"], None, "ARENA_TOKEN_SECRET"),
         (vec!["--player", "alice"], Some("short"), "at least 32"),
     ] {

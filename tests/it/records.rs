@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::harness::app::config;
 use crate::harness::records::{Backend, TestDb, get_json};
 use crate::harness::{Arena, BattleClient, Instance, free_port_pair_n, redis, wait_healthy};
+use arena::tools::client::Client;
 
 /// `mod name { sqlite, postgres }`: the test `name(backend)` on each database.
 macro_rules! on_both_databases {
@@ -36,6 +37,7 @@ on_both_databases!(
     a_consumer_killed_mid_batch_loses_and_duplicates_nothing,
     after_flushall_battles_are_served_from_sql,
     db_migrate_applies_the_schema_once,
+    a_tokens_name_is_the_players_display_name,
 );
 
 async fn fifty_concurrent_starts_give_one_row(backend: Backend) {
@@ -515,6 +517,78 @@ async fn a_poison_entry_is_dead_lettered_and_applied_entries_are_trimmed() {
     .await;
     assert_eq!(arena[0].metric("arena_outbox_applied_total").await, 2.0);
     assert_eq!(db.count("SELECT COUNT(*) FROM battles").await, 2);
+}
+
+/// A token's `name` reaches the players row when its player connects (before any
+/// battle), a new name renames, and a battle afterwards keeps it.
+async fn a_tokens_name_is_the_players_display_name(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.services.store = db.settings();
+        c.services.auth.mode = arena::services::auth::AuthMode::Token;
+        c.services.auth.token_secret = Some(RESULTS_SECRET.into());
+    })
+    .await;
+    let named = |player: &str, name: &str| {
+        arena::services::auth::token::Tokens::new(RESULTS_SECRET.as_bytes())
+            .issue(
+                &arena::base::ids::PlayerId::parse(player).unwrap(),
+                Some(&arena::base::ids::DisplayName::parse(name).unwrap()),
+                Vec::new(),
+                Duration::from_secs(600),
+            )
+            .unwrap()
+    };
+    let addr = arena[1].addr.to_string();
+    let profile = |player: &'static str| {
+        let addr = addr.clone();
+        async move { get_json(&addr, &format!("/api/players/{player}")).await }
+    };
+
+    let mut alice = Client::connect(
+        &arena[0].url,
+        json!({"token": named("alice", "Alice Ünal")}),
+    )
+    .await
+    .unwrap();
+    let welcome = alice
+        .next_event("welcome", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(welcome["name"], "Alice Ünal", "{welcome}");
+    db.wait_count(
+        "SELECT COUNT(*) FROM players WHERE id = 'alice' AND display_name = 'Alice Ünal'",
+        1,
+    )
+    .await;
+    let (status, p) = profile("alice").await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["displayName"], "Alice Ünal");
+    assert_eq!(p["battlesPlayed"], 0);
+
+    // A new name renames; a token without one leaves the name alone.
+    let _again = Client::connect(&arena[1].url, json!({"token": named("alice", "Al")}))
+        .await
+        .unwrap();
+    db.wait_count(
+        "SELECT COUNT(*) FROM players WHERE id = 'alice' AND display_name = 'Al'",
+        1,
+    )
+    .await;
+    let bob = Client::connect(&arena[1].url, json!({"token": results_token("bob")}))
+        .await
+        .unwrap();
+    let started = bob.start_battle(&["alice", "bob"]).await;
+    assert_eq!(started["ok"], json!(true), "{started}");
+    db.wait_count("SELECT COUNT(*) FROM players WHERE battles_played = 1", 2)
+        .await;
+    let (_, p) = profile("alice").await;
+    assert_eq!(p["displayName"], "Al", "{p}");
+    assert_eq!(p["battlesPlayed"], 1);
+    let (_, p) = profile("bob").await;
+    assert_eq!(p["displayName"], "bob", "{p}");
+    drop(alice);
 }
 
 // ---- Results and ratings (issue 11, item 6): events XADDed in the spec's shapes. ----

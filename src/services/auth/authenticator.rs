@@ -24,13 +24,14 @@ pub const FORBIDDEN: ErrorCode = ErrorCode::new("forbidden", 403);
 pub const FORBIDDEN_ORIGIN: ErrorCode = ErrorCode::new("forbidden_origin", 403);
 
 /// Every label of `arena_auth_failures_total`, shown at 0 from the start.
-const REASONS: [&str; 9] = [
+const REASONS: [&str; 10] = [
     "missing",
     "expired",
     "bad_signature",
     "bad_algorithm",
     "malformed",
     "bad_player",
+    "bad_name",
     "player_mismatch",
     "origin",
     "forbidden",

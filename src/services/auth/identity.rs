@@ -1,6 +1,6 @@
 //! An authenticated caller: its player id, display name and roles.
 
-use crate::base::ids::PlayerId;
+use crate::base::ids::{DisplayName, PlayerId};
 
 /// The role that opens admin routes.
 pub const ADMIN: &str = "admin";
@@ -10,7 +10,7 @@ pub const ADMIN: &str = "admin";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub player: PlayerId,
-    pub name: Option<String>,
+    pub name: Option<DisplayName>,
     pub roles: Vec<String>,
 }
 

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::identity::Identity;
-use crate::base::ids::PlayerId;
+use crate::base::ids::{DisplayName, PlayerId};
 
 /// Seconds of clock difference tolerated between the issuer and this server.
 const LEEWAY_S: u64 = 5;
@@ -47,6 +47,8 @@ pub enum TokenError {
     Malformed(String),
     #[error("token subject is not a valid player id: {0}")]
     Player(String),
+    #[error("token name is not a valid display name: {0}")]
+    Name(String),
     #[error("cannot sign: {0}")]
     Sign(String),
 }
@@ -60,6 +62,7 @@ impl TokenError {
             TokenError::Algorithm => "bad_algorithm",
             TokenError::Malformed(_) => "malformed",
             TokenError::Player(_) => "bad_player",
+            TokenError::Name(_) => "bad_name",
             TokenError::Sign(_) => "sign",
         }
     }
@@ -98,7 +101,7 @@ impl Tokens {
     pub fn issue(
         &self,
         player: &PlayerId,
-        name: Option<String>,
+        name: Option<&DisplayName>,
         roles: Vec<String>,
         ttl: Duration,
     ) -> Result<String, TokenError> {
@@ -107,7 +110,7 @@ impl Tokens {
             sub: player.as_str().to_string(),
             exp: now.saturating_add(ttl.as_secs()),
             iat: Some(now),
-            name,
+            name: name.map(|n| n.as_str().to_string()),
             roles,
         };
         self.sign(&claims)
@@ -119,7 +122,8 @@ impl Tokens {
             .map_err(|e| TokenError::Sign(e.to_string()))
     }
 
-    /// Check the signature, the algorithm, `exp`, and `sub` as a player id.
+    /// Check the signature, the algorithm, `exp`, `sub` as a player id and `name` (when
+    /// present) as a display name.
     pub fn verify(&self, token: &str) -> Result<Identity, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
@@ -134,9 +138,15 @@ impl Tokens {
         let claims = data.claims;
         let player =
             PlayerId::parse(&claims.sub).map_err(|e| TokenError::Player(e.message.clone()))?;
+        let name = claims
+            .name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|e| TokenError::Name(e.message.clone()))?;
         Ok(Identity {
             player,
-            name: claims.name,
+            name,
             roles: claims.roles,
         })
     }
@@ -158,14 +168,14 @@ mod tests {
         let tok = t
             .issue(
                 &alice(),
-                Some("Alice".into()),
+                Some(&DisplayName::parse("Alice").unwrap()),
                 vec!["admin".into()],
                 Duration::from_secs(60),
             )
             .unwrap();
         let id = t.verify(&tok).unwrap();
         assert_eq!(id.player.as_str(), "alice");
-        assert_eq!(id.name.as_deref(), Some("Alice"));
+        assert_eq!(id.name.as_ref().map(DisplayName::as_str), Some("Alice"));
         assert!(id.is_admin());
     }
 
@@ -217,5 +227,20 @@ mod tests {
             })
             .unwrap();
         assert!(matches!(t.verify(&tok), Err(TokenError::Player(_))));
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_display_name_is_refused() {
+        let t = Tokens::new(SECRET);
+        let tok = t
+            .sign(&Claims {
+                sub: "alice".into(),
+                exp: jsonwebtoken::get_current_timestamp() + 60,
+                iat: None,
+                name: Some("\u{1b}]0;pwned\u{7}".into()),
+                roles: vec![],
+            })
+            .unwrap();
+        assert!(matches!(t.verify(&tok), Err(TokenError::Name(_))));
     }
 }
