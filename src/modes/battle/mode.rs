@@ -12,7 +12,7 @@ use super::metrics::BattleMetrics;
 use super::outbox::Outbox;
 use super::rooms::player_room;
 use super::settings::Settings;
-use super::state::Battles;
+use super::state::{Battles, Shared};
 use super::{admin, clock, events, http, matchmaking, presence, store};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::problems::Bank;
@@ -22,7 +22,7 @@ use crate::services::realtime::{Socket, player_of};
 pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeError> {
     let m = &ctx.app.metrics;
     m.declare_codes(&[crate::base::error::ErrorCode::NOT_FOUND]);
-    Ok(Arc::new(Battles {
+    Ok(Arc::new(Battles::new(Shared {
         ctx: ctx.clone(),
         settings: settings.clone(),
         metrics: BattleMetrics::new(m),
@@ -37,7 +37,7 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         state: Event::new(m, "battle_state"),
         queue: Event::new(m, "queue_battle"),
         leave_queue: Event::new(m, "leave_queue"),
-    }))
+    })))
 }
 
 impl Mode for Battles {

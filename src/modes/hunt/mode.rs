@@ -9,7 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use super::metrics::HuntMetrics;
 use super::settings::Settings;
-use super::state::Hunt;
+use super::state::{Hunt, Shared};
 use super::{admin, board, claim, events, http, map, projection};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::realtime::Socket;
@@ -23,12 +23,12 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         claim::INVALID_TILE,
         claim::UNKNOWN_MAP,
     ]);
-    Ok(Arc::new(Hunt {
+    Ok(Arc::new(Hunt::new(Shared {
         ctx: ctx.clone(),
         settings: settings.clone(),
         metrics: HuntMetrics::new(m),
         claim: Event::new(m, "claim"),
-    }))
+    })))
 }
 
 impl Mode for Hunt {

@@ -8,7 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use super::metrics::RoomsMetrics;
 use super::settings::Settings;
-use super::state::Rooms;
+use super::state::{Rooms, Shared};
 use super::{events, tick};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::realtime::Socket;
@@ -17,7 +17,7 @@ use crate::services::realtime::events::Event;
 pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeError> {
     let m = &ctx.app.metrics;
     m.declare_codes(&[events::TOO_MANY_ROOMS]);
-    Ok(Arc::new(Rooms {
+    Ok(Arc::new(Rooms::new(Shared {
         ctx: ctx.clone(),
         settings: settings.clone(),
         metrics: RoomsMetrics::new(m),
@@ -25,7 +25,7 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         leave: Event::new(m, "leave_room"),
         attack: Event::new(m, "attack"),
         join_gate: Arc::default(),
-    }))
+    })))
 }
 
 impl Mode for Rooms {

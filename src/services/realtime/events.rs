@@ -251,9 +251,12 @@ fn disconnect_flooder(socket: Arc<Inner>, flood: Duration) {
 }
 
 /// One socket event of a mode: its name and the metrics each call feeds. Built once per
-/// mode (not per socket), registered on every socket with [`Event::on`].
+/// mode (not per socket), registered on every socket with [`Event::on`]. A handle: every
+/// socket's handler holds a copy, and [`Metrics`] by value is hundreds of bytes.
 #[derive(Clone)]
-pub struct Event {
+pub struct Event(Arc<EventParts>);
+
+struct EventParts {
     name: &'static str,
     duration: Histogram,
     metrics: Metrics,
@@ -261,15 +264,15 @@ pub struct Event {
 
 impl Event {
     pub fn new(metrics: &Metrics, name: &'static str) -> Self {
-        Self {
+        Self(Arc::new(EventParts {
             name,
             duration: metrics.handler(name),
             metrics: metrics.clone(),
-        }
+        }))
     }
 
     pub fn name(&self) -> &'static str {
-        self.name
+        self.0.name
     }
 
     /// Register this event on socket `s`: `handler(state, socket, payload)` answers the ack.
@@ -283,9 +286,9 @@ impl Event {
     {
         let event = self.clone();
         let state = state.clone();
-        let gate = Gate::new(s, &self.metrics);
+        let gate = Gate::new(s, &self.0.metrics);
         // Called in the connection's read path; socketioxide spawns the future it returns.
-        s.on(self.name, move |mut incoming: Incoming| {
+        s.on(self.0.name, move |mut incoming: Incoming| {
             let Some(slot) = gate.admit(&incoming) else {
                 return Either::Right(ready(()));
             };
@@ -295,13 +298,13 @@ impl Event {
             // should cost a few bytes, not the size of the handler's state machine.
             Either::Left(Box::pin(async move {
                 let start = Instant::now();
-                let data = incoming.decode::<T>(event.name);
+                let data = incoming.decode::<T>(event.0.name);
                 let answer = {
                     let r = handler(state, incoming.socket(), data).await;
                     event.count(&r);
                     ack_value(&r)
                 };
-                event.duration.record(start.elapsed());
+                event.0.duration.record(start.elapsed());
                 incoming.ack().deliver(&answer, gate.intake.metrics()).await;
                 drop(slot);
             }))
@@ -311,8 +314,8 @@ impl Event {
     /// Count the error if any.
     fn count<R>(&self, r: &Result<R, AckError>) {
         if let Err(e) = r {
-            self.metrics.event_error(e.code).increment(1);
-            tracing::debug!(event = self.name, code = e.code.as_str(), message = %e.message, "event rejected");
+            self.0.metrics.event_error(e.code).increment(1);
+            tracing::debug!(event = self.0.name, code = e.code.as_str(), message = %e.message, "event rejected");
         }
     }
 }
