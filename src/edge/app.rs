@@ -114,7 +114,10 @@ impl App {
             }
         }
         let redis = crate::redis::command_connection(&endpoint, timeout).map_err(redis_err)?;
-        let driver = ReconnectingDriver::connect(&endpoint, timeout, metrics.clone())
+        // On a cluster, socketioxide-redis's channels use classic PUBLISH/SUBSCRIBE on one
+        // node: a cluster copies PUBLISH to every node, so one node hears every instance.
+        let pubsub = endpoint.first_node(check_within).await.map_err(redis_err)?;
+        let driver = ReconnectingDriver::connect(&pubsub, timeout, metrics.clone())
             .await
             .map_err(redis_err)?;
         let redlock = crate::services::lock::Redlock::new(&masters, settings.lock_config())?
@@ -343,7 +346,7 @@ fn default_instance_id(port: u16) -> String {
 /// battle mode reads the breaker (`Guarded::peek`) to pause and resume its clocks.
 fn judge_client(
     settings: &crate::services::judge::settings::Settings,
-    redis: redis::aio::ConnectionManager,
+    redis: crate::redis::Conn,
     metrics: &Metrics,
 ) -> Result<crate::services::judge::guarded::Guarded, AppError> {
     use crate::services::judge::{backend, breaker::Breaker, guarded::Guarded};

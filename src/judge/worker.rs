@@ -14,8 +14,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::redis::Conn;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
 };
@@ -50,9 +50,9 @@ pub struct Worker {
     pub metrics: Metrics,
     cfg: WorkerConfig,
     /// Commands (short timeout).
-    conn: ConnectionManager,
+    conn: Conn,
     /// The blocking reads.
-    reader: ConnectionManager,
+    reader: Conn,
 }
 
 /// One job as read from the stream.
@@ -95,14 +95,8 @@ impl Worker {
         metrics: Metrics,
     ) -> Result<Self, redis::RedisError> {
         let conn = crate::redis::command_connection(endpoint, Duration::from_secs(2))?;
-        let reader = {
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_response_timeout(Some(Duration::from_millis(BLOCK_MS as u64 + 2_000)))
-                .set_connection_timeout(Some(Duration::from_secs(2)))
-                .set_number_of_retries(2)
-                .set_max_delay(Duration::from_millis(500));
-            redis::aio::ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)?
-        };
+        let reader =
+            crate::redis::stream_connection(endpoint, Duration::from_millis(BLOCK_MS as u64))?;
         judge_metrics::describe(&metrics);
         Ok(Self {
             judge,
@@ -401,7 +395,7 @@ impl Worker {
 /// Push each progress entry in the order it comes; an entry that cannot be pushed after
 /// a few tries is dropped (readers take it from the report).
 async fn push_progress(
-    mut conn: ConnectionManager,
+    mut conn: Conn,
     token: String,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Progress>,
 ) {
@@ -421,7 +415,7 @@ async fn push_progress(
 /// Reset a running entry's idle time every heartbeat, so no judge takes it over while
 /// its judge lives.
 async fn keep_claimed(
-    mut conn: ConnectionManager,
+    mut conn: Conn,
     judge_id: String,
     every: Duration,
     entry: String,

@@ -8,6 +8,10 @@
 //!
 //! URL forms: `redis://[user:password@]host:port[/db]`, and `rediss://…` for TLS (rustls,
 //! verified against the system's roots, or against a private CA given with [`Tls::load`]).
+//! A Redis Cluster: `redis+cluster://[user:password@]host:port[,host:port…]` (or
+//! `rediss+cluster://…`), the seed nodes; the command connections are then cluster
+//! connections ([`Conn::Cluster`]) and pub/sub uses one reachable seed
+//! ([`Endpoint::first_node`]).
 //! A password never leaves this module unredacted: [`Endpoint`]'s `Debug` and
 //! [`Endpoint::redacted`] print `user:***`.
 
@@ -16,11 +20,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::{
     AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo,
     ProtocolVersion, RedisError, TlsCertificates,
 };
+
+use super::conn::Conn;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -236,9 +244,45 @@ impl Endpoint {
         redact_url(&self.url)
     }
 
-    /// Does the URL ask for TLS (`rediss://`)?
+    /// Does the URL ask for TLS (`rediss://` or `rediss+cluster://`)?
     pub fn is_tls(&self) -> bool {
-        self.url.starts_with("rediss://")
+        self.url.starts_with("rediss://") || self.url.starts_with("rediss+cluster://")
+    }
+
+    /// Does the URL name a Redis Cluster (`redis+cluster://`, `rediss+cluster://`)?
+    pub fn is_cluster(&self) -> bool {
+        self.url.starts_with("redis+cluster://") || self.url.starts_with("rediss+cluster://")
+    }
+
+    /// The nodes to reach: for a cluster URL its seeds as standalone endpoints (each with
+    /// the credentials, path and query of the cluster URL and the same TLS files), else
+    /// this endpoint alone.
+    pub fn seeds(&self) -> Vec<Endpoint> {
+        let Some(rest) = self
+            .url
+            .strip_prefix("redis+cluster://")
+            .map(|r| ("redis://", r))
+            .or_else(|| {
+                self.url
+                    .strip_prefix("rediss+cluster://")
+                    .map(|r| ("rediss://", r))
+            })
+        else {
+            return vec![self.clone()];
+        };
+        let (scheme, rest) = rest;
+        // The password may hold an unescaped '@' (see `redact_url`): the last one ends it.
+        let (userinfo, after) = match rest.rfind('@') {
+            Some(at) => (&rest[..=at], &rest[at + 1..]),
+            None => ("", rest),
+        };
+        let end = after.find(['/', '?']).unwrap_or(after.len());
+        let (hosts, tail) = after.split_at(end);
+        hosts
+            .split(',')
+            .map(str::trim)
+            .map(|h| Endpoint::new(format!("{scheme}{userinfo}{h}{tail}"), &self.tls))
+            .collect()
     }
 
     /// Is this the same server as `other` (the same URL)?
@@ -248,7 +292,9 @@ impl Endpoint {
 
     /// The user name in the URL (`default` when none is given), for messages.
     pub fn user(&self) -> String {
-        self.url
+        let first = self.seeds().swap_remove(0);
+        first
+            .url
             .as_str()
             .into_connection_info()
             .ok()
@@ -258,12 +304,24 @@ impl Endpoint {
 
     /// Check the URL without connecting.
     pub fn parse(&self) -> Result<(), RedisError> {
-        self.client(false).map(drop)
+        if self.is_cluster() {
+            self.cluster_client(Duration::from_secs(1)).map(drop)
+        } else {
+            self.client(false).map(drop)
+        }
     }
 
     /// A client for this endpoint, forcing RESP3 when `resp3` is set (pub/sub push
-    /// messages need it). The one place in arena that makes a [`redis::Client`].
+    /// messages need it). The one place in arena that makes a [`redis::Client`]. A cluster
+    /// URL is refused: its connections are made by [`command_connection`] and
+    /// [`stream_connection`], its pub/sub by [`Endpoint::first_node`].
     pub fn client(&self, resp3: bool) -> Result<Client, RedisError> {
+        if self.is_cluster() {
+            return Err(RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "a cluster URL has no single-server client; use one of its seeds",
+            )));
+        }
         let mut info = self.url.as_str().into_connection_info()?;
         if resp3 {
             let settings = info
@@ -281,39 +339,102 @@ impl Endpoint {
             _ => Client::open(info),
         }
     }
+
+    /// The cluster client of a cluster URL: the seeds, the TLS files for `rediss+cluster`,
+    /// and each node request bounded by `timeout`.
+    fn cluster_client(&self, timeout: Duration) -> Result<ClusterClient, RedisError> {
+        let seeds: Vec<String> = self.seeds().into_iter().map(|e| e.url).collect();
+        let mut builder = ClusterClientBuilder::new(seeds)
+            .connection_timeout(timeout.min(Duration::from_secs(2)))
+            .response_timeout(timeout)
+            // MOVED, ASK, TRYAGAIN and a failover's CLUSTERDOWN are retried with a short
+            // backoff; a failover takes ~2 s with cluster-node-timeout 500 ms.
+            .retries(6)
+            .min_retry_wait(20)
+            .max_retry_wait(500);
+        if self.is_tls() {
+            crypto_provider();
+            if let Some(certs) = &self.tls.certs {
+                builder = builder.certs((**certs).clone());
+            }
+        }
+        builder.build()
+    }
+
+    /// One server to talk to directly: this endpoint itself, or for a cluster the first
+    /// seed that answers (`check`) within `timeout`. Pub/sub uses it (classic PUBLISH is
+    /// copied to every node of a cluster, so subscribers and publishers on any one node
+    /// see every message), and `arena doctor` examines it.
+    pub async fn first_node(&self, timeout: Duration) -> Result<Endpoint, RedisError> {
+        if !self.is_cluster() {
+            return Ok(self.clone());
+        }
+        let mut last = None;
+        for seed in self.seeds() {
+            match check_single(&seed, timeout).await {
+                Ok(()) => return Ok(seed),
+                Err(e) if is_auth_error(&e) => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "a cluster URL without seeds",
+            ))
+        }))
+    }
 }
 
-/// A command connection: reconnects with backoff, each command bounded by `timeout`.
+/// A lazy cluster connection for `endpoint`: opened by the first command.
+fn cluster_conn(endpoint: &Endpoint, timeout: Duration) -> Result<Conn, RedisError> {
+    let client = Arc::new(endpoint.cluster_client(timeout)?);
+    Ok(Conn::cluster(
+        Arc::new(move || {
+            let client = client.clone();
+            async move { client.get_async_connection().await }.boxed()
+        }),
+        0,
+    ))
+}
+
+/// A command connection: reconnects with backoff, each command bounded by `timeout`; a
+/// cluster connection for a cluster URL.
 ///
 /// Created lazily: the first command connects.
-pub fn command_connection(
-    endpoint: &Endpoint,
-    timeout: Duration,
-) -> Result<ConnectionManager, RedisError> {
+pub fn command_connection(endpoint: &Endpoint, timeout: Duration) -> Result<Conn, RedisError> {
+    if endpoint.is_cluster() {
+        return cluster_conn(endpoint, timeout);
+    }
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(timeout))
         .set_connection_timeout(Some(timeout))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(200));
-    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
+    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config).map(Conn::from)
 }
 
 /// A connection for blocking stream reads (`XREADGROUP ... BLOCK`): its response
-/// timeout covers `block`, so a quiet stream is not taken for a dead Redis.
-pub fn stream_connection(
-    endpoint: &Endpoint,
-    block: Duration,
-) -> Result<ConnectionManager, RedisError> {
+/// timeout covers `block`, so a quiet stream is not taken for a dead Redis. Its own
+/// connection (a blocked read holds its server connection), a cluster one for a cluster
+/// URL.
+pub fn stream_connection(endpoint: &Endpoint, block: Duration) -> Result<Conn, RedisError> {
+    if endpoint.is_cluster() {
+        return cluster_conn(endpoint, block + Duration::from_secs(2));
+    }
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(block + Duration::from_secs(2)))
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config)
+    ConnectionManager::new_lazy_with_config(endpoint.client(false)?, config).map(Conn::from)
 }
 
 /// `PING` within `timeout`: is Redis reachable right now?
-pub async fn ping(conn: &ConnectionManager, timeout: Duration) -> Result<(), RedisError> {
+pub async fn ping<C>(conn: &C, timeout: Duration) -> Result<(), RedisError>
+where
+    C: redis::aio::ConnectionLike + Clone + Send,
+{
     let mut conn = conn.clone();
     match tokio::time::timeout(timeout, redis::cmd("PING").query_async::<String>(&mut conn)).await {
         Ok(r) => r.map(|_| ()),
@@ -326,8 +447,28 @@ pub async fn ping(conn: &ConnectionManager, timeout: Duration) -> Result<(), Red
 
 /// Connect once, as RESP2 and as RESP3 (the pub/sub connections), and `PING`, each step
 /// within `timeout`: do the address, TLS and credentials work? Start-up runs it before
-/// the reconnecting connections, which would retry a refused password for ever.
+/// the reconnecting connections, which would retry a refused password for ever. For a
+/// cluster: a cluster connection (it reads the slot map from a seed) and `PING`, then
+/// the pub/sub node.
 pub async fn check(endpoint: &Endpoint, timeout: Duration) -> Result<(), RedisError> {
+    if endpoint.is_cluster() {
+        let client = endpoint.cluster_client(timeout)?;
+        let mut conn = tokio::time::timeout(timeout, client.get_async_connection())
+            .await
+            .map_err(|_| {
+                RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no cluster seed answered in time",
+                ))
+            })??;
+        redis::cmd("PING").query_async::<()>(&mut conn).await?;
+        return endpoint.first_node(timeout).await.map(drop);
+    }
+    check_single(endpoint, timeout).await
+}
+
+/// [`check`] of one server.
+async fn check_single(endpoint: &Endpoint, timeout: Duration) -> Result<(), RedisError> {
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout));

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{AsyncCommands, RedisError};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -48,13 +48,13 @@ pub struct Member {
 }
 
 /// Redis's clock in Unix milliseconds.
-async fn redis_now_ms(conn: &mut ConnectionManager) -> Result<u64, RedisError> {
+async fn redis_now_ms(conn: &mut Conn) -> Result<u64, RedisError> {
     let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(conn).await?;
     Ok(secs * 1000 + micros / 1000)
 }
 
 /// Write one heartbeat: the record (expiring after [`SILENT_AFTER`]) and its index entry.
-pub async fn beat(conn: &mut ConnectionManager, member: &Member) -> Result<(), RedisError> {
+pub async fn beat(conn: &mut Conn, member: &Member) -> Result<(), RedisError> {
     let now = redis_now_ms(conn).await?;
     let mut m = member.clone();
     m.last_seen = now;
@@ -76,7 +76,7 @@ pub async fn beat(conn: &mut ConnectionManager, member: &Member) -> Result<(), R
 
 /// The live members, oldest start first. Silent ones are pruned from the index; a
 /// record that does not parse is an error (counted by the caller), never skipped.
-pub async fn list(conn: &mut ConnectionManager) -> Result<Vec<Member>, RedisError> {
+pub async fn list(conn: &mut Conn) -> Result<Vec<Member>, RedisError> {
     let now = redis_now_ms(conn).await?;
     let horizon = now.saturating_sub(SILENT_AFTER.as_millis() as u64);
     let _: i64 = conn

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{RedisError, Script};
 
 use crate::redis::keys;
@@ -27,7 +27,7 @@ pub enum LimitDecision {
 /// against `rate_per_s` per second, with a burst of the same size (a client may spend one
 /// second's budget at once).
 pub async fn check(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     action: &'static str,
     subject: &str,
     rate_per_s: u32,

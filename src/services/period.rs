@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{RedisError, Script};
 use tokio_util::sync::CancellationToken;
 
@@ -64,7 +64,7 @@ pub struct Attempt {
 /// Try to win period `n` of `race` with `token` as the lease value. `true`: this caller
 /// won. No clock check: `n` is taken as given (tests and tools).
 pub async fn acquire(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     race: &str,
     n: u64,
     token: &str,
@@ -76,7 +76,7 @@ pub async fn acquire(
 /// Try to win period `n` of `race`, which must be the current period of `period_ms` by
 /// Redis's clock (or start within `slack_ms`).
 pub async fn attempt(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     race: &str,
     n: u64,
     token: &str,

@@ -25,12 +25,14 @@ pub const PUBSUB_BUFFER: usize = 8192;
 #[group(id = "services")]
 pub struct Settings {
     /// Redis URL shared by all instances: `redis://[user:password@]host:port[/db]`, or
-    /// `rediss://…` for TLS. The password is never printed (`--help` hides the value).
+    /// `rediss://…` for TLS; a Redis Cluster: `redis+cluster://host:port[,host:port…]`
+    /// (or `rediss+cluster://`). The password is never printed (`--help` hides the value).
     #[arg(long, env = "REDIS_URL", default_value = REDIS_URL, hide_env_values = true)]
     pub redis_url: String,
 
     /// Comma-separated URLs of the independent Redis masters that Redlock leases need a
-    /// quorum of (N/2+1); fencing counters stay on REDIS_URL [default: REDIS_URL alone].
+    /// quorum of (N/2+1), never a cluster; fencing counters stay on REDIS_URL [default:
+    /// REDIS_URL alone].
     #[arg(long, env = "REDLOCK_URLS", hide_env_values = true)]
     pub redlock_urls: Option<String>,
 
@@ -172,6 +174,12 @@ impl Settings {
                     return Err(bad(
                         "REDLOCK_URLS",
                         format!("{} is listed twice", redact_url(url)),
+                    ));
+                }
+                if Endpoint::new(url, &Tls::default()).is_cluster() {
+                    return Err(bad(
+                        "REDLOCK_URLS",
+                        "takes independent masters, not a cluster URL (a cluster's failover can lose a lock)",
                     ));
                 }
                 Endpoint::new(url, &Tls::default()).parse().map_err(|e| {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 
 use super::auth::Authenticator;
 use super::judge::guarded::Guarded;
@@ -20,7 +20,7 @@ pub struct AppState {
     pub instance_id: Arc<str>,
     pub metrics: Metrics,
     /// The command connection (never used for pub/sub).
-    pub redis: ConnectionManager,
+    pub redis: Conn,
     /// Where `redis` points (URL and TLS files), for the connections a mode opens itself
     /// (e.g. blocking stream reads).
     pub redis_endpoint: Endpoint,

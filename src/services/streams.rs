@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{RedisError, Script};
 
 use crate::redis::script::unexpected_reply;
@@ -30,10 +30,7 @@ pub struct DeadLetter<'a> {
 
 /// Copy entry `d.id` to `d.dead` and ack it, if it has been idle `d.min_idle_ms`
 /// (`lua/dead_letter.lua`). Of several consumers trying at once exactly one gets `true`.
-pub async fn dead_letter(
-    conn: &mut ConnectionManager,
-    d: DeadLetter<'_>,
-) -> Result<bool, RedisError> {
+pub async fn dead_letter(conn: &mut Conn, d: DeadLetter<'_>) -> Result<bool, RedisError> {
     let moved: i64 = DEAD_LETTER
         .key(d.stream)
         .key(d.dead)

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{AsyncCommands, RedisError};
 
 use crate::base::config::redact_url;
@@ -89,7 +89,14 @@ pub async fn examine(args: &DoctorArgs) -> Result<Vec<Finding>, DoctorError> {
         url: url.clone(),
         source,
     };
-    let endpoint = args.tls.endpoint(&args.redis_url)?;
+    // A cluster URL: examine its first reachable seed (a node's INFO, CONFIG and SLOWLOG
+    // are its own; CLUSTER INFO and NODES describe the whole cluster).
+    let endpoint = args
+        .tls
+        .endpoint(&args.redis_url)?
+        .first_node(Duration::from_secs(5))
+        .await
+        .map_err(connect)?;
     let mut conn =
         crate::redis::command_connection(&endpoint, Duration::from_secs(5)).map_err(connect)?;
     let info: String = redis::cmd("INFO")
@@ -141,7 +148,7 @@ fn parse_info(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-async fn config_get(conn: &mut ConnectionManager, name: &str) -> Option<String> {
+async fn config_get(conn: &mut Conn, name: &str) -> Option<String> {
     let pair: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg(name)
@@ -170,7 +177,7 @@ fn version(info: &HashMap<String, String>, out: &mut Vec<Finding>) {
     });
 }
 
-async fn persistence(conn: &mut ConnectionManager, out: &mut Vec<Finding>) {
+async fn persistence(conn: &mut Conn, out: &mut Vec<Finding>) {
     let aof = config_get(conn, "appendonly").await.unwrap_or_default();
     let fsync = config_get(conn, "appendfsync").await.unwrap_or_default();
     out.push(match aof.as_str() {
@@ -190,7 +197,7 @@ async fn persistence(conn: &mut ConnectionManager, out: &mut Vec<Finding>) {
     });
 }
 
-async fn eviction(conn: &mut ConnectionManager, out: &mut Vec<Finding>) {
+async fn eviction(conn: &mut Conn, out: &mut Vec<Finding>) {
     let policy = config_get(conn, "maxmemory-policy")
         .await
         .unwrap_or_default();
@@ -213,11 +220,7 @@ async fn eviction(conn: &mut ConnectionManager, out: &mut Vec<Finding>) {
     });
 }
 
-async fn clients(
-    conn: &mut ConnectionManager,
-    info: &HashMap<String, String>,
-    out: &mut Vec<Finding>,
-) {
+async fn clients(conn: &mut Conn, info: &HashMap<String, String>, out: &mut Vec<Finding>) {
     let connected: u64 = info
         .get("connected_clients")
         .and_then(|v| v.parse().ok())
@@ -251,7 +254,7 @@ async fn clients(
     });
 }
 
-async fn cluster(conn: &mut ConnectionManager, out: &mut Vec<Finding>) {
+async fn cluster(conn: &mut Conn, out: &mut Vec<Finding>) {
     let text: String = match redis::cmd("CLUSTER").arg("INFO").query_async(conn).await {
         Ok(t) => t,
         Err(e) => {
@@ -318,7 +321,7 @@ async fn cluster(conn: &mut ConnectionManager, out: &mut Vec<Finding>) {
     ));
 }
 
-async fn streams(conn: &mut ConnectionManager, args: &DoctorArgs, out: &mut Vec<Finding>) {
+async fn streams(conn: &mut Conn, args: &DoctorArgs, out: &mut Vec<Finding>) {
     let mut keys: Vec<String> = Vec::new();
     let mut iter: redis::AsyncIter<String> = match conn.scan_match("arena:*").await {
         Ok(it) => it,
@@ -391,7 +394,7 @@ async fn streams(conn: &mut ConnectionManager, args: &DoctorArgs, out: &mut Vec<
     ));
 }
 
-async fn slowlog(conn: &mut ConnectionManager, args: &DoctorArgs, out: &mut Vec<Finding>) {
+async fn slowlog(conn: &mut Conn, args: &DoctorArgs, out: &mut Vec<Finding>) {
     // Each entry: [id, timestamp, duration µs, [command, args...], client, name].
     let entries: Vec<redis::Value> = match redis::cmd("SLOWLOG")
         .arg("GET")

@@ -11,8 +11,8 @@ use arena::base::clock::unix_ms;
 use arena::modes::hunt::keys;
 use arena::modes::hunt::projection::{self, ClaimEntry};
 use arena::modes::hunt::scripts::{self, ClaimArgs, ClaimKeys};
+use arena::redis::Conn;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use serde_json::{Value, json};
 
@@ -21,7 +21,7 @@ use crate::harness::{Arena, HuntClient, RedisOptions, RedisServer, eventually, r
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn conn(url: &str) -> ConnectionManager {
+async fn conn(url: &str) -> Conn {
     let mut c = arena::redis::command_connection(
         &arena::redis::Endpoint::plain(url),
         Duration::from_secs(5),

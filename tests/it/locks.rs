@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use arena::redis::Conn;
 use arena::redis::{Endpoint, keys};
 use arena::services::lock::scripts;
 use arena::services::lock::{
     FencedOutcome, LockConfig, LockError, LossReason, Redlock, Resource, fenced_incr_by, fenced_set,
 };
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use tokio::time::{Instant, timeout};
 
 use crate::harness::{RedisServer, eventually, redis};
@@ -39,7 +39,7 @@ fn redlock(servers: &[RedisServer], cfg: LockConfig) -> Redlock {
     Redlock::new(&urls(servers), cfg).unwrap()
 }
 
-fn conn(server: &RedisServer) -> ConnectionManager {
+fn conn(server: &RedisServer) -> Conn {
     arena::redis::command_connection(&Endpoint::plain(server.url()), Duration::from_secs(2))
         .unwrap()
 }

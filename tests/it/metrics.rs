@@ -148,11 +148,13 @@ async fn the_grafana_dashboard_uses_only_exported_metrics() {
     let _b = arena[0].client_in("b", "r").await;
     a.attack("r", 1).await;
     a.start_battle(&["a", "b"]).await;
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_connection_manager()
-        .await
-        .unwrap();
+    let mut conn = arena::redis::Conn::from(
+        redis::Client::open(redis.url())
+            .unwrap()
+            .get_connection_manager()
+            .await
+            .unwrap(),
+    );
     store_map(&mut conn, 11, &[(1, 5)], 60_000).await;
     a.claim(11, 1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;

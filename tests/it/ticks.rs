@@ -119,7 +119,8 @@ async fn an_interval_is_never_won_twice_even_after_its_lease_expires() {
     // A skewed clock reaching interval n after n's lease key expired must still lose.
     let redis = redis();
     let client = redis::Client::open(redis.url()).unwrap();
-    let mut conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+    let mut conn =
+        arena::redis::Conn::from(redis::aio::ConnectionManager::new(client).await.unwrap());
     assert!(
         arena::services::period::acquire(&mut conn, "tick", 100, "a", 20)
             .await

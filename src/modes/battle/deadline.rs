@@ -4,14 +4,14 @@
 //! where to look, so a stale entry costs one script call and is then dropped or moved.
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::RedisError;
 
 use super::keys::{ACTIVE_INDEX, DEADLINES, JUDGING};
 
 /// Put a battle's end (ms) in the index.
 pub async fn schedule(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     battle_id: &str,
     ends_at: u64,
 ) -> Result<(), RedisError> {
@@ -20,7 +20,7 @@ pub async fn schedule(
 
 /// Move a battle's end (resumed), or take it out while paused (`None`).
 pub async fn reschedule(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     battle_id: &str,
     ends_at: Option<u64>,
 ) -> Result<(), RedisError> {
@@ -32,7 +32,7 @@ pub async fn reschedule(
 
 /// A battle is over: out of both indexes (best effort: a leftover entry is dropped by
 /// the next sweep, when its end is refused as `none`).
-pub async fn forget(conn: &mut ConnectionManager, battle_id: &str) {
+pub async fn forget(conn: &mut Conn, battle_id: &str) {
     let _: Result<(), _> = redis::pipe()
         .zrem(DEADLINES, battle_id)
         .ignore()
@@ -44,7 +44,7 @@ pub async fn forget(conn: &mut ConnectionManager, battle_id: &str) {
 
 /// Up to `limit` battles whose end is at or before `now_ms`.
 pub async fn due(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     now_ms: u64,
     limit: isize,
 ) -> Result<Vec<String>, RedisError> {
@@ -59,7 +59,7 @@ fn judging_member(battle_id: &str, submission_id: &str) -> String {
 
 /// A submission is being judged by this instance from `now_ms`.
 pub async fn judging(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     battle_id: &str,
     submission_id: &str,
     now_ms: u64,
@@ -69,7 +69,7 @@ pub async fn judging(
 }
 
 /// Its verdict is recorded.
-pub async fn judged(conn: &mut ConnectionManager, battle_id: &str, submission_id: &str) {
+pub async fn judged(conn: &mut Conn, battle_id: &str, submission_id: &str) {
     let _: Result<(), _> = conn
         .zrem(JUDGING, judging_member(battle_id, submission_id))
         .await;
@@ -79,7 +79,7 @@ pub async fn judged(conn: &mut ConnectionManager, battle_id: &str, submission_id
 /// instance probably died. Each is re-taken (its score moved to `now_ms`) so other
 /// instances leave it alone for a while; returns `(battle id, submission id)`.
 pub async fn stale_judging(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     before_ms: u64,
     now_ms: u64,
     limit: isize,

@@ -14,7 +14,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{RedisError, Script};
 use serde::{Deserialize, Serialize};
 
@@ -220,7 +220,7 @@ pub enum Matchmake {
 
 /// One matchmaking step for `player`; an unknown reply is an error.
 pub async fn matchmake(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     op: Op,
     player: &str,
     wanted: Wanted,

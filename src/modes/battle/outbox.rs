@@ -32,7 +32,7 @@
 
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
     StreamPendingCountReply, StreamPendingReply, StreamReadOptions, StreamReadReply,
@@ -65,7 +65,7 @@ const BACKOFF: Duration = Duration::from_millis(500);
 
 /// Create the group on every partition stream, from the stream's start (events written
 /// before any consumer ran are applied too). Existing groups are kept.
-pub async fn ensure_groups(conn: &mut ConnectionManager, partitions: u32) -> Result<(), RedisError> {
+pub async fn ensure_groups(conn: &mut Conn, partitions: u32) -> Result<(), RedisError> {
     for p in 0..partitions {
         let r: Result<(), RedisError> = conn.xgroup_create_mkstream(keys::outbox(p), GROUP, "0").await;
         match r {
@@ -101,7 +101,7 @@ pub struct Outbox {
     app: AppState,
     settings: Settings,
     metrics: BattleMetrics,
-    reader: ConnectionManager,
+    reader: Conn,
     consumer: String,
     /// Events applied by this consumer (for the test-only stall).
     applied: u64,
@@ -370,7 +370,7 @@ impl Outbox {
     }
 
     /// Trim applied entries off `stream`; returns its backlog (pending + undelivered).
-    async fn trim(&self, conn: &mut ConnectionManager, stream: &str) -> Result<usize, RedisError> {
+    async fn trim(&self, conn: &mut Conn, stream: &str) -> Result<usize, RedisError> {
         let groups: StreamInfoGroupsReply = conn.xinfo_groups(stream).await?;
         let Some(group) = groups.groups.iter().find(|g| g.name == GROUP) else {
             return Ok(0);
@@ -399,7 +399,7 @@ impl Outbox {
     /// consumers).
     async fn dead_letter(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut Conn,
         p: u32,
         id: &str,
         deliveries: usize,

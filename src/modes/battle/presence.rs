@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::RedisError;
 
 use super::broadcast;
@@ -26,7 +26,7 @@ fn key(player: &str) -> String {
 }
 
 /// One more socket of `player` on this instance.
-pub async fn connected(conn: &mut ConnectionManager, instance: &str, player: &str) -> Result<(), RedisError> {
+pub async fn connected(conn: &mut Conn, instance: &str, player: &str) -> Result<(), RedisError> {
     let k = key(player);
     redis::pipe()
         .hincr(&k, instance, 1)
@@ -38,12 +38,12 @@ pub async fn connected(conn: &mut ConnectionManager, instance: &str, player: &st
 }
 
 /// One socket fewer.
-pub async fn disconnected(conn: &mut ConnectionManager, instance: &str, player: &str) -> Result<(), RedisError> {
+pub async fn disconnected(conn: &mut Conn, instance: &str, player: &str) -> Result<(), RedisError> {
     conn.hincr(key(player), instance, -1).await
 }
 
 /// Open sockets of `player` across the fleet.
-pub async fn sockets(conn: &mut ConnectionManager, player: &str) -> Result<i64, RedisError> {
+pub async fn sockets(conn: &mut Conn, player: &str) -> Result<i64, RedisError> {
     let counts: Vec<i64> = conn.hvals(key(player)).await?;
     Ok(counts.into_iter().filter(|n| *n > 0).sum())
 }

@@ -17,7 +17,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{AsyncCommands, RedisError, Script};
 use serde::{Deserialize, Serialize};
 
@@ -342,13 +342,13 @@ pub async fn end(b: &Battles, id: &str, how: Ending<'_>) -> Result<Ended, Battle
 }
 
 /// Redis's clock, ms since the epoch: battles are timed on it so every instance agrees.
-pub async fn redis_now(conn: &mut ConnectionManager) -> Result<u64, RedisError> {
+pub async fn redis_now(conn: &mut Conn) -> Result<u64, RedisError> {
     let (s, us): (u64, u64) = redis::cmd("TIME").query_async(conn).await?;
     Ok(s * 1000 + us / 1000)
 }
 
 /// Active battles across all instances (expired entries pruned).
-pub async fn active_count(conn: &ConnectionManager) -> Result<u64, RedisError> {
+pub async fn active_count(conn: &Conn) -> Result<u64, RedisError> {
     let mut conn = conn.clone();
     let now = unix_ms();
     let (n,): (u64,) = redis::pipe()
@@ -362,7 +362,7 @@ pub async fn active_count(conn: &ConnectionManager) -> Result<u64, RedisError> {
 
 /// The ids of up to `limit` active battles, soonest to expire first (expired entries
 /// pruned), for the admin view.
-pub async fn active_ids(conn: &ConnectionManager, limit: usize) -> Result<Vec<String>, RedisError> {
+pub async fn active_ids(conn: &Conn, limit: usize) -> Result<Vec<String>, RedisError> {
     let mut conn = conn.clone();
     let now = unix_ms();
     let (ids,): (Vec<String>,) = redis::pipe()
@@ -404,7 +404,7 @@ pub enum Pause {
 }
 
 async fn pause_op(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &BattleKeys,
     op: &str,
     reason: &str,
@@ -427,7 +427,7 @@ async fn pause_op(
 
 /// Stop the battle's clock (idempotent).
 pub async fn pause(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &BattleKeys,
     reason: &str,
 ) -> Result<Pause, RedisError> {
@@ -435,7 +435,7 @@ pub async fn pause(
 }
 
 /// Restart it with the time it had left (idempotent).
-pub async fn resume(conn: &mut ConnectionManager, keys: &BattleKeys) -> Result<Pause, RedisError> {
+pub async fn resume(conn: &mut Conn, keys: &BattleKeys) -> Result<Pause, RedisError> {
     pause_op(conn, keys, "resume", "").await
 }
 
@@ -476,7 +476,7 @@ pub struct BattleKeys {
 
 /// Create the battle of a pairing if its fencing token is current and none is active.
 pub async fn battle_create(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &BattleKeys,
     token: u64,
     battle_id: &str,
@@ -507,7 +507,7 @@ pub async fn battle_create(
 
 /// Run `battle_end.lua` (see there for what each reason does).
 pub async fn battle_end(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &BattleKeys,
     battle_id: &str,
     winner: &str,

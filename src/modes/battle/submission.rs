@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{RedisError, Script};
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +141,7 @@ fn decode(script: &'static str, raw: &str) -> Result<SubmissionRecord, RedisErro
 
 /// Open `sub` (its id, player, language, source filled in) under `key`.
 pub async fn open(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &BattleKeys,
     sub: &SubmissionRecord,
     key: &str,
@@ -178,7 +178,7 @@ pub async fn open(
 
 /// Record `outcome` for submission `id` of `battle_id`, once.
 pub async fn finalize(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &BattleKeys,
     battle_id: &str,
     id: &str,
@@ -209,7 +209,7 @@ pub async fn finalize(
 
 /// Every submission of a battle (any order).
 pub async fn all(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &BattleKeys,
 ) -> Result<Vec<SubmissionRecord>, RedisError> {
     let raw: Vec<String> = redis::cmd("HVALS")
@@ -221,7 +221,7 @@ pub async fn all(
 
 /// One submission.
 pub async fn one(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &BattleKeys,
     id: &str,
 ) -> Result<Option<SubmissionRecord>, RedisError> {

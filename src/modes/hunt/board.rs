@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::streams::StreamRangeReply;
 use redis::{AsyncCommands, RedisError};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +21,7 @@ pub const BROADCAST_TOP: usize = 10;
 
 /// The top `limit` rows of the sorted set `key`, best first, ranks from 1.
 pub async fn top_of(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     key: &str,
     limit: usize,
 ) -> Result<Leaderboard, RedisError> {
@@ -45,7 +45,7 @@ pub async fn top_of(
 }
 
 /// The top `limit` of the global hunt leaderboard.
-pub async fn top(conn: &mut ConnectionManager, limit: usize) -> Result<Leaderboard, RedisError> {
+pub async fn top(conn: &mut Conn, limit: usize) -> Result<Leaderboard, RedisError> {
     top_of(conn, keys::lb_global(), limit).await
 }
 
@@ -89,7 +89,7 @@ pub struct RebuildReport {
 /// claims are quiet: a claim applied by the projection between the read and the RENAME
 /// would be overwritten and, its marker being set, never re-applied.
 pub async fn rebuild(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     partitions: u32,
 ) -> Result<RebuildReport, RedisError> {
     let mut scores: HashMap<String, i64> = HashMap::new();

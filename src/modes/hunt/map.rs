@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use redis::RedisError;
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -64,7 +64,7 @@ impl HuntMap {
 
 /// Write `map` to its partition with a TTL, in one MULTI (all or nothing).
 pub async fn store(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     map: &HuntMap,
     partitions: u32,
     ttl_s: u64,
@@ -104,7 +104,7 @@ pub enum LoadError {
 /// Map `map_id` and its owners (tile -> player), or `None` if it does not exist (any more).
 /// A hash that exists but does not parse is [`LoadError::Corrupt`], never an empty map.
 pub async fn load(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     map_id: u64,
     partitions: u32,
 ) -> Result<Option<(HuntMap, BTreeMap<String, String>)>, LoadError> {

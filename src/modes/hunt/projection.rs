@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamPendingCountReply,
     StreamReadOptions, StreamReadReply,
@@ -72,7 +72,7 @@ impl ClaimEntry {
 /// marker SET NX + ZINCRBYs in one step). Applying the same entry twice is a no-op;
 /// returns whether it was applied now.
 pub async fn apply_entry(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     entry: &ClaimEntry,
     marker_ttl_s: u64,
 ) -> Result<bool, RedisError> {
@@ -90,7 +90,7 @@ pub async fn apply_entry(
 /// Create the group on every partition stream (from the start of the stream, so entries
 /// written before the first consumer started are projected too). Existing groups are kept.
 pub async fn ensure_groups(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     partitions: u32,
 ) -> Result<(), RedisError> {
     for p in 0..partitions {
@@ -111,7 +111,7 @@ pub struct Projection {
     app: AppState,
     settings: Settings,
     metrics: HuntMetrics,
-    reader: ConnectionManager,
+    reader: Conn,
     consumer: String,
 }
 
@@ -271,7 +271,7 @@ impl Projection {
     /// Move entry `id` to the dead-letter stream (exactly once across consumers).
     async fn dead_letter(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut Conn,
         p: u32,
         id: &str,
         deliveries: usize,

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{RedisError, Script};
 
 use super::keys;
@@ -67,7 +67,7 @@ pub struct ClaimArgs<'a> {
 /// Guarantee: when this returns `Claimed`, the claim is in the partition stream and the
 /// tile's owner is set; any other outcome wrote nothing.
 pub async fn claim(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     keys: &ClaimKeys,
     args: &ClaimArgs<'_>,
 ) -> Result<ClaimOutcome, RedisError> {
@@ -104,7 +104,7 @@ pub async fn claim(
 /// Apply one claim to the global and per-map leaderboards unless its marker says it
 /// already was (`lua/leaderboard_apply.lua`). `true`: applied now; `false`: a no-op.
 pub async fn leaderboard_apply(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     map_id: u64,
     claim_id: &str,
     player: &str,

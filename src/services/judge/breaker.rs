@@ -15,7 +15,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{RedisError, Script};
 
 use super::keys;
@@ -100,12 +100,12 @@ fn state(s: &str) -> Option<State> {
 /// The fleet-wide breaker (cheap to clone).
 #[derive(Clone)]
 pub struct Breaker {
-    conn: ConnectionManager,
+    conn: Conn,
     cfg: BreakerConfig,
 }
 
 impl Breaker {
-    pub fn new(conn: ConnectionManager, cfg: BreakerConfig) -> Self {
+    pub fn new(conn: Conn, cfg: BreakerConfig) -> Self {
         Self { conn, cfg }
     }
 

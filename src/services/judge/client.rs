@@ -1,8 +1,8 @@
 //! How the battle side reaches the execution service: one interface, two backends —
 //! the built-in queue (default) and an external Piston at `JUDGE_URL`.
 
+use crate::redis::Conn;
 use futures_util::future::BoxFuture;
-use redis::aio::ConnectionManager;
 
 use super::progress::Progress;
 use super::queue::{self, QueueError, Status};
@@ -38,11 +38,11 @@ pub trait Executor: Send + Sync + 'static {
 /// The built-in queue: judges anywhere consume it (`arena judge`).
 #[derive(Clone)]
 pub struct QueueBackend {
-    conn: ConnectionManager,
+    conn: Conn,
 }
 
 impl QueueBackend {
-    pub fn new(conn: ConnectionManager) -> Self {
+    pub fn new(conn: Conn) -> Self {
         Self { conn }
     }
 }

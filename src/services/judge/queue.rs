@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{AsyncCommands, RedisError, Script};
 
 use super::keys;
@@ -55,7 +55,7 @@ pub fn new_token() -> String {
 }
 
 /// Create the consumer group (and the stream) if missing.
-pub async fn ensure_group(conn: &mut ConnectionManager) -> Result<(), RedisError> {
+pub async fn ensure_group(conn: &mut Conn) -> Result<(), RedisError> {
     let r: Result<(), RedisError> = conn
         .xgroup_create_mkstream(keys::jobs(), keys::GROUP, "0")
         .await;
@@ -66,7 +66,7 @@ pub async fn ensure_group(conn: &mut ConnectionManager) -> Result<(), RedisError
 }
 
 /// Queue `sub`; returns its token.
-pub async fn submit(conn: &mut ConnectionManager, sub: &Submission) -> Result<String, QueueError> {
+pub async fn submit(conn: &mut Conn, sub: &Submission) -> Result<String, QueueError> {
     let json = serde_json::to_string(sub).map_err(|e| QueueError::Encode(e.to_string()))?;
     loop {
         let token = new_token();
@@ -89,7 +89,7 @@ pub async fn submit(conn: &mut ConnectionManager, sub: &Submission) -> Result<St
 }
 
 /// Where `token` stands.
-pub async fn status(conn: &mut ConnectionManager, token: &str) -> Result<Status, QueueError> {
+pub async fn status(conn: &mut Conn, token: &str) -> Result<Status, QueueError> {
     let (state, result): (Option<String>, Option<String>) = redis::pipe()
         .get(keys::job(token))
         .get(keys::result(token))
@@ -108,11 +108,7 @@ pub async fn status(conn: &mut ConnectionManager, token: &str) -> Result<Status,
 }
 
 /// Poll until `token` is done or `within` passes (then `Queued`).
-pub async fn wait(
-    conn: &mut ConnectionManager,
-    token: &str,
-    within: Duration,
-) -> Result<Status, QueueError> {
+pub async fn wait(conn: &mut Conn, token: &str, within: Duration) -> Result<Status, QueueError> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let s = status(conn, token).await?;
@@ -125,11 +121,7 @@ pub async fn wait(
 }
 
 /// Append one finished test to `token`'s progress list (kept as long as results).
-pub async fn push_progress(
-    conn: &mut ConnectionManager,
-    token: &str,
-    p: &Progress,
-) -> Result<(), QueueError> {
+pub async fn push_progress(conn: &mut Conn, token: &str, p: &Progress) -> Result<(), QueueError> {
     let json = serde_json::to_string(p).map_err(|e| QueueError::Encode(e.to_string()))?;
     let key = keys::progress(token);
     let _: () = redis::pipe()
@@ -147,7 +139,7 @@ pub async fn push_progress(
 /// pushed. A job taken over from a stopped judge is run again, so a test can appear
 /// more than once; readers keep the first.
 pub async fn progress(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     token: &str,
     from: usize,
 ) -> Result<Vec<Progress>, QueueError> {
@@ -177,7 +169,7 @@ pub struct Finished<'a> {
 }
 
 /// Record a result exactly once and ack the entry; `true` when this call recorded it.
-pub async fn record(conn: &mut ConnectionManager, f: &Finished<'_>) -> Result<bool, QueueError> {
+pub async fn record(conn: &mut Conn, f: &Finished<'_>) -> Result<bool, QueueError> {
     let json = serde_json::to_string(f.report).map_err(|e| QueueError::Encode(e.to_string()))?;
     let reply: redis::Value = RECORD
         .key(keys::result(f.token))

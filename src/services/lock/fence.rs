@@ -7,7 +7,7 @@
 //! `t` commits iff `t >= fence`. So once the data Redis has issued a newer token, no write
 //! with an older one ever commits, whatever pauses or delays its holder suffered.
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 
 use super::error::LockError;
 use super::lease::Lease;
@@ -32,7 +32,7 @@ fn check_tag(resource: &Resource, data_key: &str) -> Result<(), LockError> {
 /// `SET data_key value` on the data Redis if fencing `token` is not stale for `resource`.
 /// `data_key` must be in the hash tag of the resource's fence (e.g. [`Resource::data_key`]).
 pub async fn fenced_set(
-    data: &mut ConnectionManager,
+    data: &mut Conn,
     resource: &Resource,
     data_key: &str,
     token: u64,
@@ -46,7 +46,7 @@ pub async fn fenced_set(
 /// `INCRBY data_key by` on the data Redis if fencing `token` is not stale for `resource`;
 /// commits with the counter's new value.
 pub async fn fenced_incr_by(
-    data: &mut ConnectionManager,
+    data: &mut Conn,
     resource: &Resource,
     data_key: &str,
     token: u64,

@@ -7,11 +7,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::redis::Conn;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use metrics::Counter;
 use redis::RedisError;
-use redis::aio::ConnectionManager;
 
 use super::scripts;
 use super::settings::{LockConfig, LockMetrics};
@@ -25,8 +25,8 @@ pub(super) struct Masters {
 
 #[derive(Clone)]
 struct Inner {
-    masters: Vec<ConnectionManager>,
-    data: ConnectionManager,
+    masters: Vec<Conn>,
+    data: Conn,
     config: LockConfig,
     metrics: LockMetrics,
 }
@@ -62,8 +62,8 @@ pub(crate) struct Tally {
 impl Masters {
     /// `masters` in master order; `data` is the data Redis.
     pub(super) fn new(
-        masters: Vec<ConnectionManager>,
-        data: ConnectionManager,
+        masters: Vec<Conn>,
+        data: Conn,
         config: LockConfig,
         metrics: LockMetrics,
     ) -> Self {
@@ -78,7 +78,7 @@ impl Masters {
     }
 
     /// Replace the data Redis connection (only this handle and clones made after it see it).
-    pub(super) fn set_data(&mut self, data: ConnectionManager) {
+    pub(super) fn set_data(&mut self, data: Conn) {
         Arc::make_mut(&mut self.inner).data = data;
     }
 
@@ -106,7 +106,7 @@ impl Masters {
     }
 
     /// A handle to the data Redis connection.
-    pub(super) fn data(&self) -> ConnectionManager {
+    pub(super) fn data(&self) -> Conn {
         self.inner.data.clone()
     }
 
@@ -123,7 +123,7 @@ impl Masters {
         op: F,
     ) -> Vec<Reply>
     where
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = Result<bool, RedisError>> + Send + 'static,
     {
         let mut running: FuturesUnordered<_> = (self.inner.masters.iter().enumerate())

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use tokio::time::Instant;
 
 use super::error::LockError;
@@ -56,7 +56,7 @@ impl Redlock {
     /// Use `data` as the data Redis (fencing counters and fenced writes), e.g. the app's
     /// main connection. Every lease of every Redlock guarding the same data must use the
     /// same data Redis.
-    pub fn with_data(mut self, data: ConnectionManager) -> Self {
+    pub fn with_data(mut self, data: Conn) -> Self {
         self.masters.set_data(data);
         self
     }
@@ -81,7 +81,7 @@ impl Redlock {
     }
 
     /// A handle to the data Redis connection.
-    pub fn data(&self) -> ConnectionManager {
+    pub fn data(&self) -> Conn {
         self.masters.data()
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::redis::Conn;
 use redis::{RedisError, Script};
 
 use crate::redis::script::unexpected_reply;
@@ -19,11 +19,7 @@ static FENCED_INCRBY: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/fenced_incrby.lua")));
 
 /// Delete the lease `key` on one master if it still holds `token`. `true`: it did.
-pub async fn lock_release(
-    conn: &mut ConnectionManager,
-    key: &str,
-    token: &str,
-) -> Result<bool, RedisError> {
+pub async fn lock_release(conn: &mut Conn, key: &str, token: &str) -> Result<bool, RedisError> {
     let deleted: i64 = LOCK_RELEASE.key(key).arg(token).invoke_async(conn).await?;
     yes_or_no("lock_release.lua", deleted)
 }
@@ -31,7 +27,7 @@ pub async fn lock_release(
 /// Reset the lease `key` on one master to expire `ttl_ms` from now, if it still holds
 /// `token`. `true`: it did.
 pub async fn lock_extend(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     key: &str,
     token: &str,
     ttl_ms: u64,
@@ -47,7 +43,7 @@ pub async fn lock_extend(
 
 /// `SET data_key value` if fencing `token` is not older than the newest one in `fence_key`.
 pub async fn fenced_set(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     fence_key: &str,
     data_key: &str,
     token: u64,
@@ -67,7 +63,7 @@ pub async fn fenced_set(
 /// `INCRBY data_key by` if fencing `token` is not older than the newest one in `fence_key`;
 /// commits with the counter's new value.
 pub async fn fenced_incr_by(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     fence_key: &str,
     data_key: &str,
     token: u64,

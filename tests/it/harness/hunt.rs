@@ -9,9 +9,9 @@ use arena::edge::config::Config;
 use arena::modes::hunt::keys;
 use arena::modes::hunt::map::HuntMap;
 use arena::modes::hunt::projection::{self, ClaimEntry};
+use arena::redis::Conn;
 use arena::tools::client::{Client, ClientError};
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
 use serde_json::{Value, json};
 
@@ -53,12 +53,7 @@ impl HuntClient for Client {
 }
 
 /// Store map `id` with `treasures` (tile -> value), claimable for `valid_ms` more.
-pub async fn store_map(
-    c: &mut ConnectionManager,
-    id: u64,
-    treasures: &[(u32, i64)],
-    valid_ms: i64,
-) {
+pub async fn store_map(c: &mut Conn, id: u64, treasures: &[(u32, i64)], valid_ms: i64) {
     let map = HuntMap {
         map_id: id,
         width: 16,
@@ -72,7 +67,7 @@ pub async fn store_map(
 }
 
 /// Every claim entry in every partition stream.
-pub async fn log(c: &mut ConnectionManager) -> Vec<ClaimEntry> {
+pub async fn log(c: &mut Conn) -> Vec<ClaimEntry> {
     let mut all = Vec::new();
     for p in 0..PARTITIONS {
         let r: StreamRangeReply = c.xrange_all(keys::hunt_claims(p)).await.unwrap();
@@ -86,20 +81,20 @@ pub async fn log(c: &mut ConnectionManager) -> Vec<ClaimEntry> {
 }
 
 /// The owners of map `map_id`'s claimed tiles, tile -> player.
-pub async fn owners(c: &mut ConnectionManager, map_id: u64) -> HashMap<String, String> {
+pub async fn owners(c: &mut Conn, map_id: u64) -> HashMap<String, String> {
     let p = keys::partition_of(map_id, PARTITIONS);
     c.hgetall(keys::hunt_owners(p, map_id)).await.unwrap()
 }
 
 /// The live global board as player -> score.
-pub async fn board(c: &mut ConnectionManager) -> BTreeMap<String, i64> {
+pub async fn board(c: &mut Conn) -> BTreeMap<String, i64> {
     let rows: Vec<(String, f64)> = c.zrange_withscores(keys::lb_global(), 0, -1).await.unwrap();
     rows.into_iter().map(|(p, s)| (p, s as i64)).collect()
 }
 
 /// Claim entries delivered to the projection's group and not yet acknowledged, in all
 /// partitions.
-pub async fn pending_total(c: &mut ConnectionManager) -> usize {
+pub async fn pending_total(c: &mut Conn) -> usize {
     let mut n = 0;
     for p in 0..PARTITIONS {
         let r: redis::streams::StreamPendingReply = c

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use arena::edge::config::Config;
+use arena::redis::Conn;
 use arena::redis::{Endpoint, Tls};
 use arena::tools::redis_server::ServerTls;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use redis::aio::ConnectionManager;
 
 use super::{RedisOptions, RedisServer, init_logs};
 
@@ -132,7 +132,7 @@ impl TlsRedis {
     }
 
     /// A connected command connection for `url`, trusting the test CA.
-    pub async fn conn(&self, url: &str) -> ConnectionManager {
+    pub async fn conn(&self, url: &str) -> Conn {
         let c = arena::redis::command_connection(
             &Endpoint::new(url, &self.tls()),
             Duration::from_secs(5),
@@ -145,7 +145,7 @@ impl TlsRedis {
     }
 
     /// A connection as the `default` user.
-    pub async fn admin(&self) -> ConnectionManager {
+    pub async fn admin(&self) -> Conn {
         self.conn(&self.admin_url()).await
     }
 

@@ -5,20 +5,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arena::judge::worker::{Worker, WorkerConfig};
+use arena::redis::Conn;
 use arena::services::judge::breaker::{Breaker, BreakerConfig};
 use arena::services::judge::client::QueueBackend;
 use arena::services::judge::guarded::Guarded;
 use arena::services::judge::queue::{self, Status};
 use arena::services::judge::{Limits, Progress, Report, TestCase, Verdict, keys};
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{conn, spawn_judge};
 use super::{judge, program, submission, sum_tests, turn};
 use crate::harness::{eventually, redis};
 
-fn guarded(conn: ConnectionManager) -> Guarded {
+fn guarded(conn: Conn) -> Guarded {
     Guarded {
         executor: Arc::new(QueueBackend::new(conn.clone())),
         breaker: Breaker::new(
@@ -55,7 +55,7 @@ async fn worker(url: &str) -> (CancellationToken, tokio::task::JoinHandle<()>) {
 }
 
 /// Until some judge has sent a heartbeat (the breaker lets nothing through before).
-async fn heartbeat(c: &ConnectionManager) {
+async fn heartbeat(c: &Conn) {
     eventually(Duration::from_secs(30), "a judge heartbeat", || {
         let mut c = c.clone();
         async move {

@@ -4,16 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arena::judge::worker::{Worker, WorkerConfig};
+use arena::redis::Conn;
 use arena::services::judge::queue::{self, Finished, Status};
 use arena::services::judge::{Limits, Report, Verdict, keys};
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
 use super::{judge, program, submission, sum_tests, turn};
 use crate::harness::{eventually, redis};
 
-pub(super) async fn conn(url: &str) -> ConnectionManager {
+pub(super) async fn conn(url: &str) -> Conn {
     arena::redis::command_connection(&arena::redis::Endpoint::plain(url), Duration::from_secs(2))
         .unwrap()
 }
@@ -35,7 +35,7 @@ pub(super) fn spawn_judge(url: &str, id: &str) -> tokio::process::Child {
 }
 
 /// The consumer holding `entry` pending, if any.
-async fn holder(c: &mut ConnectionManager) -> Option<(String, String, usize)> {
+async fn holder(c: &mut Conn) -> Option<(String, String, usize)> {
     let p: redis::streams::StreamPendingCountReply = c
         .xpending_count(keys::jobs(), keys::GROUP, "-", "+", 10)
         .await
@@ -45,7 +45,7 @@ async fn holder(c: &mut ConnectionManager) -> Option<(String, String, usize)> {
         .map(|i| (i.id.clone(), i.consumer.clone(), i.times_delivered))
 }
 
-async fn results_for(c: &mut ConnectionManager, token: &str) -> usize {
+async fn results_for(c: &mut Conn, token: &str) -> usize {
     let r: redis::streams::StreamRangeReply = c.xrange_all(keys::results()).await.unwrap();
     r.ids
         .iter()
