@@ -58,6 +58,12 @@ if [[ $what == all || $what == connections ]]; then
   for n in 1000 5000 10000; do for i in 1 2 3; do
     demo_up; run "connections-$n" connections --clients "$n"; demo_down
   done; done
+  # 100k idle clients from this host: several 127.0.0.x sources (chosen by the tool), the
+  # open-files limit raised by the tool (as root), RSS drawn against clients.
+  for i in 1 2 3; do
+    demo_up; run "connections-100000" connections --clients 100000 --concurrency 200 \
+      --rss-plot "target/bench-rss-100k-$i.svg"; demo_down
+  done
 fi
 if [[ $what == all || $what == handshakes ]]; then
   # Handshakes with token verification (ARENA_AUTH=token) against dev mode, interleaved.

@@ -137,7 +137,7 @@ fn main() -> std::process::ExitCode {
     // Logs, plus the layer that counts socketioxide's per-client drops of broadcasts
     // from other instances (`arena_pubsub_client_dropped_total`).
     arena::base::telemetry::init_as(format, true, arena::services::realtime::drops::layer());
-    arena::base::process::raise_fd_limit();
+    let _ = arena::base::process::raise_fd_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -39,12 +39,28 @@ fn page_size() -> u64 {
         .unwrap_or(4096)
 }
 
-/// Raise the soft open-files limit to the hard limit: every client is a socket.
-pub fn raise_fd_limit() {
+/// The most open files a process may be allowed (`fs.nr_open`'s usual value).
+const FD_CEILING: u64 = 1 << 20;
+
+/// Raise the open-files limit as far as this process may: every client is a socket. A
+/// privileged process (root, or CAP_SYS_RESOURCE) raises the hard limit too, up to
+/// `fs.nr_open`, so a server or a bench holding 100k sockets needs no `ulimit` by hand;
+/// any other raises its soft limit to the hard one. Returns the soft limit now in force.
+pub fn raise_fd_limit() -> u64 {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < hard
-    {
-        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(FD_CEILING)
+        .min(FD_CEILING);
+    if hard < ceiling && setrlimit(Resource::RLIMIT_NOFILE, ceiling, ceiling).is_ok() {
+        return ceiling;
     }
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        return hard;
+    }
+    soft
 }

@@ -2,6 +2,7 @@
 //! output, refusals and clear errors.
 
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -75,6 +76,7 @@ async fn ticks_and_connections_scenarios_report_exact_counts() {
     let urls = format!("{},{}", arena[0].url, arena[1].url);
     let dir = tempfile::tempdir().unwrap();
     let plot = dir.path().join("ticks.svg");
+    let rss_plot = dir.path().join("rss.svg");
     let args = arena::tools::bench::BenchArgs {
         scenario: arena::tools::bench::Scenario::Ticks(arena::tools::bench::ticks::TicksArgs {
             common: arena::tools::bench::Common {
@@ -99,6 +101,13 @@ async fn ticks_and_connections_scenarios_report_exact_counts() {
                 common: common(&urls),
                 clients: 60,
                 concurrency: 20,
+                connect_rate: 0,
+                // Three loopback source addresses, as 100k clients need.
+                sources: 3,
+                rss_plot: Some(rss_plot.clone()),
+                per_process: 0,
+                worker: false,
+                first_index: 0,
                 settle_ms: 100,
             },
         ),
@@ -107,6 +116,12 @@ async fn ticks_and_connections_scenarios_report_exact_counts() {
     assert!(outcome.ok, "{}", outcome.report);
     assert_eq!(outcome.report["counted"], 60);
     assert_eq!(outcome.report["per_instance"][0]["clients"], 30);
+    assert_eq!(outcome.report["sources"], 3);
+    let points = outcome.report["rss_points"].as_array().unwrap();
+    assert_eq!(points.len(), 21, "{points:?}");
+    assert_eq!(points[20]["clients"], 60);
+    let svg = std::fs::read_to_string(&rss_plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"));
 }
 
 fn common(urls: &str) -> arena::tools::bench::Common {
@@ -223,6 +238,12 @@ async fn connections_scenario_signs_tokens_for_a_token_mode_server() {
                 },
                 clients: 20,
                 concurrency: 10,
+                connect_rate: 200,
+                sources: 0,
+                rss_plot: None,
+                per_process: 0,
+                worker: false,
+                first_index: 0,
                 settle_ms: 100,
             },
         ),
@@ -293,4 +314,55 @@ async fn coding_scenario_pairs_every_player_and_accounts_for_every_submit() {
     }
     let err = arena::tools::bench::run(args).await.unwrap_err();
     assert!(err.to_string().contains("--instances 2"), "{err}");
+}
+
+/// Past one process's share, `connections` opens its clients from several processes of
+/// itself (as 100k clients on a box with a 20k open-files limit need) and still counts
+/// every one, with every connect time.
+#[tokio::test]
+async fn connections_past_one_process_spread_over_worker_processes() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.services.limits.max_connections_per_ip = 0;
+    })
+    .await;
+    let urls = format!("{},{}", arena[0].url, arena[1].url);
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("rss.svg");
+    let plot_arg = plot.display().to_string();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        bench(&[
+            "connections",
+            "--url",
+            &urls,
+            "--clients",
+            "2500",
+            "--per-process",
+            "1000",
+            "--settle-ms",
+            "200",
+            "--rss-plot",
+            &plot_arg,
+            "--json",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["processes"], 3, "{report}");
+    assert_eq!(report["counted"], 2500, "{report}");
+    assert_eq!(report["connect"]["count"], 2500, "{report}");
+    assert!(std::fs::read_to_string(&plot).unwrap().contains("polyline"));
+    // The workers closed their clients when the run ended.
+    crate::harness::eventually(
+        Duration::from_secs(10),
+        "the workers' clients to close",
+        || async {
+            let now = arena[0].metric("arena_connected_clients").await
+                + arena[1].metric("arena_connected_clients").await;
+            (now == 0.0).then_some(())
+        },
+    )
+    .await;
 }

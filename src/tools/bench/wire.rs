@@ -4,18 +4,27 @@
 //! hundreds of thousands of deliveries per second that would make the bench the
 //! bottleneck, so receivers here only scan each frame for the fields they time.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::common::BenchError;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The bench's own WebSockets read small frames: tungstenite's default 128 KiB read
+/// buffer per connection is 12 GiB of address space (and one mmap each, past the
+/// kernel's map count) at 100k clients.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4096)
+}
 
 /// A connected, handshaken Socket.IO session.
 pub struct Wire {
@@ -26,12 +35,56 @@ impl Wire {
     /// Connect to `base` (http://host:port) with the handshake `auth` (JSON text, see
     /// `common::Handshake`) and finish the Socket.IO handshake.
     pub async fn connect(base: &str, auth: &str) -> Result<Wire, BenchError> {
+        Self::connect_from(base, auth, None).await
+    }
+
+    /// [`Wire::connect`] from the local address `source` (None: the system's choice).
+    /// One source address reaches one server port from at most ~28k ephemeral ports, so
+    /// 100k clients over loopback spread over several 127.0.0.x sources.
+    pub async fn connect_from(
+        base: &str,
+        auth: &str,
+        source: Option<IpAddr>,
+    ) -> Result<Wire, BenchError> {
         let url = crate::tools::client::socket_url(base)
             .map_err(|e| BenchError::Connect(base.into(), e.to_string()))?;
+        let failed = |e: &dyn std::fmt::Display| BenchError::Connect(base.into(), e.to_string());
         let fut = async {
-            let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
-                .await
-                .map_err(|e| BenchError::Connect(base.into(), e.to_string()))?;
+            let ws = match source {
+                None => {
+                    tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
+                        .await
+                        .map_err(|e| failed(&e))?
+                        .0
+                }
+                Some(ip) => {
+                    let host = base.trim_start_matches("http://").trim_end_matches('/');
+                    let dest = tokio::net::lookup_host(host)
+                        .await
+                        .map_err(|e| failed(&e))?
+                        .find(|a| a.is_ipv4() == ip.is_ipv4())
+                        .ok_or_else(|| failed(&"no address of the source's family"))?;
+                    let socket = if ip.is_ipv4() {
+                        TcpSocket::new_v4()
+                    } else {
+                        TcpSocket::new_v6()
+                    }
+                    .map_err(|e| failed(&e))?;
+                    socket
+                        .bind(SocketAddr::new(ip, 0))
+                        .map_err(|e| failed(&format!("bind {ip}: {e}")))?;
+                    let tcp = socket.connect(dest).await.map_err(|e| failed(&e))?;
+                    let _ = tcp.set_nodelay(true);
+                    tokio_tungstenite::client_async_with_config(
+                        url,
+                        MaybeTlsStream::Plain(tcp),
+                        Some(ws_config()),
+                    )
+                    .await
+                    .map_err(|e| failed(&e))?
+                    .0
+                }
+            };
             let mut w = Wire { ws };
             w.expect_prefix("0").await?;
             w.send(format!("40{auth}")).await?;
