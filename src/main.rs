@@ -359,6 +359,10 @@ async fn judge(
                 executor: std::sync::Arc::new(arena::services::judge::client::QueueBackend::new(
                     redis,
                 )),
+                bank: std::sync::Arc::new(
+                    arena::services::problems::Bank::embedded()
+                        .context("the embedded problem bank is invalid")?,
+                ),
             };
             Some(tokio::spawn(arena::judge::http::serve(
                 listener,

@@ -2,7 +2,8 @@
 //! `GET /api/v2/runtimes` (a tool written for Piston works against it), and the queued
 //! `POST /api/judge/submissions` -> `{token}`, `GET /api/judge/submissions/{token}`.
 //! `execute` runs on this judge at once, like Piston; submissions go through the queue
-//! and any judge may take them.
+//! and any judge may take them. A submission brings its tests or names a problem of the
+//! bank (`submit_request.rs`).
 
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ use crate::services::judge::{
 };
 
 use super::runner::Judge;
+use super::submit_request::{self, RequestError};
+use crate::services::problems::Bank;
 
 /// Largest request body (a source and its tests).
 pub const BODY_LIMIT: usize = 20 * 1024 * 1024;
@@ -34,6 +37,8 @@ pub struct HttpState {
     pub metrics: crate::services::metrics::Metrics,
     /// Where `/api/judge/submissions` go (the queue).
     pub executor: Arc<dyn Executor>,
+    /// The problem bank a submission's `problemId` names.
+    pub bank: Arc<Bank>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -196,24 +201,18 @@ async fn submit(
         Ok(b) => b,
         Err(e) => return api_error(StatusCode::BAD_REQUEST, "bad_request", e.body_text()),
     };
-    if v.get("problemId").is_some() && v.get("tests").is_none() {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "problemId needs a problem store, which this judge has not: send tests",
-        );
-    }
-    let sub: Submission = match serde_json::from_value(v) {
-        Ok(s) => s,
-        Err(e) => return api_error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    let canonical = |name: &str| s.judge.language(name).map(|l| l.name);
+    let sub = match submit_request::parse(v, &s.bank, canonical) {
+        Ok(sub) => sub,
+        Err(e) => {
+            let (status, code) = match e {
+                RequestError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+                RequestError::UnknownLanguage(_) => (StatusCode::BAD_REQUEST, "unknown_language"),
+                RequestError::UnknownProblem(_) => (StatusCode::NOT_FOUND, "not_found"),
+            };
+            return api_error(status, code, e.to_string());
+        }
     };
-    if s.judge.language(&sub.language).is_none() {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "unknown_language",
-            format!("no language {:?} (see /api/v2/runtimes)", sub.language),
-        );
-    }
     match s.executor.submit(&sub).await {
         Ok(token) => (StatusCode::CREATED, Json(json!({"token": token}))).into_response(),
         Err(ExecError::Invalid(e)) => {

@@ -13,6 +13,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod seccomp;
 pub mod settings;
+pub mod submit_request;
 pub mod verdict;
 pub mod worker;
 

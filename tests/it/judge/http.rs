@@ -10,6 +10,7 @@ use arena::services::judge::Verdict;
 use arena::services::judge::client::{Executor, QueueBackend};
 use arena::services::judge::piston_client::PistonBackend;
 use arena::services::judge::queue::Status;
+use arena::services::problems::{Bank, Language};
 use arena::tools::http_client::{http_get, http_post};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -18,7 +19,7 @@ use super::{judge, program, submission, sum_tests};
 use crate::harness::{eventually, redis};
 
 /// A judge's HTTP API and a queue worker, in process, on a fresh Redis.
-async fn start() -> (
+pub(super) async fn start() -> (
     String,
     CancellationToken,
     arena::tools::redis_server::RedisServer,
@@ -41,6 +42,7 @@ async fn start() -> (
         judge: judge.clone(),
         metrics: metrics.clone(),
         executor: Arc::new(QueueBackend::new(conn)),
+        bank: Arc::new(Bank::embedded().unwrap()),
     };
     tokio::spawn(serve(listener, state, stop.clone()));
     let cfg = WorkerConfig {
@@ -197,6 +199,93 @@ async fn judge_http_submissions_go_through_the_queue() {
         .await
         .unwrap();
     assert_eq!(status, 400, "{resp}");
+    stop.cancel();
+}
+
+/// Wait for a submission's final status over HTTP.
+async fn verdict_of(addr: &str, token: &str) -> Value {
+    eventually(Duration::from_secs(60), "the submission's verdict", || {
+        let (addr, token) = (addr.to_string(), token.to_string());
+        async move {
+            let (_, body) = http_get(&addr, &format!("/api/judge/submissions/{token}"))
+                .await
+                .ok()?;
+            let v: Value = serde_json::from_str(&body).ok()?;
+            (v["status"] == "done").then_some(v)
+        }
+    })
+    .await
+}
+
+/// A program for a problem of the bank is judged on the problem's tests (examples, then
+/// hidden), under its limits; an unknown problem is 404, `tests` and `problemId`
+/// together or neither are 400, all with the JSON error envelope.
+#[tokio::test]
+async fn judge_http_submissions_by_problem_id_use_the_bank() {
+    let (addr, stop, _redis, _turn) = start().await;
+    let bank = Bank::embedded().unwrap();
+    let problem = bank.get("a-plus-b").unwrap();
+    let of = problem.all_tests().len();
+    let post = |body: Value| {
+        let addr = addr.clone();
+        async move {
+            let (status, resp) = http_post(&addr, "/api/judge/submissions", &body.to_string())
+                .await
+                .unwrap();
+            (status, serde_json::from_str::<Value>(&resp).unwrap())
+        }
+    };
+
+    let reference = &problem.reference[&Language::Python];
+    let (status, resp) = post(json!({
+        "problemId": "a-plus-b", "language": "python", "source": reference
+    }))
+    .await;
+    assert_eq!(status, 201, "{resp}");
+    let done = verdict_of(&addr, resp["token"].as_str().unwrap()).await;
+    assert_eq!(done["verdict"], "AC", "{done}");
+    let tests = done["report"]["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), of, "every test of the problem: {done}");
+
+    // A wrong solution of the bank fails on the problem's tests.
+    let wrong = &problem.wrong[0];
+    let (status, resp) = post(json!({
+        "problemId": "a-plus-b", "language": wrong.language.key(), "source": wrong.source
+    }))
+    .await;
+    assert_eq!(status, 201, "{resp}");
+    let done = verdict_of(&addr, resp["token"].as_str().unwrap()).await;
+    assert_ne!(done["verdict"], "AC", "{} passed: {done}", wrong.why);
+
+    let (status, resp) = post(json!({
+        "problemId": "no-such-problem", "language": "c", "source": "int main(){}"
+    }))
+    .await;
+    assert_eq!(status, 404, "{resp}");
+    assert_eq!(resp["error"]["code"], "not_found", "{resp}");
+    assert!(
+        resp["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-problem"),
+        "{resp}"
+    );
+
+    for body in [
+        json!({"problemId": "a-plus-b", "tests": [{"stdin": ""}], "language": "c", "source": ""}),
+        json!({"language": "c", "source": "int main(){}"}),
+        json!({"problemId": "a-plus-b", "language": "c", "source": "", "limits": {"cpuMs": 20000}}),
+    ] {
+        let (status, resp) = post(body.clone()).await;
+        assert_eq!(status, 400, "{body} -> {resp}");
+        assert_eq!(resp["error"]["code"], "bad_request", "{resp}");
+    }
+    let (status, resp) = post(json!({
+        "problemId": "a-plus-b", "language": "cobol", "source": ""
+    }))
+    .await;
+    assert_eq!(status, 400, "{resp}");
+    assert_eq!(resp["error"]["code"], "unknown_language", "{resp}");
     stop.cancel();
 }
 
