@@ -316,7 +316,7 @@ async fn judge(
         return Ok(());
     }
     let (judge, layers) = arena::judge::start(&setup).await?;
-    let judge = std::sync::Arc::new(judge);
+    let judge = std::sync::Arc::new(judge.with_parallel_runs(settings.parallel_runs()));
     let cfg = arena::judge::worker::WorkerConfig {
         judge_id: settings.judge_id(),
         concurrency: settings.concurrency(),
@@ -333,6 +333,7 @@ async fn judge(
     tracing::info!(
         judge_id = %cfg.judge_id,
         concurrency = cfg.concurrency,
+        parallel_runs = judge.parallel_runs(),
         redis = %arena::base::config::redact_url(&settings.redis_url),
         layers = layers.len(),
         languages = %languages.join(", "),

@@ -1,8 +1,13 @@
 //! A judge: the sandbox and the languages of this host; one submission at a time per
-//! call (callers run several calls at once): compile once, then run every test.
+//! call (callers run several calls at once): compile once, then run every test, tests
+//! side by side up to the judge's parallel runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use tokio::sync::Semaphore;
 
 use crate::services::judge::{CompileResult, Progress, Report, Submission, TestResult, Verdict};
 
@@ -34,16 +39,39 @@ pub struct Judge {
     /// `<work>/j<pid>`: one folder per job inside.
     jobs: PathBuf,
     next: AtomicU64,
+    /// Sandboxed runs in flight on this judge, all jobs together (one permit a run).
+    runs: Semaphore,
+    /// Tests of one submission run at once (at most the permits of `runs`).
+    parallel: usize,
 }
 
 impl Judge {
+    /// A judge running up to one test run per core at once (see
+    /// [`Judge::with_parallel_runs`]).
     pub fn new(sandbox: Sandbox, detected: Detected, jobs: PathBuf) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             sandbox,
             detected,
             jobs,
             next: AtomicU64::new(0),
+            runs: Semaphore::new(cores),
+            parallel: cores,
         }
+    }
+
+    /// At most `n` (at least 1) sandboxed test runs at once on this judge, and as many
+    /// tests of one submission side by side.
+    pub fn with_parallel_runs(mut self, n: usize) -> Self {
+        let n = n.max(1);
+        self.runs = Semaphore::new(n);
+        self.parallel = n;
+        self
+    }
+
+    /// Sandboxed test runs this judge has at once at most.
+    pub fn parallel_runs(&self) -> usize {
+        self.parallel
     }
 
     /// The language a submission names, if this judge has it.
@@ -118,6 +146,7 @@ impl Judge {
         if let Some(argv) = &lang.compile {
             let mut binds = vec![box_bind(true)];
             binds.extend(lang.binds.iter().cloned());
+            let slot = self.runs.acquire().await.ok();
             let o = self
                 .sandbox
                 .run(&Spec {
@@ -134,6 +163,7 @@ impl Judge {
                     file_bytes: FSIZE_BYTES,
                 })
                 .await;
+            drop(slot);
             let (result, failure) = compile_result(&o);
             if let Some((verdict, message)) = failure {
                 if verdict == Verdict::CE {
@@ -158,25 +188,38 @@ impl Judge {
 
         let mut binds = vec![box_bind(false)];
         binds.extend(lang.binds.iter().cloned());
+        // Tests run side by side, each in its own fresh sandbox (own /tmp, cgroup,
+        // namespaces), up to `parallel` of this submission at once and never more runs
+        // on the judge than `runs` has permits: with one job in flight its tests use the
+        // free cores; with a job per core each gets about one. `buffered` hands the
+        // results back in test order, so progress is still reported test by test.
+        let mut specs = Vec::with_capacity(sub.tests.len());
+        for (t, n) in sub.tests.iter().zip(1u32..) {
+            let spec = Spec {
+                argv: lang.run.iter().chain(&sub.args).cloned().collect(),
+                binds: binds.clone(),
+                env: vec![],
+                cwd: "/tmp".into(),
+                stdin: t.stdin.clone().into_bytes(),
+                cpu_ms: sub.limits.cpu_ms,
+                wall_ms: sub.limits.wall_ms(),
+                memory_bytes: sub.limits.memory_bytes,
+                output_bytes: sub.limits.output_bytes,
+                pids: PIDS,
+                file_bytes: FSIZE_BYTES,
+            };
+            specs.push((n, spec, t.expected.clone()));
+        }
+        // A window of `parallel` tests in flight, handed back in test order (a plain
+        // loop rather than `StreamExt::buffered`: the closure it needs trips rustc's
+        // Send check of the worker's spawned future).
+        let mut specs = specs.into_iter();
+        let mut in_flight = FuturesOrdered::new();
+        for (n, spec, expected) in specs.by_ref().take(self.parallel) {
+            in_flight.push_back(self.run_test(n, spec, expected, sub));
+        }
         let mut tests: Vec<TestResult> = Vec::with_capacity(sub.tests.len());
-        for (t, n) in sub.tests.iter().zip(1..) {
-            let o = self
-                .sandbox
-                .run(&Spec {
-                    argv: lang.run.iter().chain(&sub.args).cloned().collect(),
-                    binds: binds.clone(),
-                    env: vec![],
-                    cwd: "/tmp".into(),
-                    stdin: t.stdin.clone().into_bytes(),
-                    cpu_ms: sub.limits.cpu_ms,
-                    wall_ms: sub.limits.wall_ms(),
-                    memory_bytes: sub.limits.memory_bytes,
-                    output_bytes: sub.limits.output_bytes,
-                    pids: PIDS,
-                    file_bytes: FSIZE_BYTES,
-                })
-                .await;
-            let result = test_result(&o, &sub.limits, t.expected.as_deref(), sub.comparator);
+        while let Some((n, result)) = in_flight.next().await {
             on_test(&Progress {
                 test: n,
                 of,
@@ -184,6 +227,9 @@ impl Judge {
                 time_ms: result.stats.cpu_ms,
             });
             tests.push(result);
+            if let Some((n, spec, expected)) = specs.next() {
+                in_flight.push_back(self.run_test(n, spec, expected, sub));
+            }
         }
         Report {
             verdict: Report::overall(&tests),
@@ -193,6 +239,24 @@ impl Judge {
             tests,
             message: None,
         }
+    }
+}
+
+impl Judge {
+    /// One test in a fresh sandbox, once a run slot is free.
+    async fn run_test(
+        &self,
+        n: u32,
+        spec: Spec,
+        expected: Option<String>,
+        sub: &Submission,
+    ) -> (u32, TestResult) {
+        // The semaphore is never closed, so acquire cannot fail; if it did, the run
+        // would go ahead unthrottled rather than be lost.
+        let _slot = self.runs.acquire().await.ok();
+        let o = self.sandbox.run(&spec).await;
+        let result = test_result(&o, &sub.limits, expected.as_deref(), sub.comparator);
+        (n, result)
     }
 }
 

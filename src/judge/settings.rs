@@ -38,6 +38,12 @@ pub struct Settings {
     #[arg(long, env = "JUDGE_CONCURRENCY")]
     pub concurrency: Option<usize>,
 
+    /// Sandboxed runs (a compile or a test) at once on this judge, all jobs together; a
+    /// submission runs up to this many of its tests side by side [default: the number
+    /// of cores].
+    #[arg(long, env = "JUDGE_PARALLEL_RUNS")]
+    pub parallel_runs: Option<usize>,
+
     /// Serve the HTTP API (Piston's /api/v2 and /api/judge) on this port; none by default.
     #[arg(long, env = "JUDGE_PORT")]
     pub port: Option<u16>,
@@ -100,6 +106,14 @@ impl Settings {
         })
     }
 
+    pub fn parallel_runs(&self) -> usize {
+        self.parallel_runs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
     pub fn judge_id(&self) -> String {
         self.judge_id.clone().unwrap_or_else(|| {
             let host = nix::unistd::gethostname()
@@ -118,6 +132,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.endpoint()?;
         in_range("JUDGE_CONCURRENCY", self.concurrency(), 1, 256)?;
+        in_range("JUDGE_PARALLEL_RUNS", self.parallel_runs(), 1, 256)?;
         in_range(
             "JUDGE_RECLAIM_IDLE_MS",
             self.reclaim_idle_ms,

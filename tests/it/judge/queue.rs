@@ -25,6 +25,8 @@ pub(super) fn spawn_judge(url: &str, id: &str) -> tokio::process::Child {
         .env("REDIS_URL", url)
         .env("JUDGE_ID", id)
         .env("JUDGE_CONCURRENCY", "1")
+        // One run at a time: a kill lands between two tests, as the takeover tests expect.
+        .env("JUDGE_PARALLEL_RUNS", "1")
         .env("JUDGE_RECLAIM_IDLE_MS", "2000")
         .env("JUDGE_HEARTBEAT_MS", "300")
         .env("JUDGE_WORK_DIR", super::setup().work_dir)
