@@ -2,9 +2,9 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|connections|handshakes|claims|battles|flood|outbox|coding|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|connections|handshakes|claims|battles|flood|outbox|coding|judge|ticks|all]
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
-# coding needs a host where `arena judge --check` passes.)
+# coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh demo
@@ -140,6 +140,21 @@ if [[ $what == all || $what == coding ]]; then
   for i in 1 2 3; do
     demo_up; sleep 10 # the judge's host check
     run "coding" coding --battles 50 --instances 2 --submit-every 3s --duration 60s; demo_down
+  done
+fi
+if [[ $what == all || $what == judge ]]; then
+  # The judge alone: a Redis, one `arena judge --port` (concurrency = the cores), and a
+  # second Redis no judge uses, where the breaker is open. A fresh fleet per run.
+  JPORT=$((PORT + 20)); RPORT=$((PORT + 21)); SPARE=$((PORT + 22))
+  for i in 1 2 3; do
+    redis-server --port "$RPORT" --save '' --appendonly no >/dev/null 2>&1 & R1=$!
+    redis-server --port "$SPARE" --save '' --appendonly no >/dev/null 2>&1 & R2=$!
+    REDIS_URL="redis://127.0.0.1:$RPORT" RUST_LOG=warn "$BIN" judge --port "$JPORT" >/tmp/arena-bench-judge.log 2>&1 & J=$!
+    for _ in $(seq 300); do curl -sf "http://127.0.0.1:$JPORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
+    echo "==> judge" >&2
+    "$BIN" bench judge --url "http://127.0.0.1:$JPORT" --breaker-redis-url "redis://127.0.0.1:$SPARE" --json |
+      sed 's/^{/{"label":"judge",/' | tee -a "$OUT" || echo "run judge failed (see above)" >&2
+    kill -TERM "$J" "$R1" "$R2" 2>/dev/null || true; wait "$J" "$R1" "$R2" 2>/dev/null || true
   done
 fi
 if [[ $what == ticks ]]; then

@@ -4,7 +4,8 @@
 //! (server memory per idle client), `ticks` (exactly one tick per interval), `battles`
 //! (contended battle starts), `claims` (treasure-hunt claims), `flood` (hostile clients
 //! against a quiet one), `outbox` (battle events to the SQL records), `coding` (coding
-//! battles: submissions through the judge and back). Every run is
+//! battles: submissions through the judge and back), `judge` (the judge fleet alone:
+//! latency per language, jobs/s, sandbox overhead, the breaker's open answer). Every run is
 //! bounded in count and time, targets loopback unless `--allow-remote`, shows a progress
 //! bar, and prints a table or one JSON line (`--json`); `--plot` writes an SVG.
 
@@ -15,6 +16,7 @@ mod common;
 pub mod connections;
 pub mod fanout;
 pub mod flood;
+pub mod judge;
 pub mod outbox;
 pub mod report;
 mod status;
@@ -48,6 +50,9 @@ pub enum Scenario {
     /// Coding battles: players submit solutions; submit to first update / result, the
     /// judge's queue, what saturates first.
     Coding(coding::CodingArgs),
+    /// The judge fleet: submit -> verdict per language at 1 and 2 jobs in flight, jobs/s
+    /// per core, sandbox overhead against a bare exec, the breaker-open answer.
+    Judge(judge::JudgeArgs),
 }
 
 /// `arena bench <scenario>`.
@@ -71,6 +76,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
         Scenario::Flood(a) => a.limit(),
         Scenario::Outbox(_) => secs(900),
         Scenario::Coding(a) => a.limit(),
+        Scenario::Judge(a) => a.limit(),
     };
     let fut = async move {
         match args.scenario {
@@ -82,6 +88,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
             Scenario::Flood(a) => flood::run(a).await,
             Scenario::Outbox(a) => outbox::run(a).await,
             Scenario::Coding(a) => coding::run(a).await,
+            Scenario::Judge(a) => judge::run(a).await,
         }
     };
     tokio::time::timeout(limit, fut)

@@ -3,6 +3,7 @@
 //! these tests and they take turns (`turn()`), so that host-wide checks (no process
 //! left behind) see only their own runs.
 
+mod bench;
 mod breaker;
 mod hostile;
 mod http;
