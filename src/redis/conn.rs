@@ -8,6 +8,9 @@
 //! `connect.rs` (`command_connection`, `stream_connection`), the one place clients are
 //! made.
 //!
+//! Every script command is checked for keys in two slots before it is sent, on both
+//! kinds (`slot.rs`).
+//!
 //! The cluster connection is opened on the first command, not when the `Conn` is made:
 //! `command_connection` is synchronous and lazy for a standalone Redis (callers build it
 //! outside async code and before Redis is up), and the cluster one keeps that contract.
@@ -21,6 +24,8 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 use tokio::sync::OnceCell;
+
+use super::slot::check_script;
 
 /// Opens the cluster connection (made in `connect.rs`, which holds the client).
 pub type ClusterConnect =
@@ -86,6 +91,11 @@ impl LazyCluster {
 
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        // Standalone too: a script whose keys span two slots must fail where it is
+        // tested, not first on a cluster (`slot.rs`).
+        if let Err(e) = check_script(cmd) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
         match self {
             Self::Single(c) => c.req_packed_command(cmd),
             Self::Cluster(c) => Box::pin(async move {
@@ -101,6 +111,9 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        if let Err(e) = pipeline.cmd_iter().try_for_each(check_script) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
         match self {
             Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Cluster(c) => Box::pin(async move {

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod connect;
 pub mod keys;
 pub mod script;
+pub mod slot;
 
 pub use conn::Conn;
 pub use connect::{

@@ -16,7 +16,13 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn fifty_concurrent_starts(delay_ms: u64) {
     let redis = redis();
-    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+    fifty_concurrent_starts_on(&redis.url(), delay_ms).await;
+}
+
+/// Fifty starts of one pairing on two instances on the Redis at `url` (also run on a
+/// cluster, `cluster.rs`): one battle.
+pub(crate) async fn fifty_concurrent_starts_on(url: &str, delay_ms: u64) {
+    let arena = Arena::spawn_with(url, 2, |c| {
         c.services.lock_ttl_ms = 300;
         c.modes.battle.test_battle_delay_ms = delay_ms;
     })
@@ -44,11 +50,7 @@ async fn fifty_concurrent_starts(delay_ms: u64) {
     }
     assert_eq!(ids.len(), 1, "every caller gets the same battle: {ids:?}");
     assert_eq!(created, 1, "exactly one call created it");
-    assert_eq!(
-        battle_keys(&redis.url()).await.len(),
-        1,
-        "exactly one battle stored"
-    );
+    assert_eq!(battle_keys(url).await.len(), 1, "exactly one battle stored");
     let total = arena[0].metric("arena_battles_created_total").await
         + arena[1].metric("arena_battles_created_total").await;
     assert_eq!(total, 1.0);

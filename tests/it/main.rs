@@ -10,6 +10,7 @@ mod auth;
 mod battles;
 mod bench;
 mod cli;
+mod cluster;
 mod coding;
 mod demo;
 mod doctor;

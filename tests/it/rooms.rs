@@ -11,7 +11,12 @@ const WAIT: Duration = Duration::from_secs(5);
 #[tokio::test]
 async fn attacks_cross_instances_with_extras_and_stay_in_the_room() {
     let redis = redis();
-    let arena = Arena::spawn(&redis.url(), 2).await;
+    attacks_cross_instances_and_stay_in_the_room_on(&redis.url()).await;
+}
+
+/// The body, against the Redis at `url` (also run on a cluster, `cluster.rs`).
+pub(crate) async fn attacks_cross_instances_and_stay_in_the_room_on(url: &str) {
+    let arena = Arena::spawn(url, 2).await;
     let mut a = arena[0].client_in("alice", "r1").await;
     let mut b = arena[1].client_in("bob", "r1").await;
     let mut outsider = arena[1].client("carol").await;

@@ -25,11 +25,17 @@ async fn until_phase(frac: f64) {
 
 async fn check_exactly_one_per_interval(n_instances: usize) {
     let redis = redis();
+    check_exactly_one_per_interval_on(&redis.url(), n_instances).await;
+}
+
+/// Exactly one tick per interval with `n_instances` on the Redis at `url` (also run on a
+/// cluster, `cluster.rs`).
+pub(crate) async fn check_exactly_one_per_interval_on(url: &str, n_instances: usize) {
     let mut instances = Vec::new();
     // Start each instance a different fraction into an interval.
     for i in 0..n_instances {
         until_phase(0.5 * i as f64 / n_instances as f64 + 0.1).await;
-        let cfg = crate::harness::app::config(&redis.url(), |c| {
+        let cfg = crate::harness::app::config(url, |c| {
             tweak(c);
             c.instance_id = Some(format!("i{i}"));
         });

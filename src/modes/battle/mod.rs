@@ -18,7 +18,7 @@ mod error;
 mod events;
 mod http;
 mod judging;
-mod keys;
+pub mod keys;
 mod matchmaking;
 mod metrics;
 mod mode;

@@ -41,11 +41,16 @@ impl BattleClient for Client {
 
 /// The keys of every stored battle record in the Redis at `url`.
 pub async fn battle_keys(url: &str) -> Vec<String> {
-    let mut conn = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = conn.keys("arena:{b*}:battle:*:*-*").await.unwrap();
-    keys
+    // A cluster URL: KEYS on each seed (each node lists only its own keys).
+    let mut all = std::collections::BTreeSet::new();
+    for node in arena::redis::Endpoint::plain(url).seeds() {
+        let mut conn = redis::Client::open(node.redacted())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = conn.keys("arena:{b*}:battle:*:*-*").await.unwrap();
+        all.extend(keys);
+    }
+    all.into_iter().collect()
 }

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod battle;
+pub mod cluster;
 pub mod demo;
 pub mod hunt;
 pub mod postgres;

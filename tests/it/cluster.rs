@@ -1,0 +1,224 @@
+//! arena on a Redis Cluster (`REDIS_URL=redis+cluster://…`): the rooms, ticks, battles
+//! and claims tests run against the shared 3-master cluster (`harness/cluster.rs`), plus
+//! what only a cluster has: slots computed here match the cluster's, a script survives
+//! `SCRIPT FLUSH` on the node that runs it, a script whose keys span two slots is refused
+//! before it is sent, and `arena doctor` sees full slot coverage.
+//!
+//! The hunt's projection and the battles' outbox read all their partitions in one
+//! XREADGROUP (CROSSSLOT on a cluster for more than one partition) until they read per
+//! partition, so the end-to-end test here runs them with one partition each.
+
+use std::time::Duration;
+
+use arena::redis::{Conn, Endpoint, command_connection, slot::key_slot};
+use redis::AsyncCommands;
+use serde_json::json;
+
+use crate::harness::cluster::{self, cli};
+use crate::harness::hunt::{PARTITIONS, store_map};
+use crate::harness::{Arena, BattleClient, HuntClient, RoomsClient, eventually, redis};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn conn(url: &str) -> Conn {
+    command_connection(&Endpoint::plain(url), Duration::from_secs(2)).unwrap()
+}
+
+#[tokio::test]
+async fn cluster_rooms_attacks_cross_instances() {
+    let lease = cluster::shared().await;
+    crate::rooms::attacks_cross_instances_and_stay_in_the_room_on(&lease.cluster.url()).await;
+}
+
+#[tokio::test]
+async fn cluster_ticks_once_per_interval() {
+    let lease = cluster::shared().await;
+    crate::ticks::check_exactly_one_per_interval_on(&lease.cluster.url(), 2).await;
+}
+
+#[tokio::test]
+async fn cluster_fifty_concurrent_starts_create_one_battle() {
+    let lease = cluster::shared().await;
+    crate::battles::fifty_concurrent_starts_on(&lease.cluster.url(), 0).await;
+}
+
+#[tokio::test]
+async fn cluster_runs_rooms_ticks_battles_and_claims() {
+    let lease = cluster::shared().await;
+    let url = lease.cluster.url();
+    let arena = Arena::spawn_with(&url, 2, |c| {
+        c.modes.rooms.tick_ms = 300;
+        c.services.lock_ttl_ms = 200;
+        c.modes.hunt.hunt_partitions = 1;
+        c.modes.hunt.map_ms = 600_000;
+        c.modes.battle.battle_outbox_partitions = 1;
+    })
+    .await;
+    let mut a = arena[0].client_in("alice", "r1").await;
+    let mut b = arena[1].client_in("bob", "r1").await;
+    assert_eq!(a.attack("r1", 7).await, json!({"ok": true}));
+    for c in [&mut a, &mut b] {
+        let got = c.next_event("attack", WAIT).await.unwrap();
+        assert_eq!(got["from"], "alice", "{got}");
+    }
+    let tick = b.next_event("server_tick", WAIT).await.unwrap();
+    assert!(tick["tick"].as_u64().is_some(), "{tick}");
+
+    // Battles: the pairing lock (Redlock on the cluster as its one master), the record
+    // on its partition's slot, readable from the other instance.
+    let ack = a.start_battle(&["alice", "bob"]).await;
+    assert_eq!(ack["created"], json!(true), "{ack}");
+    let id = ack["battleId"].as_str().unwrap().to_string();
+    let got = arena[1].get_json(&format!("/api/battles/{id}")).await;
+    assert_eq!(got["state"], "active", "{got}");
+    assert_eq!(b.end_battle(&id).await, json!({"ok": true, "battleId": id}));
+
+    // Claims: map 8 is in partition 0 both for the harness's PARTITIONS and for 1.
+    assert_eq!(8 % PARTITIONS, 0);
+    let mut c = conn(&url);
+    store_map(&mut c, 8, &[(3, 40)], 120_000).await;
+    let claim = b.claim(8, 3).await;
+    assert_eq!(claim["ok"], json!(true), "{claim}");
+    let lost = a.claim(8, 3).await;
+    assert_eq!(lost["error"]["code"], "tile_taken", "{lost}");
+    eventually(WAIT, "the claim on the leaderboard", || async {
+        let board = arena[0].get_json("/api/hunt/leaderboard").await;
+        let top = &board["entries"][0];
+        (top["player"] == "bob" && top["score"].as_f64() == Some(40.0)).then_some(())
+    })
+    .await;
+    eventually(WAIT, "both instances in the fleet registry", || async {
+        let fleet = arena[0].get_json("/api/admin/instances").await;
+        (fleet["totals"]["instances"] == 2).then_some(())
+    })
+    .await;
+    for inst in &arena.instances {
+        assert_eq!(inst.get_json("/ready").await["status"], "ready");
+    }
+    for inst in arena.instances {
+        inst.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn cluster_slots_match_cluster_keyslot_and_spread_over_masters() {
+    let lease = cluster::shared().await;
+    let port = lease.cluster.nodes[0].port();
+    for key in [
+        "foo",
+        "arena:{p0}:claims",
+        "arena:{b3}:outbox",
+        "{tick}",
+        "a{}b",
+    ] {
+        let theirs: u16 = cli(port, &["CLUSTER", "KEYSLOT", key])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(key_slot(key.as_bytes()), theirs, "{key}");
+    }
+    // The hunt's partitions land on more than one master: keys of one script stay on one.
+    let masters: std::collections::BTreeSet<u16> = (0..16)
+        .map(|p| lease.cluster.master_of(&format!("arena:{{p{p}}}:claims")))
+        .collect();
+    assert!(masters.len() > 1, "{masters:?}");
+}
+
+#[tokio::test]
+async fn cluster_script_survives_script_flush_on_its_node() {
+    let lease = cluster::shared().await;
+    let mut c = conn(&lease.cluster.url());
+    let script = redis::Script::new("return redis.call('INCR', KEYS[1])");
+    let key = "arena:{flush}:n";
+    let n: i64 = script.key(key).invoke_async(&mut c).await.unwrap();
+    assert_eq!(n, 1);
+    let node = lease.cluster.master_of(key);
+    assert_eq!(cli(node, &["SCRIPT", "FLUSH"]).unwrap().trim(), "OK");
+    let exists = cli(node, &["SCRIPT", "EXISTS", script.get_hash()]).unwrap();
+    assert_eq!(exists.trim(), "0", "the flush took the script away");
+    // EVALSHA answers NOSCRIPT; redis-rs loads the script (on every node) and retries.
+    let n: i64 = script.key(key).invoke_async(&mut c).await.unwrap();
+    assert_eq!(n, 2);
+
+    // And arena's own scripts: the tick race keeps ticking after every node's flush.
+    let url = lease.cluster.url();
+    let arena = Arena::spawn_with(&url, 1, |c| {
+        c.modes.rooms.tick_ms = 200;
+        c.services.lock_ttl_ms = 150;
+    })
+    .await;
+    let mut w = arena[0].client("watcher").await;
+    w.next_event("server_tick", WAIT).await.unwrap();
+    for port in lease.cluster.master_ports() {
+        cli(port, &["SCRIPT", "FLUSH"]).unwrap();
+    }
+    let before = arena[0].metric("arena_ticks_acquired_total").await;
+    eventually(WAIT, "ticks after SCRIPT FLUSH", || async {
+        (arena[0].metric("arena_ticks_acquired_total").await >= before + 3.0).then_some(())
+    })
+    .await;
+    for inst in arena.instances {
+        inst.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_cross_slot_script_is_refused_before_it_is_sent() {
+    let script = redis::Script::new("return redis.call('SET', KEYS[1], 1)");
+    // On a standalone Redis, which would have run it.
+    let r = redis();
+    let mut c = conn(&r.url());
+    let e = script
+        .key("arena:{a}:x")
+        .key("arena:{b}:x")
+        .invoke_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("span two cluster slots"), "{e}");
+    let keys: Vec<String> = c.keys("*").await.unwrap();
+    assert!(keys.is_empty(), "nothing ran: {keys:?}");
+    // On the cluster.
+    let lease = cluster::shared().await;
+    let mut c = conn(&lease.cluster.url());
+    let e = script
+        .key("arena:{a}:x")
+        .key("arena:{b}:x")
+        .invoke_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("span two cluster slots"), "{e}");
+}
+
+#[tokio::test]
+async fn doctor_on_the_cluster_sees_every_slot_covered() {
+    let lease = cluster::shared().await;
+    let url = lease.cluster.url();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_arena"))
+            .args(["doctor", "--redis-url", &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cluster slots"))
+        .unwrap_or_else(|| panic!("no slot coverage line:\n{text}"));
+    assert!(line.contains("state ok, 16384/16384 ok"), "{line}");
+    assert!(!text.contains("CRITICAL"), "{text}");
+}
+
+#[tokio::test]
+async fn redlock_urls_refuse_a_cluster() {
+    let mut c = crate::harness::app::config("redis://127.0.0.1:1", |_| {});
+    c.services.redlock_urls = Some("redis+cluster://127.0.0.1:1,127.0.0.1:2".into());
+    let e = c.services.validate().unwrap_err().to_string();
+    assert!(e.contains("REDLOCK_URLS") && e.contains("cluster"), "{e}");
+}
