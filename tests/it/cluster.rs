@@ -4,9 +4,10 @@
 //! `SCRIPT FLUSH` on the node that runs it, a script whose keys span two slots is refused
 //! before it is sent, and `arena doctor` sees full slot coverage.
 //!
-//! The hunt's projection and the battles' outbox read all their partitions in one
-//! XREADGROUP (CROSSSLOT on a cluster for more than one partition) until they read per
-//! partition, so the end-to-end test here runs them with one partition each.
+//! The hunt's projection reads all its partitions in one XREADGROUP (CROSSSLOT on a
+//! cluster for more than one partition) until it reads per partition, so the end-to-end
+//! test here runs it with one partition; the battles' outbox reads per partition
+//! (`services::streams::read_new`).
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use serde_json::json;
 
 use crate::harness::cluster::{self, cli};
 use crate::harness::hunt::{PARTITIONS, store_map};
+use crate::harness::records::{Backend, TestDb};
 use crate::harness::{Arena, BattleClient, HuntClient, RoomsClient, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -51,7 +53,6 @@ async fn cluster_runs_rooms_ticks_battles_and_claims() {
         c.services.lock_ttl_ms = 200;
         c.modes.hunt.hunt_partitions = 1;
         c.modes.hunt.map_ms = 600_000;
-        c.modes.battle.battle_outbox_partitions = 1;
     })
     .await;
     let mut a = arena[0].client_in("alice", "r1").await;
@@ -221,4 +222,53 @@ async fn redlock_urls_refuse_a_cluster() {
     c.services.redlock_urls = Some("redis+cluster://127.0.0.1:1,127.0.0.1:2".into());
     let e = c.services.validate().unwrap_err().to_string();
     assert!(e.contains("REDLOCK_URLS") && e.contains("cluster"), "{e}");
+}
+
+#[tokio::test]
+async fn cluster_battle_records_reach_sql_from_every_outbox_partition() {
+    // The default 8 outbox partitions lie on several masters: each is read on its own.
+    let lease = cluster::shared().await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let arena = Arena::spawn_with(&lease.cluster.url(), 2, |c| {
+        c.services.store = db.settings();
+        c.services.lock_ttl_ms = 300;
+    })
+    .await;
+    // Battles of new pairings until their outboxes lie on two masters.
+    let mut ids = Vec::new();
+    let mut masters = std::collections::BTreeSet::new();
+    for i in 0..16 {
+        let (p, q) = (format!("p{i}"), format!("q{i}"));
+        let c = arena[i % 2].client(&p).await;
+        let ack = c.start_battle(&[&p, &q]).await;
+        assert_eq!(ack["created"], json!(true), "{ack}");
+        let id = ack["battleId"].as_str().unwrap().to_string();
+        assert_eq!(c.end_battle(&id).await["ok"], json!(true));
+        let hash = id.split('-').next().unwrap();
+        let part = arena::modes::battle::keys::partition_of(hash, 8);
+        masters.insert(
+            lease
+                .cluster
+                .master_of(&arena::modes::battle::keys::outbox(part)),
+        );
+        ids.push(id);
+        if masters.len() > 1 {
+            break;
+        }
+    }
+    assert!(masters.len() > 1, "all outboxes on one master: {masters:?}");
+    db.wait_count(
+        &format!(
+            "SELECT COUNT(*) FROM battles WHERE state = 'ended' AND id IN ({})",
+            ids.iter()
+                .map(|i| format!("'{i}'"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        ids.len() as i64,
+    )
+    .await;
+    for inst in arena.instances {
+        inst.stop().await.unwrap();
+    }
 }

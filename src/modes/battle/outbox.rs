@@ -26,16 +26,16 @@
 //! streams have no MAXLEN: an event is dropped only once it is in SQL, so a long database
 //! outage grows them (watch `arena_outbox_backlog`).
 //!
-//! Reads use their own connection with a response timeout above the BLOCK time. One
-//! XREADGROUP names every partition's stream: fine on one Redis; on a Cluster the streams
-//! of different slots must be read separately (as for the hunt's claim streams).
+//! Reads use their own connection with a response timeout above the BLOCK time. On one
+//! Redis one XREADGROUP names every partition's stream; on a Cluster each partition is
+//! read on its own (`services::streams::read_new`: different slots cannot share one).
 
 use std::time::{Duration, Instant};
 
 use crate::redis::Conn;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
-    StreamPendingCountReply, StreamPendingReply, StreamReadOptions, StreamReadReply,
+    StreamPendingCountReply, StreamPendingReply,
 };
 use redis::{AsyncCommands, RedisError};
 use tokio_util::sync::CancellationToken;
@@ -48,7 +48,7 @@ use crate::base::clock::unix_ms;
 use crate::base::shutdown::sleep_unless_cancelled;
 use crate::redis::stream_connection;
 use crate::services::AppState;
-use crate::services::streams::{DeadLetter, dead_letter};
+use crate::services::streams::{DeadLetter, GroupRead, dead_letter, read_new};
 use crate::services::store::StoreError;
 use crate::services::store::records::{BattleEvent, Change};
 
@@ -127,7 +127,6 @@ impl Outbox {
     pub async fn run(mut self, shutdown: CancellationToken) {
         let partitions = self.settings.battle_outbox_partitions;
         let streams: Vec<String> = (0..partitions).map(keys::outbox).collect();
-        let ids: Vec<&str> = vec![">"; streams.len()];
         let idle = self.settings.battle_outbox_reclaim_idle_ms;
         let reclaim_every = Duration::from_millis((idle / 2).clamp(50, 5000));
         let mut last_reclaim = Instant::now();
@@ -152,13 +151,15 @@ impl Outbox {
                 }
             }
             let block = BLOCK_MS.min(reclaim_every.as_millis() as usize);
-            let opts = StreamReadOptions::default()
-                .group(GROUP, &self.consumer)
-                .count(self.settings.battle_outbox_batch)
-                .block(block);
+            let read = GroupRead {
+                group: GROUP,
+                consumer: &self.consumer,
+                count: self.settings.battle_outbox_batch,
+                block_ms: block,
+            };
             let read = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                r = self.reader.xread_options::<_, _, Option<StreamReadReply>>(&streams, &ids, &opts) => r,
+                r = read_new(&mut self.reader, &streams, read) => r,
             };
             match read {
                 Ok(Some(reply)) => {
