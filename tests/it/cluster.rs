@@ -272,3 +272,68 @@ async fn cluster_battle_records_reach_sql_from_every_outbox_partition() {
         inst.stop().await.unwrap();
     }
 }
+
+// Fails today, kept to be fixed: after kill -9 of the master that holds `{tick}`, the
+// replica is promoted but arena's commands to the moved slots keep failing with
+// `Moved: <slot> <new master>` (and timeouts) for 20 s and more: redis-rs 1.8.1's cluster
+// connection does not follow the redirect to the promoted replica here. Run it with
+// `cargo test --test it cluster_ticks_and_attacks -- --ignored`.
+#[tokio::test]
+#[ignore = "redis-rs cluster connection stays on MOVED after a failover; see the comment"]
+async fn cluster_ticks_and_attacks_resume_after_a_master_is_killed() {
+    // Its own 3 masters + 3 replicas: this test kills one.
+    crate::harness::init_logs();
+    let mut cluster = tokio::task::spawn_blocking(|| cluster::Cluster::start(3, 1))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The master of the tick race dies; pub/sub stays on another master (the first seed).
+    let victim = cluster.master_of("arena:{tick}:last");
+    let pubsub = cluster
+        .master_ports()
+        .into_iter()
+        .find(|&p| p != victim)
+        .unwrap();
+    let url = cluster.url_from(pubsub);
+    let arena = Arena::spawn_with(&url, 2, |c| {
+        c.modes.rooms.tick_ms = 300;
+        c.services.lock_ttl_ms = 200;
+    })
+    .await;
+    let a = arena[0].client_in("alice", "r1").await;
+    let mut b = arena[1].client_in("bob", "r1").await;
+    b.next_event("server_tick", WAIT).await.unwrap();
+
+    cluster.kill(victim);
+    let killed = std::time::Instant::now();
+    // Ticks resume once a replica took over the slot (node timeout 500 ms + election):
+    // a tick of an interval that began after the kill needs the new master.
+    let after = arena::base::clock::unix_ms() / 300 + 1;
+    loop {
+        let tick = b
+            .next_event("server_tick", Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|e| panic!("no tick within 20 s: {e}"));
+        if tick["tick"].as_u64().unwrap() > after {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "ticks did not resume"
+        );
+    }
+    let ticks_back = killed.elapsed();
+    eventually(Duration::from_secs(20), "a replica promoted", || async {
+        (!cluster.master_ports().contains(&victim) && cluster.master_ports().len() == 3)
+            .then_some(())
+    })
+    .await;
+    // Attacks still cross instances.
+    assert_eq!(a.attack("r1", 3).await, json!({"ok": true}));
+    let got = b.next_event("attack", WAIT).await.unwrap();
+    assert_eq!(got["from"], "alice", "{got}");
+    eprintln!("ticks back {ticks_back:?} after kill -9 of the tick race's master");
+    for inst in arena.instances {
+        inst.stop().await.unwrap();
+    }
+}

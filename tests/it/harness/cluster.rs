@@ -82,6 +82,22 @@ impl Cluster {
         format!("redis+cluster://{}", seeds.join(","))
     }
 
+    /// `redis+cluster://` with the node on `port` as the first seed (the one arena's
+    /// pub/sub uses), then the others.
+    pub fn url_from(&self, port: u16) -> String {
+        let mut ports: Vec<u16> = self.nodes.iter().map(RedisServer::port).collect();
+        ports.sort_by_key(|&p| p != port);
+        let seeds: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        format!("redis+cluster://{}", seeds.join(","))
+    }
+
+    /// SIGKILL the node on `port`.
+    pub fn kill(&mut self, port: u16) {
+        for n in self.nodes.iter_mut().filter(|n| n.port() == port) {
+            n.kill();
+        }
+    }
+
     /// Every node says `cluster_state:ok` and sees all its masters, and each master
     /// takes a write to a key of its own slots.
     fn wait_ready(&self, within: Duration) -> Result<(), String> {
