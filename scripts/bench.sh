@@ -34,14 +34,16 @@ demo_down() { kill -TERM "$DEMO" 2>/dev/null || true; wait "$DEMO" 2>/dev/null |
 redis_benchmark_claim() {
   local rport sha now
   rport=$(grep -o 'redis://127.0.0.1:[0-9]*' /tmp/arena-bench-demo.log | head -1 | cut -d: -f3)
-  sha=$(redis-cli -p "$rport" SCRIPT LOAD "$(cat src/modes/hunt/lua/claim.lua)")
+  # The script as arena loads it: the shared GCRA function, then the claim (limit included).
+  sha=$(redis-cli -p "$rport" SCRIPT LOAD "$(cat src/services/lua/gcra.lua src/modes/hunt/lua/claim.lua)")
   redis-cli -p "$rport" HSET 'arena:{p0}:map:999999999' width 1000 height 1000 expiresAt 99999999999999 treasures '{}' >/dev/null
   redis-cli -p "$rport" CONFIG RESETSTAT >/dev/null
   now=$(date +%s%3N)
   local rps
-  rps=$(redis-benchmark -p "$rport" -c 50 -n 200000 -r 1000000 --csv EVALSHA "$sha" 3 \
+  rps=$(redis-benchmark -p "$rport" -c 50 -n 200000 -r 1000000 --csv EVALSHA "$sha" 4 \
     'arena:{p0}:map:999999999' 'arena:{p0}:map:999999999:owners' 'arena:{p0}:claims' \
-    999999999 __rand_int__ bench "$now" 1000000 21600 | tail -1 | cut -d, -f2 | tr -d '"')
+    'arena:{p0}:rl:claim:bench' \
+    999999999 __rand_int__ bench "$now" 1000000 21600 100000 | tail -1 | cut -d, -f2 | tr -d '"')
   local usec
   usec=$(redis-cli -p "$rport" INFO commandstats | grep '^cmdstat_evalsha' | sed 's/.*usec_per_call=\([0-9.]*\).*/\1/')
   echo "{\"label\":\"$1\",\"rps\":$rps,\"usec_per_call\":$usec}" | tee -a "$OUT"

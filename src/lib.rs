@@ -26,8 +26,8 @@
 //! # Follow a claim
 //! A client emits `claim {mapId, tile}` -> `services::realtime::events::Event::on`
 //! parses the payload and calls `modes::hunt::events::claim` -> `modes::hunt::claim::handle`
-//! (`ClaimReq::parse`, then the shared rate limit `services::limiter::check`) ->
-//! `modes::hunt::scripts::claim` runs `modes/hunt/lua/claim.lua` (validate, set the
+//! (`ClaimReq::parse`) ->
+//! `modes::hunt::scripts::claim` runs `modes/hunt/lua/claim.lua` (rate limit, validate, set the
 //! owner, XADD to the partition stream: one atomic step) -> the wrapper acks
 //! `{ok:true, value}` and the handler emits `tile_claimed` to the room `hunt`, which
 //! `services::realtime::adapter` carries to every other instance -> in the background

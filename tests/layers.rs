@@ -341,7 +341,7 @@ fn the_checker_sees_arrows() {
     assert!(mods.len() > 40, "only {} modules found", mods.len());
     let graph = arrows(&mods);
     let has = |from: &str, to: &str| graph.get(from).is_some_and(|t| t.contains_key(to));
-    assert!(has("modes::hunt::claim", "services::limiter"));
+    assert!(has("modes::hunt::scripts", "services::limiter"));
     assert!(has("modes::hunt::claim", "modes::hunt::scripts"));
     assert!(has("edge::app", "services::realtime"));
     assert!(has("services::lock::redlock", "redis"));

@@ -1,5 +1,7 @@
-//! Rate limits shared by every instance: a GCRA in Lua (`lua/rate_limit.lua`), keyed by
-//! action and subject, on Redis's clock.
+//! Rate limits shared by every instance: a GCRA in Lua (`lua/gcra.lua`, run by
+//! `lua/rate_limit.lua`), keyed by action and subject, on Redis's clock. A script that
+//! checks its own limit in the same step (one round trip instead of two) is prepended with
+//! [`GCRA_LUA`] and calls `gcra(key, rate, burst)` itself.
 //!
 //! A limited action writes nothing (neither the limiter's state nor the action's own).
 
@@ -10,8 +12,16 @@ use redis::{RedisError, Script};
 
 use crate::redis::keys;
 
-static RATE_LIMIT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/rate_limit.lua")));
+/// The GCRA as a Lua function `gcra(key, rate, burst)` (0 = allowed and counted, else the
+/// ms until a retry could pass), to prepend to a script that limits within its own step.
+pub const GCRA_LUA: &str = include_str!("lua/gcra.lua");
+
+static RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/gcra.lua"),
+        include_str!("lua/rate_limit.lua")
+    ))
+});
 
 /// The verdict on one action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

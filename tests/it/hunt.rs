@@ -235,7 +235,7 @@ async fn hunt_projection_survives_a_dead_consumer_and_rebuild_matches() {
             let player = format!("p{}", (map as i64 + t) % 5);
             let out = scripts::claim(
                 &mut c,
-                &ClaimKeys::new(map, PARTITIONS),
+                &ClaimKeys::new(map, PARTITIONS, &player),
                 &ClaimArgs {
                     map_id: map,
                     tile: t,
@@ -243,6 +243,7 @@ async fn hunt_projection_survives_a_dead_consumer_and_rebuild_matches() {
                     now_ms: unix_ms(),
                     stream_maxlen: 100_000,
                     ttl_s: 3600,
+                    rate_per_s: 100_000,
                 },
             )
             .await
@@ -616,4 +617,74 @@ async fn hunt_refusals_get_their_code_and_write_nothing() {
     assert_eq!(arena[0].get("/api/hunt/maps/abc").await.0, 400);
     assert_eq!(arena[0].get("/api/hunt/leaderboard?limit=0").await.0, 400);
     assert_eq!(arena[0].get("/api/hunt/leaderboard?limit=x").await.0, 400);
+}
+
+#[tokio::test]
+async fn hunt_claim_limit_in_the_claim_script_holds_across_instances() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |cfg| {
+        tweak(cfg);
+        cfg.modes.hunt.claim_rate = 10;
+    })
+    .await;
+    let mut c = conn(&redis.url()).await;
+    // Maps 31 and 32 are in different partitions (3 and 0 of 4).
+    store_map(&mut c, 31, &[], 60_000).await;
+    store_map(&mut c, 32, &[], 60_000).await;
+    // One player with a socket on each instance: the limit is the player's, not the
+    // socket's or the instance's.
+    let sockets = [
+        Arc::new(arena[0].client("dora").await),
+        Arc::new(arena[1].client("dora").await),
+    ];
+
+    // A burst of 40 over both instances at once: the burst (10) passes, the rest is
+    // refused with rate_limited and writes nothing.
+    let mut tasks = Vec::new();
+    for tile in 0..40i64 {
+        let s = sockets[tile as usize % 2].clone();
+        tasks.push(tokio::spawn(async move { (tile, s.claim(31, tile).await) }));
+    }
+    let mut ok = HashSet::new();
+    let mut limited = 0usize;
+    for t in tasks {
+        let (tile, ack) = t.await.unwrap();
+        if ack["ok"] == json!(true) {
+            ok.insert(tile);
+        } else {
+            assert_eq!(code(&ack), "rate_limited", "{ack}");
+            limited += 1;
+        }
+    }
+    assert!(
+        (10..=13).contains(&ok.len()),
+        "{} claims passed a 10/s limit (burst 10) across two instances",
+        ok.len()
+    );
+    let owned: HashSet<i64> = owners(&mut c, 31)
+        .await
+        .keys()
+        .map(|t| t.parse().unwrap())
+        .collect();
+    assert_eq!(owned, ok, "exactly the allowed claims own their tiles");
+    assert_eq!(log(&mut c).await.len(), ok.len());
+    let mut counted = 0.0;
+    for i in &arena.instances {
+        counted += i.metric("arena_rate_limited_total{action=\"claim\"}").await;
+    }
+    assert_eq!(counted, limited as f64);
+
+    // The documented price of one slot per claim: another partition has its own budget.
+    let ack = sockets[1].claim(32, 0).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+
+    // Once the budget has refilled, claims within the rate (5/s, alternating instances)
+    // are all accepted.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for tile in 100..110i64 {
+        let ack = sockets[tile as usize % 2].claim(31, tile).await;
+        assert_eq!(ack["ok"], json!(true), "tile {tile}: {ack}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(owners(&mut c, 31).await.len(), ok.len() + 10);
 }

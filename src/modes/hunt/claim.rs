@@ -1,8 +1,10 @@
-//! Claims: parse `claim {mapId, tile}`, apply the shared rate limit, run the one atomic
-//! claim script, and turn its outcome into an ack and a `tile_claimed` delta.
+//! Claims: parse `claim {mapId, tile}`, run the one atomic claim script (the player's
+//! rate limit included: one round trip), and turn its outcome into an ack and a
+//! `tile_claimed` delta.
 //!
 //! Guarantee: an acknowledged claim (`{ok:true}`) is in its partition's stream exactly
-//! once, and its tile has exactly that owner; every refusal wrote nothing.
+//! once, and its tile has exactly that owner; every refusal wrote nothing to the map, its
+//! owners or the log (an attempt past the limit still spends the player's budget).
 
 use std::time::Instant;
 
@@ -16,7 +18,6 @@ use super::state::Hunt;
 use crate::base::clock::unix_ms;
 use crate::base::error::{AckError, ErrorCode};
 use crate::base::ids::PlayerId;
-use crate::services::limiter::{self, LimitDecision};
 
 /// The tile already has an owner (named in `error.owner`).
 pub const TILE_TAKEN: ErrorCode = ErrorCode::new("tile_taken", 409);
@@ -118,16 +119,11 @@ pub struct ClaimAck {
     pub value: i64,
 }
 
-/// Claim `req.tile` of `req.map_id` for `player`: rate limit, then the claim script.
+/// Claim `req.tile` of `req.map_id` for `player`: one script call, rate limit included.
 pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<TileClaimed, ClaimError> {
     let cfg = &h.settings;
     let mut conn = h.ctx.app.redis.clone();
-    let decision = limiter::check(&mut conn, "claim", player.as_str(), cfg.claim_rate).await?;
-    if let LimitDecision::Limited { retry_after_ms } = decision {
-        h.metrics.claims_rate_limited.increment(1);
-        return Err(ClaimError::RateLimited { retry_after_ms });
-    }
-    let keys = ClaimKeys::new(req.map_id, cfg.hunt_partitions);
+    let keys = ClaimKeys::new(req.map_id, cfg.hunt_partitions, player.as_str());
     let args = ClaimArgs {
         map_id: req.map_id,
         tile: req.tile,
@@ -135,6 +131,7 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<TileCla
         now_ms: unix_ms(),
         stream_maxlen: cfg.hunt_stream_maxlen,
         ttl_s: cfg.hunt_key_ttl_s,
+        rate_per_s: cfg.claim_rate,
     };
     match scripts::claim(&mut conn, &keys, &args).await? {
         ClaimOutcome::Claimed { value, .. } => Ok(TileClaimed {
@@ -147,6 +144,10 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<TileCla
         ClaimOutcome::Expired => Err(ClaimError::Expired),
         ClaimOutcome::InvalidTile => Err(ClaimError::InvalidTile),
         ClaimOutcome::NoMap => Err(ClaimError::NoMap),
+        ClaimOutcome::RateLimited { retry_after_ms } => {
+            h.metrics.claims_rate_limited.increment(1);
+            Err(ClaimError::RateLimited { retry_after_ms })
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 //! | `arena:{lb}:applied:<claimId>` | string, EX hunt_key_ttl | apply-once marker of a claim; in `{lb}` so the check and the ZINCRBY are one script on one slot (the price: every projection write lands on the `{lb}` slot) |
 //! | `arena:{mapgen}:lock:<n>` / `:last` | period race | one map per period (`services::period`) |
 //! | `arena:{hunt:board}:lock:<n>` / `:last` | period race | the 500 ms leaderboard broadcast |
-//! | `arena:{rl:claim:<player>}` | GCRA state | the per-player claim rate limit (`services::limiter`) |
+//! | `arena:{p<k>}:rl:claim:<player>` | string, PX | GCRA state of the player's claim limit in partition k, checked by `claim.lua` itself (`claim_limit`) |
 
 /// The period race of the map generator.
 pub const MAPGEN_RACE: &str = "mapgen";
@@ -43,6 +43,20 @@ pub fn hunt_claims(p: u32) -> String {
 /// The dead-letter stream of partition `p`.
 pub fn hunt_dead_letters(p: u32) -> String {
     format!("arena:{{p{p}}}:claims:dead")
+}
+
+/// The GCRA state of `player`'s claim rate limit in partition `p`.
+///
+/// It lives in the map's partition so that `claim.lua` checks the limit in the claim's
+/// own step (one round trip, one Cluster slot). The price: the limit is per player *per
+/// partition*. A player claiming on one map (the usual case) gets exactly `CLAIM_RATE`;
+/// one spreading claims over every live map gets at most `CLAIM_RATE` on each. Maps are
+/// claimable for `LIFETIME_PERIODS` (5) periods and consecutive map ids fall in different
+/// partitions, so the fleet-wide ceiling is `CLAIM_RATE x min(5, HUNT_PARTITIONS)`: still a
+/// hard bound. Splitting the budget (`CLAIM_RATE / 5` per partition) would cut the usual
+/// case to a fifth; a limit key in the player's own slot needs a second round trip.
+pub fn claim_limit(p: u32, player: &str) -> String {
+    format!("arena:{{p{p}}}:rl:claim:{player}")
 }
 
 /// The global hunt leaderboard.
@@ -78,6 +92,9 @@ mod tests {
         assert_eq!(hash_tag(&hunt_owners(p, 42)), Some("p10"));
         assert_eq!(hash_tag(&hunt_claims(p)), Some("p10"));
         assert_eq!(hash_tag(&hunt_dead_letters(p)), Some("p10"));
+        assert_eq!(hash_tag(&claim_limit(p, "bob")), Some("p10"));
+        // A player id with braces cannot move the key out of its partition's slot.
+        assert_eq!(hash_tag(&claim_limit(p, "{evil}")), Some("p10"));
         assert_eq!(hash_tag(lb_global()), Some("lb"));
         assert_eq!(hash_tag(&lb_map(42)), Some("lb"));
         assert_eq!(hash_tag(&lb_applied("42:7")), Some("lb"));

@@ -8,6 +8,7 @@ use redis::{RedisError, Script};
 
 use super::keys;
 use crate::redis::script::unexpected_reply;
+use crate::services::limiter;
 
 /// What the claim script decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,9 +25,20 @@ pub enum ClaimOutcome {
     Expired,
     InvalidTile,
     NoMap,
+    /// Over the player's claim rate in this partition; nothing was written.
+    RateLimited {
+        retry_after_ms: u64,
+    },
 }
 
-static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim.lua")));
+/// `claim.lua` behind the shared GCRA function (the limit is checked in the same step).
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{}{}",
+        limiter::GCRA_LUA,
+        include_str!("lua/claim.lua")
+    ))
+});
 static LEADERBOARD_APPLY: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/leaderboard_apply.lua")));
 
@@ -36,15 +48,18 @@ pub struct ClaimKeys {
     pub map: String,
     pub owners: String,
     pub stream: String,
+    /// The player's claim limit in this partition (`keys::claim_limit`).
+    pub limit: String,
 }
 
 impl ClaimKeys {
-    pub fn new(map_id: u64, partitions: u32) -> Self {
+    pub fn new(map_id: u64, partitions: u32, player: &str) -> Self {
         let p = keys::partition_of(map_id, partitions);
         Self {
             map: keys::hunt_map(p, map_id),
             owners: keys::hunt_owners(p, map_id),
             stream: keys::hunt_claims(p),
+            limit: keys::claim_limit(p, player),
         }
     }
 }
@@ -60,12 +75,16 @@ pub struct ClaimArgs<'a> {
     pub stream_maxlen: u64,
     /// TTL of the owners hash, in seconds.
     pub ttl_s: u64,
+    /// The player's claims per second in this partition, and the burst.
+    pub rate_per_s: u32,
 }
 
-/// Validate + compare-and-set + XADD in one atomic step (`lua/claim.lua`).
+/// Rate limit + validate + compare-and-set + XADD in one atomic step (`lua/claim.lua`):
+/// one round trip.
 ///
 /// Guarantee: when this returns `Claimed`, the claim is in the partition stream and the
-/// tile's owner is set; any other outcome wrote nothing.
+/// tile's owner is set; any other outcome wrote nothing but the limiter's budget (and
+/// `RateLimited` not even that).
 pub async fn claim(
     conn: &mut Conn,
     keys: &ClaimKeys,
@@ -76,12 +95,14 @@ pub async fn claim(
         .key(&keys.map)
         .key(&keys.owners)
         .key(&keys.stream)
+        .key(&keys.limit)
         .arg(args.map_id)
         .arg(args.tile)
         .arg(args.player)
         .arg(args.now_ms)
         .arg(args.stream_maxlen)
         .arg(args.ttl_s)
+        .arg(args.rate_per_s.max(1))
         .invoke_async(conn)
         .await?;
     let bad = || unexpected_reply("claim.lua", &reply);
@@ -97,6 +118,9 @@ pub async fn claim(
         "expired" => ClaimOutcome::Expired,
         "invalid" => ClaimOutcome::InvalidTile,
         "no_map" => ClaimOutcome::NoMap,
+        "rate_limited" => ClaimOutcome::RateLimited {
+            retry_after_ms: reply.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
+        },
         _ => return Err(bad()),
     })
 }

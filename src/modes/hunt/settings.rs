@@ -35,7 +35,9 @@ pub struct Settings {
     pub hunt_key_ttl_s: u64,
 
     /// Treasure hunt: claims per second allowed per player, shared by all instances; the
-    /// same number may be spent at once.
+    /// same number may be spent at once. Checked inside the claim script, per partition:
+    /// a player spreading claims over the live maps (5 at most, in different partitions)
+    /// gets up to 5 times this in total.
     #[arg(long, env = "CLAIM_RATE", default_value_t = CLAIM_RATE)]
     pub claim_rate: u32,
 

@@ -1,17 +1,29 @@
--- Claim one tile of one map, exactly once, in one atomic step: validate the map and the
--- tile, compare-and-set the tile's owner, append the claim to the partition's stream.
--- Every key shares the map's partition tag {p<k>} (one Cluster slot).
--- Replies: {'claimed', value, entry_id} | {'taken', owner} | {'expired'} | {'invalid'} | {'no_map'}
-local map_key = KEYS[1]     -- arena:{p<k>}:map:<id>         hash: width height expiresAt v:<tile>...
-local owners_key = KEYS[2]  -- arena:{p<k>}:map:<id>:owners  hash: tile -> player
-local stream_key = KEYS[3]  -- arena:{p<k>}:claims           stream of claims
+-- Claim one tile of one map, exactly once, in one atomic step: the player's claim rate
+-- limit, validate the map and the tile, compare-and-set the tile's owner, append the
+-- claim to the partition's stream. Prepended with the shared `gcra(key, rate, burst)`
+-- (services/lua/gcra.lua), so the limit costs no round trip of its own.
+-- Every key shares the map's partition tag {p<k>} (one Cluster slot): the limit is
+-- therefore per player per partition (see keys.rs `claim_limit` for what that bounds).
+-- Replies: {'claimed', value, entry_id} | {'taken', owner} | {'expired'} | {'invalid'}
+--        | {'no_map'} | {'rate_limited', retry_after_ms}
+local map_key = KEYS[1]     -- arena:{p<k>}:map:<id>             hash: width height expiresAt v:<tile>...
+local owners_key = KEYS[2]  -- arena:{p<k>}:map:<id>:owners      hash: tile -> player
+local stream_key = KEYS[3]  -- arena:{p<k>}:claims               stream of claims
+local limit_key = KEYS[4]   -- arena:{p<k>}:rl:claim:<player>    GCRA state
 local map_id = ARGV[1]
 local tile = tonumber(ARGV[2])
 local player = ARGV[3]
 local now_ms = tonumber(ARGV[4])
 local maxlen = ARGV[5]
 local ttl_s = tonumber(ARGV[6])
+local rate = tonumber(ARGV[7])  -- claims per second, and the burst
 
+-- The limit first, as the separate limiter did: every attempt that gets past it spends
+-- budget, whatever its outcome; a limited one writes nothing.
+local retry = gcra(limit_key, rate, rate)
+if retry > 0 then
+  return {'rate_limited', retry}
+end
 local m = redis.call('HMGET', map_key, 'width', 'height', 'expiresAt', 'v:' .. ARGV[2])
 if not m[1] then
   return {'no_map'}
