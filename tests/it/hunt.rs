@@ -688,3 +688,102 @@ async fn hunt_claim_limit_in_the_claim_script_holds_across_instances() {
     }
     assert_eq!(owners(&mut c, 31).await.len(), ok.len() + 10);
 }
+
+#[tokio::test]
+async fn hunt_projection_readers_per_partition_group_apply_batches_once() {
+    let redis = redis();
+    let mut c = conn(&redis.url()).await;
+    // 4 maps (one per partition) x 64 tiles, logged before any instance runs.
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    let mut per_map: BTreeMap<u64, BTreeMap<String, i64>> = BTreeMap::new();
+    for map in 300..304u64 {
+        let treasures: Vec<(u32, i64)> = (0..64).map(|t| (t, (t % 5 + 1) as i64)).collect();
+        store_map(&mut c, map, &treasures, 120_000).await;
+        for t in 0..64i64 {
+            let player = format!("q{}", (map as i64 * 3 + t) % 7);
+            let out = scripts::claim(
+                &mut c,
+                &ClaimKeys::new(map, PARTITIONS, &player),
+                &ClaimArgs {
+                    map_id: map,
+                    tile: t,
+                    player: &player,
+                    now_ms: unix_ms(),
+                    stream_maxlen: 100_000,
+                    ttl_s: 3600,
+                    rate_per_s: 100_000,
+                },
+            )
+            .await
+            .unwrap();
+            assert!(matches!(
+                out,
+                arena::modes::hunt::scripts::ClaimOutcome::Claimed { .. }
+            ));
+            *expected.entry(player.clone()).or_default() += t % 5 + 1;
+            *per_map.entry(map).or_default().entry(player).or_default() += t % 5 + 1;
+        }
+    }
+    let entries = log(&mut c).await;
+    assert_eq!(entries.len(), 256);
+    // A batch applies each claim once, even one named twice in the same batch.
+    let (a, b) = (&entries[0], &entries[1]);
+    let flags = projection::apply_batch(&mut c, &[a, b, a], 3600)
+        .await
+        .unwrap();
+    assert_eq!(flags, vec![true, true, false]);
+    let flags = projection::apply_batch(&mut c, &[b, a], 3600)
+        .await
+        .unwrap();
+    assert_eq!(flags, vec![false, false]);
+    assert!(
+        projection::apply_batch(&mut c, &[], 3600)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Two instances with one reader per partition (4 each) project the rest exactly once.
+    let arena = Arena::spawn_with(&redis.url(), 2, |cfg| {
+        tweak(cfg);
+        cfg.modes.hunt.hunt_projection_partitions = 1;
+    })
+    .await;
+    eventually(WAIT, "the board to hold every claim once", || {
+        let mut c = c.clone();
+        let expected = expected.clone();
+        async move {
+            (board(&mut c).await == expected && pending_total(&mut c).await == 0).then_some(())
+        }
+    })
+    .await;
+    for (map, want) in &per_map {
+        let rows: Vec<(String, f64)> = c
+            .zrange_withscores(keys::lb_map(*map), 0, -1)
+            .await
+            .unwrap();
+        let got: BTreeMap<String, i64> = rows.into_iter().map(|(p, s)| (p, s as i64)).collect();
+        assert_eq!(&got, want, "board of map {map}");
+    }
+    // Every claim the instances applied had its lag measured once (the two applied above
+    // were not theirs to apply).
+    let mut lag = 0.0;
+    for i in &arena.instances {
+        lag += i.metric("arena_leaderboard_lag_seconds_count").await;
+    }
+    assert_eq!(lag, 254.0);
+    // New claims over sockets reach the board through the per-partition readers.
+    let client = arena[1].client("q0").await;
+    for map in 300..304u64 {
+        store_map(&mut c, map + 100, &[(5, 1000)], 60_000).await;
+        let ack = client.claim(map + 100, 5).await;
+        assert_eq!(ack["ok"], json!(true), "{ack}");
+    }
+    *expected.entry("q0".into()).or_default() += 4000;
+    eventually(WAIT, "the new claims on the board", || {
+        let mut c = c.clone();
+        let expected = expected.clone();
+        async move { (board(&mut c).await == expected).then_some(()) }
+    })
+    .await;
+}

@@ -51,10 +51,12 @@ impl Mode for Hunt {
     fn spawn(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
         tasks.spawn(map::run(self.clone(), shutdown.clone()));
         tasks.spawn(board::run(self.clone(), shutdown.clone()));
-        let app = self.ctx.app.clone();
-        match projection::Projection::new(app, self.settings.clone(), self.metrics.clone()) {
-            Ok(p) => {
-                tasks.spawn(p.run(shutdown.clone()));
+        // One projection reader per partition group.
+        match projection::Projection::for_instance(&self.ctx.app, &self.settings, &self.metrics) {
+            Ok(readers) => {
+                for r in readers {
+                    tasks.spawn(r.run(shutdown.clone()));
+                }
             }
             Err(e) => tracing::error!(error = %e, "hunt projection not started"),
         }

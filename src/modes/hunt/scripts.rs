@@ -125,28 +125,45 @@ pub async fn claim(
     })
 }
 
-/// Apply one claim to the global and per-map leaderboards unless its marker says it
-/// already was (`lua/leaderboard_apply.lua`). `true`: applied now; `false`: a no-op.
+/// One claim as the leaderboard apply needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct BoardDelta<'a> {
+    pub map_id: u64,
+    /// `<mapId>:<tile>`: the apply-once marker's name.
+    pub claim_id: &'a str,
+    pub player: &'a str,
+    pub value: i64,
+}
+
+/// Apply a batch of claims to the global and per-map leaderboards in one call, each
+/// unless its marker says it already was (`lua/leaderboard_apply.lua`). One flag per
+/// claim, in order: `true` applied now, `false` a no-op. An empty batch costs nothing.
 pub async fn leaderboard_apply(
     conn: &mut Conn,
-    map_id: u64,
-    claim_id: &str,
-    player: &str,
-    value: i64,
+    batch: &[BoardDelta<'_>],
     ttl_s: u64,
-) -> Result<bool, RedisError> {
-    let applied: i64 = LEADERBOARD_APPLY
-        .key(keys::lb_global())
-        .key(keys::lb_map(map_id))
-        .key(keys::lb_applied(claim_id))
-        .arg(player)
-        .arg(value)
-        .arg(ttl_s)
-        .invoke_async(conn)
-        .await?;
-    match applied {
-        1 => Ok(true),
-        0 => Ok(false),
-        other => Err(unexpected_reply("leaderboard_apply.lua", other)),
+) -> Result<Vec<bool>, RedisError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut inv = LEADERBOARD_APPLY.key(keys::lb_global());
+    inv.arg(ttl_s);
+    for d in batch {
+        inv.key(keys::lb_map(d.map_id))
+            .key(keys::lb_applied(d.claim_id))
+            .arg(d.player)
+            .arg(d.value);
+    }
+    let reply: Vec<i64> = inv.invoke_async(conn).await?;
+    if reply.len() != batch.len() {
+        return Err(unexpected_reply("leaderboard_apply.lua", &reply));
+    }
+    reply
+        .iter()
+        .map(|f| match f {
+            1 => Ok(true),
+            0 => Ok(false),
+            _ => Err(unexpected_reply("leaderboard_apply.lua", &reply)),
+        })
+        .collect()
 }

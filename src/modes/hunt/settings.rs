@@ -14,6 +14,7 @@ pub const CLAIM_RATE: u32 = 20;
 pub const RECLAIM_IDLE_MS: u64 = 5000;
 pub const MAX_DELIVERIES: u64 = 5;
 pub const STREAM_MAXLEN: u64 = 1_000_000;
+pub const PROJECTION_PARTITIONS: u32 = 16;
 
 /// Settings of the treasure hunt.
 #[derive(Debug, Clone, Args)]
@@ -54,6 +55,12 @@ pub struct Settings {
     /// `arena hunt rebuild` is exact only while the streams hold every claim.
     #[arg(long, env = "HUNT_STREAM_MAXLEN", default_value_t = STREAM_MAXLEN)]
     pub hunt_stream_maxlen: u64,
+
+    /// Treasure hunt: partitions one leaderboard projection reader serves (one consumer,
+    /// one pipelined read per poll); each instance runs ceil(HUNT_PARTITIONS / this)
+    /// readers, so the projection scales out as partitions grow.
+    #[arg(long, env = "HUNT_PROJECTION_PARTITIONS", default_value_t = PROJECTION_PARTITIONS)]
+    pub hunt_projection_partitions: u32,
 }
 
 impl Default for Settings {
@@ -66,6 +73,7 @@ impl Default for Settings {
             hunt_reclaim_idle_ms: RECLAIM_IDLE_MS,
             hunt_max_deliveries: MAX_DELIVERIES,
             hunt_stream_maxlen: STREAM_MAXLEN,
+            hunt_projection_partitions: PROJECTION_PARTITIONS,
         }
     }
 }
@@ -88,6 +96,7 @@ impl Settings {
         in_range("CLAIM_RATE", self.claim_rate, 1, 100_000)?;
         in_range("HUNT_RECLAIM_IDLE_MS", self.hunt_reclaim_idle_ms, 100, 3_600_000)?;
         in_range("HUNT_MAX_DELIVERIES", self.hunt_max_deliveries, 1, 1000)?;
+        in_range("HUNT_PROJECTION_PARTITIONS", self.hunt_projection_partitions, 1, 1024)?;
         if self.hunt_stream_maxlen < 1000 {
             return Err(bad("HUNT_STREAM_MAXLEN", "must be at least 1000"));
         }
