@@ -218,6 +218,17 @@ async fn claims_scenario_never_sees_a_tile_with_two_owners() {
         r["outcomes"]["tile_taken"].as_u64().unwrap() > 0,
         "hot tiles conflict: {r}"
     );
+    // The projection's lag comes from the servers' histogram: every acknowledged claim
+    // was applied once (the tool waits for the projection to catch up).
+    assert_eq!(
+        r["leaderboard_lag"]["applied"].as_f64(),
+        r["outcomes"]["ok"].as_f64(),
+        "{r}"
+    );
+    assert!(
+        r["leaderboard_lag"]["p99_ms"].as_f64().unwrap() >= 0.0,
+        "{r}"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! `arena bench claims`: P players claim treasure-hunt tiles at an offered rate, with a
 //! chosen share aimed at contended ("hot") tiles; reports ack latency and outcomes, and
-//! checks that no tile was acknowledged to two players.
+//! checks that no tile was acknowledged to two players. Also reports the leaderboard
+//! projection's lag (claim -> applied to the board) over the run, from the instances'
+//! `arena_leaderboard_lag_seconds` histogram.
 //!
 //! The server's per-player limit (`CLAIM_RATE`, default 20/s) applies: to measure raw
 //! throughput, start the instances with a high `CLAIM_RATE`.
@@ -18,6 +20,7 @@ use serde_json::{Value, json};
 
 use super::common::{BenchError, Common, Outcome, emit, progress, targets, write_plot};
 use super::report::{Latency, histogram, plot_svg};
+use super::scrape;
 use super::status::{cpu_between, statuses};
 use super::wire::{Packet, Wire, Writer};
 
@@ -38,6 +41,11 @@ pub struct ClaimsArgs {
     #[arg(long, default_value_t = 0.1)]
     pub conflict: f64,
 }
+
+/// The projection's lag histogram (seconds), on every instance.
+const LAG_METRIC: &str = "arena_leaderboard_lag_seconds";
+/// How long the projection may take to catch up after the last ack before the lag is read.
+const LAG_DRAIN: Duration = Duration::from_secs(10);
 
 /// A live map and the tiles not yet aimed at.
 struct LiveMap {
@@ -150,6 +158,7 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
     }
 
     let before = statuses(&addrs).await?;
+    let lag_before = scrape::buckets(&addrs, LAG_METRIC).await?;
     let pb = progress(args.duration, &format!("{} claims/s", args.rate));
     let start = Instant::now();
     let (mut sent, mut unsent) = (0u64, 0u64);
@@ -193,6 +202,15 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
     }
     pb.finish_and_clear();
     let after = statuses(&addrs).await?;
+    let ok_so_far = shared
+        .tally
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .outcomes
+        .get("ok")
+        .copied()
+        .unwrap_or(0);
+    let lag_after = projected(&addrs, &lag_before, ok_so_far).await?;
     for w in &writers {
         w.close();
     }
@@ -213,6 +231,11 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
             &[("claim", &hist)],
         )
     })?;
+    let lag_ms = |q| scrape::quantile(&lag_before, &lag_after, q).map(|s| s * 1000.0);
+    let lag = json!({
+        "applied": scrape::count(&lag_before, &lag_after),
+        "p50_ms": lag_ms(0.5), "p99_ms": lag_ms(0.99),
+    });
     let ok = double_owned == 0 && unanswered == 0;
     let rows = vec![
         ("instances".to_string(), addrs.len().to_string()),
@@ -246,6 +269,15 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
             ),
         ),
         (
+            "leaderboard lag p50/p99 (applied)".into(),
+            format!(
+                "{:.1} / {:.1} ms ({} claims; from the server's buckets)",
+                lag_ms(0.5).unwrap_or(f64::NAN),
+                lag_ms(0.99).unwrap_or(f64::NAN),
+                scrape::count(&lag_before, &lag_after)
+            ),
+        ),
+        (
             "server CPU".into(),
             format!(
                 "{cpu:.2} s ({:.1} µs per claim)",
@@ -262,9 +294,27 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
         "conflict": args.conflict, "seconds": seconds, "sent": sent, "unsent": unsent,
         "claims_per_s": sent as f64 / seconds, "ok_claims": ok_claims, "outcomes": tally.outcomes,
         "unanswered": unanswered, "double_owned": double_owned, "latency": latency,
-        "server_cpu_s": cpu, "ok": ok,
+        "leaderboard_lag": lag, "server_cpu_s": cpu, "ok": ok,
     });
     Ok(emit(&args.common, "arena bench claims", rows, j, ok))
+}
+
+/// The lag buckets once the projection applied `ok_claims` claims since `before` (or
+/// after `LAG_DRAIN`, whatever it applied by then: the quantiles then cover what was
+/// applied, and the count says how many).
+async fn projected(
+    addrs: &[String],
+    before: &scrape::Buckets,
+    ok_claims: u64,
+) -> Result<scrape::Buckets, BenchError> {
+    let deadline = Instant::now() + LAG_DRAIN;
+    loop {
+        let now = scrape::buckets(addrs, LAG_METRIC).await?;
+        if scrape::count(before, &now) >= ok_claims as f64 || Instant::now() > deadline {
+            return Ok(now);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn on_map(shared: &Shared, ev: &str) {

@@ -19,6 +19,7 @@ pub mod flood;
 pub mod judge;
 pub mod outbox;
 pub mod report;
+mod scrape;
 mod status;
 pub mod ticks;
 pub mod wire;
