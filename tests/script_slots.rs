@@ -18,7 +18,7 @@ use arena::redis::slot::one_slot;
 use arena::services::judge::keys as judge;
 
 /// Script files that are not scripts of their own (prepended to others).
-const LIBRARIES: &[&str] = &["battle_lib.lua"];
+const LIBRARIES: &[&str] = &["battle_lib.lua", "gcra.lua"];
 
 /// `(script file, the keys of one invocation)` for a spread of ids and partitions.
 fn invocations() -> Vec<(&'static str, Vec<String>)> {
@@ -76,6 +76,7 @@ fn invocations() -> Vec<(&'static str, Vec<String>)> {
                     hunt::hunt_map(p, map_id),
                     hunt::hunt_owners(p, map_id),
                     hunt::hunt_claims(p),
+                    hunt::claim_limit(p, "player-7"),
                 ],
             ));
             out.push((
