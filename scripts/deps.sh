@@ -4,8 +4,14 @@
 #   scripts/deps.sh test   -> the same, redis-tools, chromium, node + npm, tests/ui npm packages,
 #                             postgresql (the records tests' private server); `arena problems check`
 #                             runs the bank's solutions with python3, gcc, g++
+#   scripts/deps.sh fuzz   -> schemathesis (PyPI, pinned) in a venv under target/fuzz/ for
+#                             scripts/fuzz.sh; python3-venv from Debian if venv is missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The API fuzzer's pinned version: a new schemathesis can add checks that fail a run.
+SCHEMATHESIS=4.32.5
+venv=target/fuzz/venv
 
 want=(redis-server bwrap gcc g++ python3)
 [ "${1:-demo}" = test ] && want+=(redis-cli chromium node npm)
@@ -34,6 +40,11 @@ pg_wanted=0
 if [ "${1:-demo}" = test ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
   pg_wanted=1
+fi
+
+# Debian splits venv (with ensurepip) out of python3.
+if [ "${1:-demo}" = fuzz ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  missing+=(python3-venv)
 fi
 
 # apt can fail on a flaky mirror: one retry after a pause.
@@ -65,5 +76,18 @@ if [ "${1:-demo}" = test ]; then
     echo "==> npm ci (tests/ui)"
     npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error ||
       { sleep 10; npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error; }
+  fi
+fi
+
+if [ "${1:-demo}" = fuzz ]; then
+  # Cached under target/: a second run finds the pinned version and does nothing.
+  if ! "$venv/bin/st" --version 2>/dev/null | grep -q "version $SCHEMATHESIS\$"; then
+    echo "==> pip install schemathesis==$SCHEMATHESIS (target/fuzz/venv)"
+    pip_install() {
+      rm -rf "$venv" &&
+        python3 -m venv "$venv" &&
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS"
+    }
+    pip_install || { echo "==> pip failed; retrying once in 10 s"; sleep 10; pip_install; }
   fi
 fi

@@ -323,6 +323,10 @@ async fn judge(
         reclaim_idle_ms: settings.reclaim_idle_ms,
         max_deliveries: settings.max_deliveries,
         heartbeat_ms: settings.heartbeat_ms,
+        address: settings
+            .port
+            .map(|port| format!("{}:{port}", settings.host))
+            .unwrap_or_default(),
     };
     let languages: Vec<String> = judge
         .detected

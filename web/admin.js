@@ -172,6 +172,31 @@ function renderHunt(h) {
   fill('#leaderboard', h.leaderboard.map((e) => row([num(e.rank), e.player, num(e.score)])), 'no scores yet');
 }
 
+// The judges (from the fleet list), the queue and the fleet-wide breaker.
+function renderJudge(judges, j) {
+  const q = j.queue;
+  $('#judge-queue').replaceChildren(
+    ...[['queued', q.depth], ['running', q.running], ['oldest wait', `${(q.oldestWaitMs / 1000).toFixed(1)} s`],
+      ['dead letters', q.deadLetters], ['breaker', j.breaker.state.replace('_', '-')]].map(([k, v]) => {
+      const d = el('div');
+      d.dataset.judge = k;
+      if (k === 'breaker') d.className = j.breaker.state === 'closed' ? 'ok' : 'bad';
+      d.append(el('b', v), el('span', k));
+      return d;
+    }));
+  $('#breaker-summary').textContent = j.breaker.state === 'closed'
+    ? 'breaker closed: submissions go to the judges'
+    : `breaker ${j.breaker.state.replace('_', '-')} since ${time(j.breaker.openedAt)}` +
+      (j.breaker.reason ? ` (${j.breaker.reason})` : '') + ': coding battles pause';
+  fill('#judges', judges.map((m) => {
+    const tr = row([el('td', m.id, 'mono'), m.version, el('td', m.address || '—', 'mono'),
+      num(`${m.jobsRunning}/${m.concurrency}`), num(mb(m.rssBytes)), num(m.cpuSeconds.toFixed(1)),
+      num(dur((m.lastSeen - m.startedAt) / 1000)), num(ago(m.lastSeen))]);
+    tr.dataset.judge = m.id;
+    return tr;
+  }), 'no live judges: coding battles pause');
+}
+
 // ---------- actions ----------
 let lookedUp = '';
 
@@ -213,17 +238,20 @@ async function poll() {
   if (running) return;
   running = true;
   try {
-    const [fleet, rooms, battles, hunt] = await Promise.all([
+    const [fleet, rooms, battles, hunt, judge] = await Promise.all([
       api('/api/admin/instances'), api('/api/admin/rooms'), api('/api/admin/battles'), api('/api/admin/hunt'),
+      api('/api/admin/judge'),
     ]);
     state.instances = fleet;
     state.rooms = rooms;
     state.battles = battles;
     state.hunt = hunt;
+    state.judge = judge;
     renderFleet(fleet, rooms.rooms.length);
     renderRooms(rooms);
     renderBattles(battles);
     renderHunt(hunt);
+    renderJudge(fleet.judges || [], judge);
     await lookup();
     state.polls++;
     $('#login').hidden = true;

@@ -154,6 +154,22 @@ impl<E: Into<AckError>> From<E> for ApiError {
     }
 }
 
+/// The error envelope every route answers errors in (`base::error::ApiError`'s wire
+/// form, which is built with `serde_json::json!` and so has no type to derive from).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorDetail,
+}
+
+/// One error: a stable `code` (`bad_request`, `unauthorized`, `forbidden`,
+/// `unavailable`, `payload_too_large`, a mode's own codes), a human `message`, and
+/// sometimes fields of detail beside them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
 /// An extractor's rejection (a `Query`, `Path` or `Json` that did not parse, a body over
 /// the limit) in the envelope: `payload_too_large` (413) for a body over the limit,
 /// `bad_request` (400) for everything else, with the reason clipped (it may quote input).

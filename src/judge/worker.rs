@@ -12,6 +12,7 @@
 //!   step that records results (`services/judge/lua/record.lua`), so still exactly once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::redis::Conn;
@@ -22,6 +23,7 @@ use redis::streams::{
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::services::fleet;
 use crate::services::judge::metrics as judge_metrics;
 use crate::services::judge::queue::{self, Finished};
 use crate::services::judge::{Progress, Report, Submission, Verdict, keys};
@@ -42,6 +44,8 @@ pub struct WorkerConfig {
     pub reclaim_idle_ms: u64,
     pub max_deliveries: u64,
     pub heartbeat_ms: u64,
+    /// Where its HTTP API answers (`--port`), empty without one: shown in the fleet list.
+    pub address: String,
 }
 
 pub struct Worker {
@@ -53,6 +57,11 @@ pub struct Worker {
     conn: Conn,
     /// The blocking reads.
     reader: Conn,
+    /// Unix ms of its start, for the fleet registry.
+    started_at: u64,
+    /// Jobs being judged now (a free slot is held by the read loop while it waits for
+    /// one, so the semaphore alone would count an idle judge as busy).
+    running: AtomicU32,
 }
 
 /// One job as read from the stream.
@@ -104,6 +113,8 @@ impl Worker {
             cfg,
             conn,
             reader,
+            started_at: crate::base::clock::unix_ms(),
+            running: AtomicU32::new(0),
         })
     }
 
@@ -173,8 +184,10 @@ impl Worker {
             // One entry per read (COUNT 1), so one slot per job.
             if let Some(e) = entries.into_iter().next() {
                 let this = this.clone();
+                this.running.fetch_add(1, Ordering::Relaxed);
                 tasks.spawn(async move {
                     this.process(e).await;
+                    this.running.fetch_sub(1, Ordering::Relaxed);
                     drop(permit);
                 });
             }
@@ -221,7 +234,30 @@ impl Worker {
         }
     }
 
-    /// Say this judge is alive (for the breaker and operators).
+    /// This judge as the fleet registry lists it (`GET /api/admin/instances`' `judges`).
+    fn describe(&self) -> fleet::Member {
+        let usage = crate::base::process::usage();
+        let concurrency = self.cfg.concurrency as u32;
+        fleet::Member {
+            id: self.cfg.judge_id.clone(),
+            kind: "judge".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            address: self.cfg.address.clone(),
+            pid: std::process::id(),
+            started_at: self.started_at,
+            clients: 0,
+            rooms: 0,
+            cpu_seconds: usage.cpu_seconds,
+            rss_bytes: usage.rss_bytes,
+            socket_server: String::new(),
+            concurrency,
+            jobs_running: self.running.load(Ordering::Relaxed),
+            last_seen: 0,
+        }
+    }
+
+    /// Say this judge is alive: the breaker reads `arena:{judge}:judges`, operators the
+    /// fleet registry (the same beat writes both).
     async fn heartbeat(self: Arc<Self>, shutdown: CancellationToken) {
         let every = Duration::from_millis(self.cfg.heartbeat_ms);
         loop {
@@ -236,8 +272,12 @@ impl Worker {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "judge: heartbeat failed");
             }
+            if let Err(e) = fleet::beat(&mut c, &self.describe()).await {
+                tracing::debug!(error = %e, "judge: fleet heartbeat failed");
+            }
             if !sleep_or(&shutdown, every).await {
                 let _: Result<(), _> = c.zrem(keys::judges(), &self.cfg.judge_id).await;
+                let _: Result<(), _> = fleet::leave(&mut c, &self.cfg.judge_id).await;
                 return;
             }
         }

@@ -21,7 +21,7 @@ pub const BEAT: Duration = Duration::from_secs(2);
 pub const SILENT_AFTER: Duration = Duration::from_secs(10);
 
 /// One instance as it last described itself.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     pub id: String,
@@ -42,6 +42,11 @@ pub struct Member {
     /// for members without sockets (judges).
     #[serde(default)]
     pub socket_server: String,
+    /// A judge's job slots (`JUDGE_CONCURRENCY`) and how many are busy; 0 for instances.
+    #[serde(default)]
+    pub concurrency: u32,
+    #[serde(default)]
+    pub jobs_running: u32,
     /// Redis time (Unix ms) of this heartbeat; filled in on write.
     #[serde(default)]
     pub last_seen: u64,
@@ -125,6 +130,8 @@ async fn describe(app: &AppState, io: &Io, address: &str) -> Member {
         cpu_seconds: usage.cpu_seconds,
         rss_bytes: usage.rss_bytes,
         socket_server: io.config().server_id.to_string(),
+        concurrency: 0,
+        jobs_running: 0,
         last_seen: 0,
     }
 }
@@ -142,12 +149,17 @@ pub async fn run(app: AppState, io: Io, address: String, shutdown: CancellationT
             break;
         }
     }
-    let id = app.instance_id.to_string();
-    let _: Result<(), RedisError> = redis::pipe()
-        .zrem(FLEET_INDEX, &id)
+    let _: Result<(), RedisError> = leave(&mut conn, &app.instance_id).await;
+}
+
+/// Take a member out of the list at once (a clean stop), without waiting out
+/// [`SILENT_AFTER`].
+pub async fn leave(conn: &mut Conn, id: &str) -> Result<(), RedisError> {
+    redis::pipe()
+        .zrem(FLEET_INDEX, id)
         .ignore()
-        .del(fleet_member(&id))
+        .del(fleet_member(id))
         .ignore()
-        .query_async(&mut conn)
-        .await;
+        .query_async(conn)
+        .await
 }

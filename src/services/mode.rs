@@ -1,6 +1,6 @@
 //! The contract between the edge and a mode. A mode is a folder under `modes/` that owns
 //! its events, routes, scripts, keys, metrics, settings and background tasks; the edge
-//! only calls these five methods.
+//! only calls these methods.
 
 use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +47,13 @@ pub trait Mode: Send + Sync + 'static {
     /// when there is one. The admin view reads them.
     fn admin_routes(&self) -> axum::Router {
         axum::Router::new()
+    }
+
+    /// The OpenAPI description of this mode's routes and admin routes (`utoipa`), merged
+    /// into the document at `/api/openapi.json`; a route missing here fails the test
+    /// that compares the document with the router.
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        utoipa::openapi::OpenApiBuilder::new().build()
     }
 
     /// Start this mode's background tasks on `tasks`; each stops when `shutdown` fires.

@@ -310,7 +310,22 @@ fn screenshot(name: &str) -> String {
 async fn admin_page_in_chromium_shows_the_fleet_and_disconnects_on_the_other_instance() {
     let demo = crate::harness::demo::Demo::start(2, &[]).await;
     let urls = demo.urls();
-    let env = vec![("SCREENSHOT", screenshot("admin"))];
+    // The demo starts a real `arena judge` (id `demo-judge`) when this host can sandbox:
+    // the page's judge panel must show it.
+    let judged = eventually(WAIT, "the demo's judge line", || {
+        let out = demo.stdout();
+        async move {
+            out.iter()
+                .find(|l| l.contains("arena demo: judge") || l.contains("no judge"))
+                .map(|l| l.contains("judge started"))
+        }
+    })
+    .await;
+    assert!(judged, "arena demo started no judge: {:?}", demo.stdout());
+    let env = vec![
+        ("SCREENSHOT", screenshot("admin")),
+        ("EXPECT_JUDGE", "demo-judge".to_string()),
+    ];
     tokio::task::spawn_blocking(move || run_admin_page(&urls, &env))
         .await
         .unwrap();
@@ -358,4 +373,120 @@ async fn with_an_internal_port_the_admin_view_moves_there() {
         let (status, v) = get(&internal, path, None).await;
         assert_eq!(status, 200, "{path}: {v}");
     }
+}
+
+/// A Redis connection for setting up the queue by hand.
+async fn redis_conn(url: &str) -> arena::redis::Conn {
+    arena::redis::command_connection(&arena::redis::Endpoint::plain(url), Duration::from_secs(2))
+        .unwrap()
+}
+
+/// Issue 14 items 1-2 for the judge: a real `arena judge` heartbeats into the fleet
+/// registry (listed under `judges`, not counted as an instance), and
+/// `GET /api/admin/judge` reports the queue (jobs waiting and how long, dead letters)
+/// and the breaker, before and after the judge takes the waiting jobs.
+#[tokio::test]
+async fn judges_the_judge_queue_and_the_breaker_are_listed() {
+    // The judge's precompiled header is built once for the suite; judge tests take turns.
+    let _judge = crate::judge::judge().await;
+    let _turn = crate::judge::turn().await;
+    let redis = redis();
+    let url = redis.url();
+    let arena = Arena::spawn(&url, 2).await;
+    let a0 = arena[0].addr.to_string();
+
+    // No judge yet: two jobs wait, one job was dead-lettered earlier.
+    let mut c = redis_conn(&url).await;
+    arena::services::judge::queue::ensure_group(&mut c)
+        .await
+        .unwrap();
+    let sub = crate::judge::submission(
+        "python",
+        "a, b = map(int, input().split())\nprint(a + b)\n".into(),
+        crate::judge::sum_tests(),
+    );
+    for _ in 0..2 {
+        arena::services::judge::queue::submit(&mut c, &sub)
+            .await
+            .unwrap();
+    }
+    let _: String = redis::AsyncCommands::xadd(
+        &mut c,
+        arena::services::judge::keys::dead(),
+        "*",
+        &[("token", "poison")],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let v = get_ok(&a0, "/api/admin/judge").await;
+    assert_eq!(v["queue"]["depth"], json!(2), "{v}");
+    assert_eq!(v["queue"]["running"], json!(0), "{v}");
+    assert_eq!(v["queue"]["deadLetters"], json!(1), "{v}");
+    assert!(v["queue"]["oldestWaitMs"].as_u64().unwrap() >= 50, "{v}");
+    assert!(
+        ["closed", "open", "half_open"].contains(&v["breaker"]["state"].as_str().unwrap()),
+        "{v}"
+    );
+    let fleet = get_ok(&a0, "/api/admin/instances").await;
+    assert_eq!(fleet["judges"], json!([]), "{fleet}");
+
+    // A real judge: it joins the fleet list and takes the jobs.
+    let judge_port = crate::harness::free_port_pair_n(1);
+    let _judge_process = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena"))
+        .arg("judge")
+        .env("REDIS_URL", &url)
+        .env("JUDGE_ID", "admin-judge")
+        .env("JUDGE_CONCURRENCY", "2")
+        .env("JUDGE_HEARTBEAT_MS", "300")
+        .env("JUDGE_PORT", judge_port.to_string())
+        .env("JUDGE_WORK_DIR", crate::judge::setup().work_dir)
+        .env("RUST_LOG", "arena=warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let fleet = eventually(
+        Duration::from_secs(30),
+        "the judge in the fleet list",
+        || {
+            let a0 = a0.clone();
+            async move {
+                let v = get_ok(&a0, "/api/admin/instances").await;
+                (v["judges"].as_array().unwrap().len() == 1).then_some(v)
+            }
+        },
+    )
+    .await;
+    let j = &fleet["judges"][0];
+    assert_eq!(j["id"], json!("admin-judge"), "{fleet}");
+    assert_eq!(j["kind"], json!("judge"), "{fleet}");
+    assert_eq!(j["concurrency"], json!(2), "{fleet}");
+    assert!(j["jobsRunning"].as_u64().unwrap() <= 2, "{fleet}");
+    assert!(j["rssBytes"].as_u64().unwrap() > 0, "{fleet}");
+    assert!(j["startedAt"].as_u64().unwrap() > 0, "{fleet}");
+    assert_eq!(j["version"], json!(env!("CARGO_PKG_VERSION")), "{fleet}");
+    assert_eq!(
+        j["address"],
+        json!(format!("127.0.0.1:{judge_port}")),
+        "{fleet}"
+    );
+    // The judge is no instance: the instances and their totals are unchanged.
+    assert_eq!(fleet["instances"].as_array().unwrap().len(), 2, "{fleet}");
+    assert_eq!(fleet["totals"]["instances"], json!(2), "{fleet}");
+
+    eventually(
+        Duration::from_secs(30),
+        "the judge took and finished the jobs",
+        || {
+            let a0 = a0.clone();
+            async move {
+                let v = get_ok(&a0, "/api/admin/judge").await;
+                (v["queue"]["depth"] == json!(0) && v["queue"]["running"] == json!(0)).then_some(())
+            }
+        },
+    )
+    .await;
+    let v = get_ok(&a0, "/api/admin/judge").await;
+    assert_eq!(v["queue"]["oldestWaitMs"], json!(0), "{v}");
+    assert_eq!(v["queue"]["deadLetters"], json!(1), "{v}");
 }

@@ -27,6 +27,7 @@ mod locks;
 mod logs;
 mod matchmaking;
 mod metrics;
+mod openapi;
 mod problems;
 mod records;
 mod rooms;

@@ -7,6 +7,7 @@
 // victim, target and bystander (PLAYER_TOKEN_VICTIM, ...): the page must ask for the
 // token first. Optional: CHROMIUM_PATH (default /usr/bin/chromium); SCREENSHOT=<file.png>
 // saves the page in the light theme there and in the dark theme beside it (-dark.png).
+// EXPECT_JUDGE=<id>: the judge panel must list that judge, the queue and the breaker.
 // Checks: the page lists both instances and totals that add up, a room with a member on
 // each instance counted 2; looking up a player on
 // the other instance shows its socket there; "Disconnect player" and a socket's
@@ -147,6 +148,26 @@ async function main() {
     const v = await fleet.jsonValue();
     done.push(`instances ${v.ids.join('+')} with clients ${v.clients.join('+')} = ${v.total}`);
   });
+
+  // EXPECT_JUDGE=<id>: a real `arena judge` with that id runs beside the instances.
+  if (process.env.EXPECT_JUDGE) {
+    await at('the judge, its queue and the breaker', async () => {
+      const want = process.env.EXPECT_JUDGE;
+      const v = await (await page.waitForFunction((want) => {
+        const row = document.querySelector(`#judges tbody tr[data-judge="${want}"]`);
+        if (!row) return false;
+        const jobs = row.children[3].textContent;
+        const breaker = document.querySelector('#judge-queue [data-judge=breaker] b');
+        const queued = document.querySelector('#judge-queue [data-judge=queued] b');
+        const dead = document.querySelector('#judge-queue [data-judge="dead letters"] b');
+        if (!breaker || !queued || !dead) return false;
+        return { jobs, breaker: breaker.textContent, queued: queued.textContent, dead: dead.textContent };
+      }, want, { timeout: WAIT_MS })).jsonValue();
+      if (!/^\d+\/[1-9]\d*$/.test(v.jobs)) throw new Error(`judge jobs "${v.jobs}" is not running/concurrency`);
+      if (!['closed', 'open', 'half-open'].includes(v.breaker)) throw new Error(`breaker "${v.breaker}"`);
+      done.push(`judge ${want} (${v.jobs} jobs), queue ${v.queued}, dead letters ${v.dead}, breaker ${v.breaker}`);
+    });
+  }
 
   await at('room lobby counted across both instances', async () => {
     await page.waitForFunction(() => {

@@ -8,11 +8,12 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::admin_sockets;
 use super::health::HttpState;
 use super::ui;
-use crate::base::error::{AckError, ApiError};
+use super::{admin_judge, admin_sockets};
+use crate::base::error::{AckError, ApiError, ErrorEnvelope};
 use crate::services::auth::guard;
 use crate::services::fleet::{self, Member};
 
@@ -25,20 +26,25 @@ pub fn routes(state: HttpState) -> Router {
     Router::new()
         .route("/api/admin/instances", get(instances))
         .with_state(state.clone())
+        .merge(admin_judge::routes(state.clone()))
         .merge(admin_sockets::routes(state))
         .merge(modes)
         .route_layer(middleware::from_fn_with_state(auth, guard::admin))
         .merge(ui::admin_page())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Fleet {
+    /// `arena serve` processes.
     instances: Vec<Member>,
+    /// `arena judge` processes (their `concurrency` and `jobsRunning` filled in).
+    judges: Vec<Member>,
+    /// Over the instances.
     totals: Totals,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Totals {
     instances: usize,
@@ -48,12 +54,26 @@ struct Totals {
 }
 
 /// `GET /api/admin/instances`: every instance that beat within the silence bound.
+#[utoipa::path(
+    get,
+    path = "/api/admin/instances",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the live fleet (instances with totals, and judges)", body = Fleet),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = ErrorEnvelope),
+        (status = 503, description = "Redis did not answer", body = ErrorEnvelope),
+    )
+)]
 async fn instances(State(s): State<HttpState>) -> Result<Json<Fleet>, ApiError> {
     let mut conn = s.app.redis.clone();
-    let instances = fleet::list(&mut conn).await.map_err(|e| {
+    let members = fleet::list(&mut conn).await.map_err(|e| {
         tracing::warn!(error = %e, "fleet list failed");
         ApiError::from(AckError::unavailable())
     })?;
+    let (judges, instances): (Vec<Member>, Vec<Member>) =
+        members.into_iter().partition(|m| m.kind == "judge");
     let mut totals = Totals {
         instances: instances.len(),
         ..Totals::default()
@@ -63,5 +83,9 @@ async fn instances(State(s): State<HttpState>) -> Result<Json<Fleet>, ApiError> 
         totals.rss_bytes += m.rss_bytes;
         totals.cpu_seconds += m.cpu_seconds;
     }
-    Ok(Json(Fleet { instances, totals }))
+    Ok(Json(Fleet {
+        instances,
+        judges,
+        totals,
+    }))
 }

@@ -19,9 +19,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::future::try_join_all;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::health::HttpState;
-use crate::base::error::{AckError, ApiError, ErrorCode};
+use crate::base::error::{AckError, ApiError, ErrorCode, ErrorEnvelope};
 use crate::base::ids::PlayerId;
 use crate::services::fleet;
 use crate::services::realtime::outcome::adapter_ack_error;
@@ -88,7 +89,7 @@ fn instance_of(names: &HashMap<String, String>, server_id: &impl ToString) -> St
     names.get(&server).cloned().unwrap_or(server)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Rooms {
     /// Every room except the personal ones, by name.
@@ -100,7 +101,7 @@ struct Rooms {
     sockets_by_instance: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RoomRow {
     name: String,
@@ -108,6 +109,18 @@ struct RoomRow {
     by_instance: BTreeMap<String, usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/rooms",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every room with its members, in total and per instance", body = Rooms),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = ErrorEnvelope),
+        (status = 503, description = "the fleet did not answer in time", body = ErrorEnvelope),
+    )
+)]
 async fn rooms(State(s): State<HttpState>) -> Result<Json<Rooms>, ApiError> {
     let names = instance_names(&s).await?;
     let all = bounded(&s, "rooms", s.io.rooms()).await?;
@@ -154,14 +167,14 @@ async fn rooms(State(s): State<HttpState>) -> Result<Json<Rooms>, ApiError> {
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PlayerSockets {
     player: String,
     sockets: Vec<SocketRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SocketRow {
     id: String,
@@ -176,6 +189,20 @@ fn player_room(id: Result<Path<String>, PathRejection>) -> Result<(String, Strin
     Ok((player.as_str().to_string(), room))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/players/{id}/sockets",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "a player id")),
+    responses(
+        (status = 200, description = "the player's sockets on every instance", body = PlayerSockets),
+        (status = 400, description = "not a player id", body = ErrorEnvelope),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = ErrorEnvelope),
+        (status = 503, description = "the fleet did not answer in time", body = ErrorEnvelope),
+    )
+)]
 async fn player_sockets(
     State(s): State<HttpState>,
     id: Result<Path<String>, PathRejection>,
@@ -202,12 +229,26 @@ async fn player_sockets(
     Ok(Json(PlayerSockets { player, sockets }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Disconnected {
     disconnected: usize,
 }
 
 /// Close every socket of the player, on every instance (one adapter broadcast).
+#[utoipa::path(
+    post,
+    path = "/api/admin/players/{id}/disconnect",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "a player id")),
+    responses(
+        (status = 200, description = "how many sockets were closed", body = Disconnected),
+        (status = 400, description = "not a player id", body = ErrorEnvelope),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = ErrorEnvelope),
+        (status = 503, description = "the fleet did not answer in time", body = ErrorEnvelope),
+    )
+)]
 async fn disconnect_player(
     State(s): State<HttpState>,
     id: Result<Path<String>, PathRejection>,
@@ -247,6 +288,21 @@ async fn disconnect_player(
 }
 
 /// Close one socket, wherever it is; 404 when no instance has it.
+#[utoipa::path(
+    post,
+    path = "/api/admin/sockets/{sid}/disconnect",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("sid" = String, Path, description = "a Socket.IO socket id")),
+    responses(
+        (status = 200, description = "the socket was closed", body = Disconnected),
+        (status = 400, description = "not a socket id", body = ErrorEnvelope),
+        (status = 404, description = "no instance has the socket", body = ErrorEnvelope),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = ErrorEnvelope),
+        (status = 503, description = "the fleet did not answer in time", body = ErrorEnvelope),
+    )
+)]
 async fn disconnect_socket(
     State(s): State<HttpState>,
     sid: Result<Path<String>, PathRejection>,

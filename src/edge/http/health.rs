@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::services::AppState;
 use crate::services::mode::Mode;
@@ -44,6 +45,22 @@ pub fn operator(state: HttpState) -> Router {
         .with_state(state)
 }
 
+/// `{status: "ok"}` while the process runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Probe {
+    /// `ok`, `ready`, `draining` or `unavailable`.
+    pub status: String,
+    /// Why not ready (503 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    responses((status = 200, description = "the process is alive", body = Probe))
+)]
 pub async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
@@ -56,6 +73,15 @@ pub fn ready_key(instance_id: &str) -> String {
 /// How long the `/ready` probe key lives.
 const READY_KEY_TTL_MS: u64 = 10_000;
 
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Redis takes writes", body = Probe),
+        (status = 503, description = "draining (SIGTERM) or Redis refuses writes", body = Probe),
+    )
+)]
 /// 503 `draining` from the moment the instance starts to stop (SIGTERM); otherwise
 /// 200 while Redis takes a write, 503 with the reason otherwise: unreachable, out of
 /// memory (`OOM`), a read-only replica (`READONLY`), a cluster that is down
@@ -90,7 +116,7 @@ pub async fn ready(State(s): State<HttpState>) -> impl IntoResponse {
 }
 
 /// The body of `/status`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub instance_id: String,
@@ -106,6 +132,12 @@ pub struct Status {
     pub tick_ms: u64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/status",
+    tag = "operator",
+    responses((status = 200, description = "this instance's figures", body = Status))
+)]
 pub async fn status(State(s): State<HttpState>) -> Json<Status> {
     let usage = crate::base::process::usage();
     Json(Status {
@@ -122,6 +154,12 @@ pub async fn status(State(s): State<HttpState>) -> Json<Status> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operator",
+    responses((status = 200, description = "Prometheus text exposition (every metric with HELP)", content_type = "text/plain", body = String))
+)]
 pub async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     // Rooms with at least one member on this instance (not the personal player:* rooms).
     if let Ok(rooms) = s.io.local().rooms().await {

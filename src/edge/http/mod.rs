@@ -4,9 +4,11 @@
 
 mod activity;
 mod admin;
+mod admin_judge;
 mod admin_sockets;
 mod health;
 mod limits;
+mod openapi;
 mod router;
 mod serve;
 mod ui;

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::admin;
 use super::health::{self, HttpState};
 use super::limits::HttpLimits;
+use super::openapi;
 use super::ui;
 use crate::base::error::{AckError, ApiError, ErrorCode};
 
@@ -33,6 +34,7 @@ pub fn router(state: HttpState, limits: &HttpLimits, internal_port: bool) -> Rou
     ));
     let mut router = Router::new()
         .merge(health::probes(state.clone()))
+        .merge(openapi::routes(&state.modes))
         .merge(ui::routes())
         .merge(modes);
     if !internal_port {
@@ -48,6 +50,7 @@ pub fn router(state: HttpState, limits: &HttpLimits, internal_port: bool) -> Rou
 pub fn internal_router(state: HttpState, limits: &HttpLimits) -> Router {
     let router = Router::new()
         .merge(health::probes(state.clone()))
+        .merge(openapi::routes(&state.modes))
         .merge(health::operator(state.clone()))
         .merge(admin::routes(state));
     guarded(router, limits)

@@ -57,6 +57,14 @@ pub fn admin_page() -> Router {
     serve(ADMIN_FILES)
 }
 
+/// Every UI path and its content type (for the OpenAPI document).
+pub fn pages() -> impl Iterator<Item = (&'static str, &'static str)> {
+    FILES
+        .iter()
+        .chain(ADMIN_FILES)
+        .map(|&(path, _, content_type)| (path, content_type))
+}
+
 fn serve(files: &'static [(&'static str, &'static str, &'static str)]) -> Router {
     files
         .iter()

@@ -5,14 +5,20 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
 use super::error::BattleError;
 use super::state::Battles;
 use super::store::{self, Battle};
-use crate::base::error::ApiError;
+use crate::base::error::{ApiError, ErrorEnvelope};
 
 /// At most this many battles are listed (the count covers all of them).
 const LIST_LIMIT: usize = 100;
+
+/// The OpenAPI description of these routes.
+#[derive(OpenApi)]
+#[openapi(paths(active))]
+pub struct AdminApi;
 
 pub fn routes(b: Battles) -> Router {
     Router::new()
@@ -20,15 +26,28 @@ pub fn routes(b: Battles) -> Router {
         .with_state(b)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Active {
     /// Every active battle in the fleet.
     active: u64,
     /// Up to [`LIST_LIMIT`] of them, soonest to expire first.
+    #[schema(value_type = Vec<Object>)]
     battles: Vec<Battle>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/battles",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the active battles (at most 100) and their count", body = Active),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = ErrorEnvelope),
+    )
+)]
 async fn active(State(b): State<Battles>) -> Result<Json<Active>, ApiError> {
     let redis = &b.ctx.app.redis;
     let active = store::active_count(redis).await.map_err(BattleError::from)?;

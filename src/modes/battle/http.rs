@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
 use super::error::BattleError;
 use super::payload::{StartBattleAck, StartBattleReq};
@@ -16,7 +17,7 @@ use super::record_view::{self, RecordView};
 use super::state::Battles;
 use super::store::{self, Battle};
 use super::view::BattleView;
-use crate::base::error::{AckError, ApiError};
+use crate::base::error::{AckError, ApiError, ErrorEnvelope};
 use crate::base::ids::PlayerId;
 use crate::services::auth::guard;
 
@@ -27,6 +28,11 @@ const RATING_HISTORY_LIMIT: i64 = 50;
 /// Rows of `GET /api/leaderboard/rating` without `limit`, and the most it may ask.
 const LEADERBOARD_DEFAULT: u32 = 10;
 const LEADERBOARD_MAX: u32 = 100;
+
+/// The OpenAPI description of these routes.
+#[derive(OpenApi)]
+#[openapi(paths(start_battle, get_battle, get_player, rating_leaderboard))]
+pub struct HttpApi;
 
 /// Starting a battle over HTTP is a matchmaker's job: the admin role in token mode
 /// (players start theirs over the socket); reading one is open.
@@ -45,6 +51,24 @@ pub fn routes(b: Battles) -> Router {
 
 /// `POST /api/battles {players}` -> 201 `{battleId, players, created: true}` when this
 /// request created it, 200 with `created: false` when the pairing already had one.
+#[utoipa::path(
+    post,
+    path = "/api/battles",
+    tag = "battle",
+    security(("bearer" = [])),
+    request_body = StartBattleReq,
+    responses(
+        (status = 201, description = "this request created the battle", body = StartBattleAck),
+        (status = 200, description = "the pairing already had a battle", body = StartBattleAck),
+        (status = 400, description = "bad input", body = ErrorEnvelope),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = ErrorEnvelope),
+        (status = 404, description = "not found", body = ErrorEnvelope),
+        (status = 409, description = "the lock is held elsewhere", body = ErrorEnvelope),
+        (status = 413, description = "body over HTTP_BODY_LIMIT_BYTES", body = ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = ErrorEnvelope),
+    )
+)]
 async fn start_battle(
     State(b): State<Battles>,
     body: Result<Json<StartBattleReq>, JsonRejection>,
@@ -79,6 +103,19 @@ enum BattleAnswer {
 /// standings, submissions and per-test verdicts; a submission's `source` only to a
 /// caller whose bearer token names its author); any other from Redis, or from the
 /// records once Redis no longer has it. A malformed or invalid token is 401.
+#[utoipa::path(
+    get,
+    path = "/api/battles/{id}",
+    tag = "battle",
+    params(("id" = String, Path, description = "a battle id")),
+    responses(
+        (status = 200, description = "an ended battle from the records (standings, submissions, a source only to its author) or a live one from Redis (the clock, standings, verdicts)", body = Object),
+        (status = 400, description = "bad input", body = ErrorEnvelope),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 404, description = "not found", body = ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = ErrorEnvelope),
+    )
+)]
 async fn get_battle(
     State(b): State<Battles>,
     headers: HeaderMap,
@@ -110,13 +147,24 @@ struct LeaderboardQuery {
 }
 
 /// The answer of `GET /api/leaderboard/rating`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Leaderboard {
     entries: Vec<Entry>,
 }
 
 /// `GET /api/leaderboard/rating?limit=N` (1..=100, default 10): the best-rated players,
 /// `{entries: [{rank, player, rating}]}`, rank 1-based.
+#[utoipa::path(
+    get,
+    path = "/api/leaderboard/rating",
+    tag = "battle",
+    params(("limit" = Option<u32>, Query, description = "rows, 1..=100 (default 10)")),
+    responses(
+        (status = 200, description = "the best-rated players", body = Leaderboard),
+        (status = 400, description = "bad input", body = ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = ErrorEnvelope),
+    )
+)]
 async fn rating_leaderboard(
     State(b): State<Battles>,
     query: Result<Query<LeaderboardQuery>, QueryRejection>,
@@ -137,7 +185,7 @@ async fn rating_leaderboard(
 }
 
 /// A player's record and newest battles, as `GET /api/players/{id}` returns them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PlayerView {
     id: String,
@@ -150,13 +198,14 @@ struct PlayerView {
     battles_played: i64,
     wins: i64,
     /// Newest first, at most 50.
+    #[schema(value_type = Vec<Object>)]
     battles: Vec<Battle>,
     /// Rating changes, newest first, at most 50.
     history: Vec<HistoryEntry>,
 }
 
 /// One rated battle in a player's view.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct HistoryEntry {
     battle_id: String,
@@ -167,6 +216,18 @@ struct HistoryEntry {
 
 /// `GET /api/players/{id}`: the player's record and battle history from SQL; 404
 /// `not_found` for a player no battle has named yet.
+#[utoipa::path(
+    get,
+    path = "/api/players/{id}",
+    tag = "battle",
+    params(("id" = String, Path, description = "a player id")),
+    responses(
+        (status = 200, description = "the player's record, battles and rating history", body = PlayerView),
+        (status = 400, description = "bad input", body = ErrorEnvelope),
+        (status = 404, description = "not found", body = ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = ErrorEnvelope),
+    )
+)]
 async fn get_player(
     State(b): State<Battles>,
     id: Result<Path<String>, PathRejection>,

@@ -76,6 +76,13 @@ impl Mode for Battles {
         admin::routes(self.clone())
     }
 
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        use utoipa::OpenApi;
+        let mut doc = http::HttpApi::openapi();
+        doc.merge(admin::AdminApi::openapi());
+        doc
+    }
+
     fn spawn(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
         match Outbox::new(self.ctx.app.clone(), self.settings.clone(), self.metrics.clone()) {
             Ok(outbox) => {

@@ -8,7 +8,7 @@ use crate::services::problems::PublicProblem;
 
 /// `start_battle` / `POST /api/battles` payload. Without `problemId` or `difficulty` the
 /// battle gets a random problem; `durationS` defaults to `BATTLE_DURATION_S`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartBattleReq {
     pub players: Vec<String>,
@@ -21,7 +21,7 @@ pub struct StartBattleReq {
 }
 
 /// Ack of `start_battle`: `{ok, battleId, created}` (plus `players`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartBattleAck {
     pub battle_id: String,

@@ -11,6 +11,7 @@ use super::state::Battles;
 
 /// One row of the leaderboard.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(utoipa::ToSchema)]
 pub struct Entry {
     /// 1-based; equal ratings share a rank (1, 2, 2, 4).
     pub rank: u32,

@@ -6,16 +6,22 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::map::{self, LoadError};
 use super::payload::LeaderboardEntry;
 use super::state::Hunt;
 use super::board;
 use crate::base::clock::unix_ms;
-use crate::base::error::{AckError, ApiError};
+use crate::base::error::{AckError, ApiError, ErrorEnvelope};
 
 /// How many leaderboard rows the view shows.
 const TOP: usize = 10;
+
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(overview))]
+pub struct AdminApi;
 
 pub fn routes(hunt: Hunt) -> Router {
     Router::new()
@@ -25,6 +31,7 @@ pub fn routes(hunt: Hunt) -> Router {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[derive(ToSchema)]
 struct Overview {
     map_ms: u64,
     /// The newest map (this period's, else the previous one while this period's is
@@ -35,6 +42,7 @@ struct Overview {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[derive(ToSchema)]
 struct MapSummary {
     map_id: u64,
     width: u32,
@@ -50,6 +58,18 @@ fn unavailable(hunt: &Hunt, e: &redis::RedisError) -> ApiError {
     AckError::unavailable().into()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/hunt",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the current map and the top 10", body = Overview),
+        (status = 401, description = "token mode: no or a bad bearer token", body = ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = ErrorEnvelope),
+    )
+)]
 async fn overview(State(hunt): State<Hunt>) -> Result<Json<Overview>, ApiError> {
     let cfg = &hunt.settings;
     let mut conn = hunt.ctx.app.redis.clone();

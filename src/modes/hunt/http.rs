@@ -12,7 +12,12 @@ use super::map::LoadError;
 use super::payload::Leaderboard;
 use super::state::Hunt;
 use super::{board, keys, map};
-use crate::base::error::{AckError, ApiError};
+use crate::base::error::{AckError, ApiError, ErrorEnvelope};
+
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(leaderboard, map))]
+pub struct HttpApi;
 
 pub fn routes(hunt: Hunt) -> Router {
     Router::new()
@@ -34,6 +39,17 @@ fn unavailable(hunt: &Hunt, e: &redis::RedisError) -> ApiError {
 }
 
 /// `{entries: [{rank, player, score}]}`, best first; `limit` 1..=1000 (default 10).
+#[utoipa::path(
+    get,
+    path = "/api/hunt/leaderboard",
+    tag = "hunt",
+    params(("limit" = Option<u32>, Query, description = "rows, 1..=1000 (default 10)")),
+    responses(
+        (status = 200, description = "the global treasure-hunt leaderboard", body = Leaderboard),
+        (status = 400, description = "bad input", body = ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = ErrorEnvelope),
+    )
+)]
 async fn leaderboard(
     State(hunt): State<Hunt>,
     q: Result<Query<LimitQuery>, QueryRejection>,
@@ -57,6 +73,18 @@ async fn leaderboard(
 }
 
 /// The map with `owners` (tile -> player) and its own `leaderboard`; 404 when unknown.
+#[utoipa::path(
+    get,
+    path = "/api/hunt/maps/{id}",
+    tag = "hunt",
+    params(("id" = u64, Path, description = "a map id (its period number)")),
+    responses(
+        (status = 200, description = "the map, its owners (tile -> player) and its top 100", body = Object),
+        (status = 400, description = "bad input", body = ErrorEnvelope),
+        (status = 404, description = "not found", body = ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = ErrorEnvelope),
+    )
+)]
 async fn map(
     State(hunt): State<Hunt>,
     id: Result<Path<String>, PathRejection>,

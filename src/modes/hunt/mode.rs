@@ -48,6 +48,13 @@ impl Mode for Hunt {
         admin::routes(self.clone())
     }
 
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        use utoipa::OpenApi;
+        let mut doc = http::HttpApi::openapi();
+        doc.merge(admin::AdminApi::openapi());
+        doc
+    }
+
     fn spawn(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
         tasks.spawn(map::run(self.clone(), shutdown.clone()));
         tasks.spawn(board::run(self.clone(), shutdown.clone()));

@@ -17,6 +17,7 @@ pub struct TileClaimed {
 
 /// One row of a leaderboard; `rank` is 1-based.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(utoipa::ToSchema)]
 pub struct LeaderboardEntry {
     pub rank: u64,
     pub player: String,
@@ -25,6 +26,7 @@ pub struct LeaderboardEntry {
 
 /// `leaderboard` (socket) and `GET /api/hunt/leaderboard`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(utoipa::ToSchema)]
 pub struct Leaderboard {
     pub entries: Vec<LeaderboardEntry>,
 }

@@ -35,6 +35,33 @@ fn lock_error(e: LockError) -> AckError {
     }
 }
 
+/// The OpenAPI description of this route.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(increment), components(schemas(Incremented)))]
+pub struct CounterApi;
+
+/// The answer of `POST /api/shared/increment` (built with `json!`; this is its shape).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Incremented {
+    pub value: i64,
+    pub instance_id: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/shared/increment",
+    tag = "workers",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the counter after this increment, and who did it", body = Incremented),
+        (status = 401, description = "token mode: no or a bad bearer token", body = crate::base::error::ErrorEnvelope),
+        (status = 403, description = "token mode: not the admin role", body = crate::base::error::ErrorEnvelope),
+        (status = 409, description = "the lock is held elsewhere", body = crate::base::error::ErrorEnvelope),
+        (status = 413, description = "body over HTTP_BODY_LIMIT_BYTES", body = crate::base::error::ErrorEnvelope),
+        (status = 503, description = "a backing service is unavailable or slow (the request timeout)", body = crate::base::error::ErrorEnvelope),
+    )
+)]
 async fn increment(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let resource = Resource::parse("shared:counter").map_err(lock_error)?;
     let key = resource.data_key("value");

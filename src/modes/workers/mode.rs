@@ -39,6 +39,11 @@ impl Mode for Workers {
         counter::routes(self.ctx.app.clone())
     }
 
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        use utoipa::OpenApi;
+        counter::CounterApi::openapi()
+    }
+
     fn spawn(&self, tasks: &TaskTracker, _: &CancellationToken) {
         // Bounded by its own retries; it does not watch shutdown.
         tasks.spawn(warmup::run(self.ctx.app.clone(), self.warmups.clone()));

@@ -120,6 +120,7 @@ async fn judge_breaker_opens_fleet_wide_probes_once_and_closes_when_a_judge_is_b
         reclaim_idle_ms: 5_000,
         max_deliveries: 3,
         heartbeat_ms: 200,
+        address: String::new(),
     };
     let run = tokio::spawn(
         Worker::new(
@@ -192,6 +193,7 @@ async fn judge_breaker_peek_opens_without_judges_and_closes_when_one_is_back() {
             reclaim_idle_ms: 5_000,
             max_deliveries: 3,
             heartbeat_ms: 200,
+            address: String::new(),
         };
         let w = Worker::new(
             judge,

@@ -51,6 +51,7 @@ pub(super) async fn start() -> (
         reclaim_idle_ms: 5_000,
         max_deliveries: 3,
         heartbeat_ms: 500,
+        address: String::new(),
     };
     tokio::spawn(
         Worker::new(

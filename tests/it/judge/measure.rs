@@ -50,6 +50,7 @@ async fn judge_measure() {
         reclaim_idle_ms: 30_000,
         max_deliveries: 3,
         heartbeat_ms: 1_000,
+        address: String::new(),
     };
     tokio::spawn(
         Worker::new(

@@ -42,6 +42,7 @@ async fn worker(url: &str) -> (CancellationToken, tokio::task::JoinHandle<()>) {
         reclaim_idle_ms: 5_000,
         max_deliveries: 3,
         heartbeat_ms: 200,
+        address: String::new(),
     };
     let w = Worker::new(
         judge().await,

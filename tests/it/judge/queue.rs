@@ -178,6 +178,7 @@ async fn judge_queue_poison_job_is_dead_lettered_and_answered() {
         reclaim_idle_ms: 2_000,
         max_deliveries: 2,
         heartbeat_ms: 300,
+        address: String::new(),
     };
     let stop = CancellationToken::new();
     let worker = Worker::new(
