@@ -33,6 +33,11 @@ pub const PUBSUB_LIVE: &str = "arena_pubsub_live";
 /// counted in `arena_client_send_dropped_total`); see `services::realtime::drops`.
 pub const PUBSUB_CLIENT_DROPPED_TOTAL: &str = "arena_pubsub_client_dropped_total";
 pub const CLIENT_SEND_DROPPED_TOTAL: &str = "arena_client_send_dropped_total";
+// --- The room bus (services/realtime/room_*.rs) ---
+pub const ROOM_CHANNELS_SUBSCRIBED: &str = "arena_room_channels_subscribed";
+pub const ROOM_RESUBSCRIBES_TOTAL: &str = "arena_room_resubscribes_total";
+pub const ROOM_REPLAYED_TOTAL: &str = "arena_room_replayed_total";
+pub const ROOM_RESYNCS_TOTAL: &str = "arena_room_resyncs_total";
 /// Fed through `lock::LockMetrics`.
 pub const LOCK_ACQUIRE_DURATION_SECONDS: &str = "arena_lock_acquire_duration_seconds";
 pub const LOCK_LOST_TOTAL: &str = "arena_lock_lost_total";
@@ -98,6 +103,22 @@ const COMMON_CODES: [ErrorCode; 7] = [
 /// `# HELP` of the shared services' metrics; each mode describes its own beside their
 /// names (`Metrics::describe`).
 const DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        ROOM_CHANNELS_SUBSCRIBED,
+        "Room shard channels this instance is subscribed to (rooms with local members).",
+    ),
+    (
+        ROOM_RESUBSCRIBES_TOTAL,
+        "Rounds in which the room bus subscribed lost room channels again (after a disconnection, an unrequested sunsubscribe or a failed SSUBSCRIBE).",
+    ),
+    (
+        ROOM_REPLAYED_TOTAL,
+        "Room events delivered from the room history instead of live (gaps, catch-ups, client recoveries).",
+    ),
+    (
+        ROOM_RESYNCS_TOTAL,
+        "resync events sent because the room history no longer covered what a socket or this instance missed.",
+    ),
     (
         CONNECTED_CLIENTS,
         "Socket.IO clients connected to this instance.",

@@ -31,6 +31,7 @@ mod openapi;
 mod problems;
 mod records;
 mod rooms;
+mod rooms_sharded;
 mod ticks;
 mod tls;
 mod types;

@@ -6,62 +6,96 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::payload::{Attack, RoomAck, RoomReq};
+use super::payload::{Attack, JoinAck, RoomAck, RoomReq};
 use super::state::Rooms;
 use crate::base::error::{AckError, ErrorCode};
 use crate::base::ids::RoomName;
-use crate::services::realtime::outcome;
+use crate::services::realtime::room_history::Position;
 use crate::services::realtime::{Socket, player_of};
 
 /// Rooms a client may not join or leave by hand (the server manages them).
 const RESERVED_PREFIX: &str = "player:";
 
-fn parse_room(req: Result<RoomReq, AckError>) -> Result<RoomName, AckError> {
+fn parse_room(req: Result<RoomReq, AckError>) -> Result<(RoomName, RoomReq), AckError> {
     let req =
         req.map_err(|e| AckError::bad_request(format!("expected {{room}}: {}", e.message)))?;
     if req.room.starts_with(RESERVED_PREFIX) {
         return Err(AckError::bad_request("rooms named player:* are reserved"));
     }
-    RoomName::parse(&req.room)
+    Ok((RoomName::parse(&req.room)?, req))
 }
 
-/// `membership::<JOIN>` handles `join_room`.
-pub const JOIN: bool = true;
-/// `membership::<LEAVE>` handles `leave_room`.
-pub const LEAVE: bool = false;
+/// The position a joining client says it last saw: `epoch` and `offset` together.
+fn parse_position(req: &RoomReq) -> Result<Option<Position>, AckError> {
+    match (&req.epoch, req.offset) {
+        (None, None) => Ok(None),
+        (Some(epoch), Some(offset))
+            if !epoch.is_empty()
+                && epoch.len() <= EPOCH_MAX
+                && epoch.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            Ok(Some(Position {
+                epoch: epoch.clone(),
+                offset,
+            }))
+        }
+        (Some(_), Some(_)) => Err(AckError::bad_request(format!(
+            "epoch must be 1 to {EPOCH_MAX} letters or digits"
+        ))),
+        _ => Err(AckError::bad_request(
+            "epoch and offset go together (the last event's), or neither",
+        )),
+    }
+}
+
+/// Longest `epoch` a client may name (the server makes 16 hex digits).
+const EPOCH_MAX: usize = 32;
 
 /// The ack code of a `join_room` past `SOCKET_MAX_ROOMS`.
 pub const TOO_MANY_ROOMS: ErrorCode = ErrorCode::new("too_many_rooms", 429);
 
-/// `join_room {room}` / `leave_room {room}`: ack `{ok, room}`. A socket may be in at most
-/// `SOCKET_MAX_ROOMS` rooms (its `player:*` room not counted): a join past that gets
-/// `too_many_rooms` (joining a room it is already in is fine).
-pub async fn membership<const JOIN: bool>(
+/// `join_room {room, epoch?, offset?}`: ack `{ok, room, epoch, offset, replayed, resync}`.
+/// A socket may be in at most `SOCKET_MAX_ROOMS` rooms (its `player:*` room not counted):
+/// a join past that gets `too_many_rooms` (joining a room it is already in is fine). With
+/// a position, the events after it are sent to the socket first (or `resync`).
+pub async fn join(
     rooms: Rooms,
     s: Socket,
     req: Result<RoomReq, AckError>,
-) -> Result<RoomAck, AckError> {
-    let room = parse_room(req)?.as_str().to_string();
-    if JOIN {
-        let max = rooms.settings.socket_max_rooms;
-        // Count and join as one step, or two joins at once could both pass the count.
-        let _one_at_a_time = rooms.join_gate.lock().unwrap_or_else(|e| e.into_inner());
-        let current = s.rooms();
-        let member = current.iter().any(|r| **r == *room);
-        let counted = current
-            .iter()
-            .filter(|r| !r.starts_with(RESERVED_PREFIX))
-            .count();
-        if !member && counted >= max {
+) -> Result<JoinAck, AckError> {
+    let (room, req) = parse_room(req)?;
+    let from = parse_position(&req)?;
+    let room = room.as_str().to_string();
+    let max = rooms.settings.socket_max_rooms;
+    let reserve = |held: usize| {
+        if held >= max {
             return Err(AckError::new(
                 TOO_MANY_ROOMS,
                 format!("a socket may be in {max} rooms (SOCKET_MAX_ROOMS); leave one first"),
             ));
         }
-        s.join(room.clone());
-    } else {
-        s.leave(room.clone());
-    }
+        Ok(())
+    };
+    let joined = rooms.bus.join(&s, &room, from, reserve).await?;
+    let (epoch, offset) = joined.at.map(|p| (p.epoch, p.offset)).unzip();
+    Ok(JoinAck {
+        room,
+        epoch,
+        offset,
+        replayed: joined.replayed,
+        resync: joined.resync,
+    })
+}
+
+/// `leave_room {room}`: ack `{ok, room}`.
+pub async fn leave(
+    rooms: Rooms,
+    s: Socket,
+    req: Result<RoomReq, AckError>,
+) -> Result<RoomAck, AckError> {
+    let (room, _) = parse_room(req)?;
+    let room = room.as_str().to_string();
+    rooms.bus.leave(&s, &room).await;
     Ok(RoomAck { room })
 }
 
@@ -93,12 +127,17 @@ pub async fn attack(
     }
     let room = attack.room.as_str().to_string();
     let body = attack.into_broadcast(&player_of(&s), &app.instance_id);
-    // `unavailable`: nothing was done; `timeout`: outcome unknown (see realtime::outcome).
-    outcome::broadcast(
-        &app.metrics,
-        "attack",
-        s.within(room).emit("attack", &body).await,
-    )?;
+    // On the room's own channel, with its position; `unavailable`: nothing was done,
+    // `timeout`: outcome unknown.
+    rooms
+        .bus
+        .publish(&room, "attack", &body)
+        .await
+        .map_err(|e| {
+            let ack = e.ack();
+            tracing::warn!(error = %e, room, code = ack.code.as_str(), "attack not published");
+            ack
+        })?;
     rooms.metrics.attacks.increment(1);
     Ok(Empty {})
 }

@@ -2,6 +2,7 @@
 //! on every socket and starts the ticker.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -13,10 +14,29 @@ use super::{events, tick};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::realtime::Socket;
 use crate::services::realtime::events::Event;
+use crate::services::realtime::room_bus::{BusConfig, RoomBus};
+use crate::services::realtime::room_history::HistoryLimits;
 
 pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeError> {
     let m = &ctx.app.metrics;
     m.declare_codes(&[events::TOO_MANY_ROOMS]);
+    let app = &ctx.app;
+    let bus = RoomBus::new(
+        ctx.io.clone(),
+        app.redis.clone(),
+        app.redis_endpoint.clone(),
+        app.instance_id.clone(),
+        m,
+        BusConfig {
+            partitions: settings.room_partitions,
+            history: HistoryLimits {
+                len: settings.room_history_len,
+                ttl_s: settings.room_history_ttl_s,
+            },
+            timeout: Duration::from_millis(app.settings.redis_timeout_ms),
+            queue: app.settings.pubsub_buffer,
+        },
+    );
     Ok(Arc::new(Rooms::new(Shared {
         ctx: ctx.clone(),
         settings: settings.clone(),
@@ -24,7 +44,7 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         join: Event::new(m, "join_room"),
         leave: Event::new(m, "leave_room"),
         attack: Event::new(m, "attack"),
-        join_gate: Arc::default(),
+        bus,
     })))
 }
 
@@ -34,14 +54,19 @@ impl Mode for Rooms {
     }
 
     fn on_connect(&self, s: &Socket) {
-        self.join
-            .on(s, self, events::membership::<{ events::JOIN }>);
-        self.leave
-            .on(s, self, events::membership::<{ events::LEAVE }>);
+        self.join.on(s, self, events::join);
+        self.leave.on(s, self, events::leave);
         self.attack.on(s, self, events::attack);
     }
 
+    fn on_disconnect(&self, s: &Socket) {
+        let rooms = s.rooms().iter().map(|r| r.to_string()).collect();
+        let (bus, sid) = (self.bus.clone(), s.id);
+        tokio::spawn(async move { bus.gone(sid, rooms).await });
+    }
+
     fn spawn(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
+        self.bus.spawn(tasks, shutdown);
         tasks.spawn(tick::run(self.clone(), shutdown.clone()));
     }
 }

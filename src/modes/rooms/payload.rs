@@ -53,10 +53,28 @@ pub fn parse_damage(v: Option<&Value>) -> Result<u32, AckError> {
     Ok(d as u32)
 }
 
-/// `join_room` / `leave_room` payload.
+/// `join_room` / `leave_room` payload. A join may name the last position the client saw
+/// in the room (`epoch` and `offset` of its last event, both or neither): what followed is
+/// replayed to it before it becomes a member, or it gets `resync`.
 #[derive(Debug, Deserialize)]
 pub struct RoomReq {
     pub room: String,
+    #[serde(default)]
+    pub epoch: Option<String>,
+    #[serde(default)]
+    pub offset: Option<u64>,
+}
+
+/// Ack body of `join_room`: the room's newest position when the socket became a member
+/// (`null`s: no events yet), how many missed events were replayed, whether it got
+/// `resync` instead.
+#[derive(Debug, Serialize)]
+pub struct JoinAck {
+    pub room: String,
+    pub epoch: Option<String>,
+    pub offset: Option<u64>,
+    pub replayed: usize,
+    pub resync: bool,
 }
 
 /// Ack body of `join_room` / `leave_room`.

@@ -6,6 +6,9 @@ use crate::base::config::{ConfigError, bad, in_range};
 
 pub const TICK_MS: u64 = 2000;
 pub const SOCKET_MAX_ROOMS: usize = 100;
+pub const ROOM_PARTITIONS: usize = 256;
+pub const ROOM_HISTORY_LEN: usize = 1000;
+pub const ROOM_HISTORY_TTL_S: u64 = 600;
 
 /// Settings of the rooms mode.
 #[derive(Debug, Clone, Args)]
@@ -15,10 +18,25 @@ pub struct Settings {
     #[arg(long, env = "TICK_MS", default_value_t = TICK_MS)]
     pub tick_ms: u64,
 
-    /// Rooms one socket may be in (its own `player:*` room not counted); a `join_room`
-    /// beyond it gets `too_many_rooms`.
+    /// Rooms one socket may join with `join_room` (rooms the server puts it in, like its
+    /// `player:*` room, not counted); a `join_room` beyond it gets `too_many_rooms`.
     #[arg(long, env = "SOCKET_MAX_ROOMS", default_value_t = SOCKET_MAX_ROOMS)]
     pub socket_max_rooms: usize,
+
+    /// Partitions of room channels: each room's shard channel and history carry its
+    /// partition's hash tag; tags are chosen so partitions spread evenly over the slots
+    /// (256 cover 48 Cluster masters).
+    #[arg(long, env = "ROOM_PARTITIONS", default_value_t = ROOM_PARTITIONS)]
+    pub room_partitions: usize,
+
+    /// Events a room's history keeps for recovery (at least; trimmed approximately).
+    #[arg(long, env = "ROOM_HISTORY_LEN", default_value_t = ROOM_HISTORY_LEN)]
+    pub room_history_len: usize,
+
+    /// Seconds a room's history outlives its last event; after that its epoch changes
+    /// and clients holding an old position get `resync`.
+    #[arg(long, env = "ROOM_HISTORY_TTL_S", default_value_t = ROOM_HISTORY_TTL_S)]
+    pub room_history_ttl_s: u64,
 }
 
 impl Default for Settings {
@@ -26,6 +44,9 @@ impl Default for Settings {
         Self {
             tick_ms: TICK_MS,
             socket_max_rooms: SOCKET_MAX_ROOMS,
+            room_partitions: ROOM_PARTITIONS,
+            room_history_len: ROOM_HISTORY_LEN,
+            room_history_ttl_s: ROOM_HISTORY_TTL_S,
         }
     }
 }
@@ -39,6 +60,9 @@ impl Settings {
             ));
         }
         in_range("SOCKET_MAX_ROOMS", self.socket_max_rooms, 1, 100_000)?;
+        in_range("ROOM_PARTITIONS", self.room_partitions, 1, 16_384)?;
+        in_range("ROOM_HISTORY_LEN", self.room_history_len, 1, 1_000_000)?;
+        in_range("ROOM_HISTORY_TTL_S", self.room_history_ttl_s, 1, 30 * 24 * 3600)?;
         Ok(())
     }
 }

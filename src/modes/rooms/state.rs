@@ -1,11 +1,12 @@
 //! The rooms mode's state: what every handler and task of the mode is handed.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::metrics::RoomsMetrics;
 use super::settings::Settings;
 use crate::services::mode::Context;
 use crate::services::realtime::events::Event;
+use crate::services::realtime::room_bus::RoomBus;
 
 /// The rooms mode of one instance: a handle, cheap to clone. Every socket's event
 /// handlers each hold one, so by value this state cost kilobytes per handler per socket
@@ -35,6 +36,7 @@ pub struct Shared {
     pub(super) join: Event,
     pub(super) leave: Event,
     pub(super) attack: Event,
-    /// Held while a `join_room` counts a socket's rooms and joins (see `events`).
-    pub(super) join_gate: Arc<Mutex<()>>,
+    /// Attacks travel on it (per-room shard channels with history); joins go through
+    /// it so a socket's room count and its join are one step.
+    pub(super) bus: RoomBus,
 }

@@ -19,6 +19,10 @@ pub mod health;
 pub mod intake;
 pub mod outcome;
 pub mod probe;
+pub mod room_bus;
+pub mod room_channel;
+pub mod room_history;
+pub mod room_subscriber;
 
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;

@@ -20,10 +20,12 @@ use super::{RedisOptions, RedisServer, init_logs};
 pub const USER: &str = "arena";
 
 /// What arena's user may do: its keys (`arena:*`), its pub/sub channels (socketioxide-
-/// redis's `arena-request#…` / `arena-response#…` and the round-trip probe's
-/// `arena-probe#…`), every command but the dangerous ones. The README quotes this line.
-pub const ACL_RULES: [&str; 6] = [
+/// redis's `arena-request#…` / `arena-response#…`, the round-trip probe's
+/// `arena-probe#…`, the rooms' shard channels `arena:{…}:room:…`), every command but the
+/// dangerous ones. The README quotes this line.
+pub const ACL_RULES: [&str; 7] = [
     "~arena:*",
+    "&arena:*",
     "&arena-request#*",
     "&arena-response#*",
     "&arena-probe#*",

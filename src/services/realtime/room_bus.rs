@@ -1,0 +1,663 @@
+//! The room bus: room events over per-room sharded channels, delivered to this instance's
+//! members of the room only, in order, exactly once, with missed-event recovery.
+//!
+//! socketioxide-redis publishes every broadcast of a namespace on one channel, so every
+//! instance receives every room's traffic (and on a Cluster the namespace is one slot).
+//! The bus sends a room's events on the room's own shard channel instead
+//! (`room_channel`), which only instances with members in the room subscribe to
+//! (`room_subscriber`). Whole-namespace traffic (ticks, acks, remote disconnects,
+//! presence queries) stays on socketioxide-redis (`adapter`).
+//!
+//! Publish: one script appends the event to the room's history and SPUBLISHes it
+//! (`room_history::publish`), so every published event has a position `{epoch, offset}`
+//! and is in the history. Deliver: one task per instance takes, in order, the live
+//! messages, the joins and the catch-ups, and keeps per room the last position it
+//! delivered. Offsets are consecutive, so a message past the next one means some were
+//! missed (a full queue, a subscriber loss): they are read from the history and delivered
+//! first, or, if the history no longer has them, the room's members get `resync`. A join
+//! runs in the same task: a socket that names the position it last saw gets what followed
+//! (or `resync`) before it becomes a member, so it sees each event once and in order.
+//!
+//! Guarantee: an event acked ok is in the room's history and reaches every member on every
+//! instance, live or through the history, while the history holds it
+//! (`ROOM_HISTORY_LEN`, `ROOM_HISTORY_TTL_S`); past that its members get `resync`.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use metrics::Counter;
+use serde::Serialize;
+use serde_json::{Value, json};
+use socketioxide::BroadcastError;
+use socketioxide::socket::Sid;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::adapter::DriverError;
+use super::room_channel::{Partitions, RoomKeys};
+use super::room_history::{self, Conn, HistoryLimits, Position, RoomEvent, Since};
+use super::room_subscriber::{Incoming, RoomSubscriber};
+use super::{Io, Socket};
+use crate::base::error::{AckError, ErrorCode};
+use crate::redis::Endpoint;
+use crate::services::metrics::{self as m, Metrics};
+
+/// The event a socket or a room gets when the history does not cover what it missed.
+pub const RESYNC: &str = "resync";
+
+/// How the bus is set up (the rooms mode's settings).
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    pub partitions: usize,
+    pub history: HistoryLimits,
+    /// Bound on each Redis call of the bus.
+    pub timeout: Duration,
+    /// Live messages queued for delivery before the live copy is dropped (the history
+    /// still has them).
+    pub queue: usize,
+}
+
+/// Why a publish failed; [`BusError::nothing_done`] tells the two kinds apart.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("not published: the room bus is re-subscribing or redis is stalled")]
+    NotLive,
+    #[error("publish: {0}")]
+    Redis(#[from] DriverError),
+    #[error("body is not a JSON object")]
+    Body,
+}
+
+impl BusError {
+    /// Did the publish certainly not happen? (`false`: its outcome is unknown.)
+    pub fn nothing_done(&self) -> bool {
+        match self {
+            Self::NotLive | Self::Body => true,
+            Self::Redis(d) => d.nothing_done(),
+        }
+    }
+
+    /// The sender's ack.
+    pub fn ack(&self) -> AckError {
+        if self.nothing_done() {
+            AckError::unavailable()
+        } else {
+            AckError::new(
+                ErrorCode::TIMEOUT,
+                "outcome unknown: redis did not answer in time and may still deliver it; \
+                 retry only with the same id",
+            )
+        }
+    }
+}
+
+/// A join's outcome.
+#[derive(Debug, Clone, Default)]
+pub struct Joined {
+    /// The room's newest position when the socket became a member (none: no events yet).
+    pub at: Option<Position>,
+    /// Events replayed to the socket from the history.
+    pub replayed: usize,
+    /// The socket got `resync` (its position was not covered).
+    pub resync: bool,
+}
+
+enum Work {
+    Live(Incoming),
+    Join {
+        socket: Socket,
+        room: String,
+        from: Option<Position>,
+        done: oneshot::Sender<Result<Joined, AckError>>,
+    },
+}
+
+#[derive(Clone)]
+struct BusMetrics {
+    replayed: Counter,
+    resyncs: Counter,
+    client_dropped: Counter,
+    remote_dropped: Counter,
+}
+
+/// The bus of one instance. Clones share it.
+#[derive(Clone)]
+pub struct RoomBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    io: Io,
+    conn: Conn,
+    instance: Arc<str>,
+    parts: Partitions,
+    config: BusConfig,
+    sub: Arc<RoomSubscriber>,
+    work: mpsc::Sender<Work>,
+    live_rx: Mutex<Option<(mpsc::Receiver<Incoming>, mpsc::Receiver<Work>)>>,
+    members: Mutex<Members>,
+    /// Set by a publish that timed out; cleared when Redis answers a PING again.
+    stalled: AtomicBool,
+    metrics: BusMetrics,
+}
+
+/// Local members per room (what decides SSUBSCRIBE / SUNSUBSCRIBE), joined or joining.
+#[derive(Default)]
+struct Members {
+    rooms: HashMap<String, HashSet<Sid>>,
+    /// Rooms each socket holds or is joining through the bus.
+    held: HashMap<Sid, usize>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn bounded<T>(
+    within: Duration,
+    f: impl Future<Output = Result<T, redis::RedisError>>,
+) -> Result<T, DriverError> {
+    match tokio::time::timeout(within, f).await {
+        Ok(r) => r.map_err(DriverError::from),
+        Err(_) => Err(DriverError::Timeout(within)),
+    }
+}
+
+impl RoomBus {
+    /// The bus; nothing connects until [`RoomBus::spawn`] or the first join.
+    pub fn new(
+        io: Io,
+        conn: Conn,
+        endpoint: Endpoint,
+        instance: Arc<str>,
+        metrics: &Metrics,
+        config: BusConfig,
+    ) -> Self {
+        let (live_tx, live_rx) = mpsc::channel(config.queue.max(1));
+        let (work_tx, work_rx) = mpsc::channel(1024);
+        let sub = Arc::new(RoomSubscriber::new(
+            endpoint,
+            config.timeout,
+            metrics,
+            live_tx,
+        ));
+        Self {
+            inner: Arc::new(Inner {
+                io,
+                conn,
+                instance,
+                parts: Partitions::new(config.partitions),
+                sub,
+                work: work_tx,
+                live_rx: Mutex::new(Some((live_rx, work_rx))),
+                members: Mutex::default(),
+                stalled: AtomicBool::new(false),
+                metrics: BusMetrics {
+                    replayed: metrics.counter(m::ROOM_REPLAYED_TOTAL),
+                    resyncs: metrics.counter(m::ROOM_RESYNCS_TOTAL),
+                    client_dropped: metrics.client_send_dropped.clone(),
+                    remote_dropped: metrics.pubsub_client_dropped.clone(),
+                },
+                config,
+            }),
+        }
+    }
+
+    /// Start the supervisor, the stall prober and the delivery task.
+    pub fn spawn(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
+        let Some((live, work)) = lock(&self.inner.live_rx).take() else {
+            return;
+        };
+        tasks.spawn(self.inner.sub.clone().run(shutdown.clone()));
+        tasks.spawn(deliver(self.inner.clone(), live, work, shutdown.clone()));
+        tasks.spawn(unstall(self.inner.clone(), shutdown.clone()));
+    }
+
+    /// The channel and keys of `room`.
+    pub fn keys(&self, room: &str) -> RoomKeys {
+        self.inner.parts.room(room)
+    }
+
+    /// Publish `event` with `body` (a JSON object) to `room`: appended to its history and
+    /// sent to every instance with members there, in one step.
+    pub async fn publish(
+        &self,
+        room: &str,
+        event: &str,
+        body: &impl Serialize,
+    ) -> Result<Position, BusError> {
+        let inner = &self.inner;
+        if !inner.sub.live() || inner.stalled.load(Ordering::SeqCst) {
+            return Err(BusError::NotLive);
+        }
+        let body = serde_json::to_string(body).map_err(|_| BusError::Body)?;
+        if !body.starts_with('{') {
+            return Err(BusError::Body);
+        }
+        let keys = inner.parts.room(room);
+        let epoch = format!("{:016x}", rand::random::<u64>());
+        let mut conn = inner.conn.clone();
+        let published = bounded(
+            inner.config.timeout,
+            room_history::publish(
+                &mut conn,
+                &keys,
+                inner.config.history,
+                &epoch,
+                &inner.instance,
+                event,
+                &body,
+            ),
+        )
+        .await;
+        match published {
+            Ok(p) => Ok(p.at),
+            Err(e) => {
+                if !e.nothing_done() {
+                    // A frozen Redis would take every publish and answer none: refuse
+                    // (nothing done) until it answers again.
+                    inner.stalled.store(true, Ordering::SeqCst);
+                }
+                Err(BusError::Redis(e))
+            }
+        }
+    }
+
+    /// `s` joins `room` if `reserve` accepts the number of rooms it already holds through
+    /// the bus (joined or joining, this one not counted): the room's channel is subscribed first,
+    /// then, in the delivery task, what the socket missed after `from` is replayed to it
+    /// (or it gets `resync`), then it becomes a member.
+    pub async fn join(
+        &self,
+        s: &Socket,
+        room: &str,
+        from: Option<Position>,
+        reserve: impl FnOnce(usize) -> Result<(), AckError>,
+    ) -> Result<Joined, AckError> {
+        let inner = &self.inner;
+        let keys = inner.parts.room(room);
+        {
+            // Count and reserve in one step: two joins at once cannot both pass a cap,
+            // and a refused join costs no subscription.
+            let mut members = lock(&inner.members);
+            let held = members.held.get(&s.id).copied().unwrap_or(0);
+            let set = members.rooms.entry(room.to_string()).or_default();
+            if !set.contains(&s.id) {
+                if let Err(e) = reserve(held) {
+                    if set.is_empty() {
+                        members.rooms.remove(room);
+                    }
+                    return Err(e);
+                }
+                set.insert(s.id);
+                *members.held.entry(s.id).or_default() += 1;
+            }
+        }
+        let joined = match inner.sub.want(&keys.channel).await {
+            Ok(()) => {
+                let (done, answer) = oneshot::channel();
+                let work = Work::Join {
+                    socket: s.clone(),
+                    room: room.to_string(),
+                    from,
+                    done,
+                };
+                if inner.work.send(work).await.is_err() {
+                    Err(AckError::unavailable())
+                } else {
+                    answer
+                        .await
+                        .unwrap_or_else(|_| Err(AckError::unavailable()))
+                }
+            }
+            Err(e) => {
+                tracing::warn!(room, error = %e, "room channel subscribe failed");
+                Err(AckError::unavailable())
+            }
+        };
+        if joined.is_err() && !s.rooms().iter().any(|r| **r == *room) {
+            self.forget(s.id, room).await;
+        }
+        joined
+    }
+
+    /// `s` leaves `room`; the room's channel is dropped when no local member is left.
+    pub async fn leave(&self, s: &Socket, room: &str) {
+        s.leave(room.to_string());
+        self.forget(s.id, room).await;
+    }
+
+    /// A socket is going away: forget it in every room (`rooms`: the ones it was in).
+    pub async fn gone(&self, sid: Sid, rooms: Vec<String>) {
+        for room in rooms {
+            self.forget(sid, &room).await;
+        }
+    }
+
+    async fn forget(&self, sid: Sid, room: &str) {
+        let last = {
+            let mut members = lock(&self.inner.members);
+            let Members { rooms, held } = &mut *members;
+            let removed = rooms
+                .get_mut(room)
+                .map(|set| (set.remove(&sid), set.is_empty()));
+            match removed {
+                Some((true, empty)) => {
+                    if let Some(n) = held.get_mut(&sid) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            held.remove(&sid);
+                        }
+                    }
+                    if empty {
+                        rooms.remove(room);
+                    }
+                    empty
+                }
+                _ => false,
+            }
+        };
+        if last {
+            let keys = self.inner.parts.room(room);
+            self.inner.sub.unwant(&keys.channel).await;
+        }
+    }
+
+    /// Rooms with local members (their channels are the wanted set).
+    pub fn rooms(&self) -> usize {
+        lock(&self.inner.members).rooms.len()
+    }
+}
+
+/// While a publish timed out: PING every 100 ms and let publishes through once Redis
+/// answers.
+async fn unstall(inner: Arc<Inner>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        if inner.stalled.load(Ordering::SeqCst) {
+            let mut conn = inner.conn.clone();
+            let ping = redis::cmd("PING");
+            if bounded(inner.config.timeout, ping.query_async::<String>(&mut conn))
+                .await
+                .is_ok()
+            {
+                inner.stalled.store(false, Ordering::SeqCst);
+                tracing::info!("room bus: redis answers again; publishes let through");
+            }
+        }
+    }
+}
+
+/// The delivery task's state: per room, the last position delivered to its members here.
+struct Delivery {
+    inner: Arc<Inner>,
+    delivered: HashMap<String, Position>,
+}
+
+async fn deliver(
+    inner: Arc<Inner>,
+    mut live: mpsc::Receiver<Incoming>,
+    mut work: mpsc::Receiver<Work>,
+    shutdown: CancellationToken,
+) {
+    let mut d = Delivery {
+        inner,
+        delivered: HashMap::new(),
+    };
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return,
+            Some(w) = work.recv() => w,
+            Some(i) = live.recv() => Work::Live(i),
+            else => return,
+        };
+        match next {
+            Work::Live(Incoming::Event { room, event }) => d.live(&room, event).await,
+            Work::Live(Incoming::CatchUp(rooms)) => {
+                for room in rooms {
+                    d.catch_up(&room).await;
+                }
+            }
+            Work::Join {
+                socket,
+                room,
+                from,
+                done,
+            } => {
+                let r = d.join(&socket, &room, from).await;
+                let _ = done.send(r);
+            }
+        }
+        d.prune();
+    }
+}
+
+impl Delivery {
+    fn has_members(&self, room: &str) -> bool {
+        lock(&self.inner.members).rooms.contains_key(room)
+    }
+
+    /// Forget positions of rooms without members (their channels are dropped).
+    fn prune(&mut self) {
+        if self.delivered.len() > 64 {
+            let members = lock(&self.inner.members);
+            self.delivered.retain(|r, _| members.rooms.contains_key(r));
+        }
+    }
+
+    async fn history(&self, room: &str, from: &Position, upto: Option<u64>) -> Since {
+        let keys = self.inner.parts.room(room);
+        let mut conn = self.inner.conn.clone();
+        let read = room_history::since(&mut conn, &keys, from, upto);
+        match bounded(self.inner.config.timeout, read).await {
+            Ok(s) => s,
+            Err(e) => {
+                // Unknown is not "nothing missed": the members start over.
+                tracing::warn!(room, error = %e, "room history read failed; sending resync");
+                Since::Gone { now: None }
+            }
+        }
+    }
+
+    async fn emit_room(&self, room: &str, e: &RoomEvent) {
+        let Ok(data) = serde_json::from_str::<Value>(&e.data) else {
+            return;
+        };
+        let r = self
+            .inner
+            .io
+            .local()
+            .to(room.to_string())
+            .emit(&e.event, &data)
+            .await;
+        if let Err(BroadcastError::Socket(errs)) = &r {
+            let n = errs.len() as u64;
+            self.inner.metrics.client_dropped.increment(n);
+            if *e.origin != *self.inner.instance {
+                self.inner.metrics.remote_dropped.increment(n);
+            }
+        } else if let Err(err) = r {
+            tracing::warn!(room, error = %err, "room delivery failed");
+        }
+    }
+
+    async fn resync_room(&mut self, room: &str, now: Option<Position>) {
+        self.inner.metrics.resyncs.increment(1);
+        let body = resync_body(room, now.as_ref());
+        let _ = self
+            .inner
+            .io
+            .local()
+            .to(room.to_string())
+            .emit(RESYNC, &body)
+            .await;
+        // Unknown: the next event, whatever its epoch, is read from its history's start.
+        let at = now.unwrap_or(Position {
+            epoch: String::new(),
+            offset: 0,
+        });
+        self.delivered.insert(room.to_string(), at);
+    }
+
+    /// A live message: deliver it after whatever came before it and is not delivered yet.
+    async fn live(&mut self, room: &str, e: RoomEvent) {
+        if !self.has_members(room) {
+            return;
+        }
+        let Some(last) = self.delivered.get(room).cloned() else {
+            // No join has read the room's position yet: whoever joins starts after it.
+            return;
+        };
+        let from = if last.epoch == e.at.epoch {
+            if e.at.offset <= last.offset {
+                return; // delivered already (live or from the history)
+            }
+            last
+        } else {
+            // A new epoch: its events from the first.
+            Position {
+                epoch: e.at.epoch.clone(),
+                offset: 0,
+            }
+        };
+        if e.at.offset > from.offset + 1 {
+            match self.history(room, &from, Some(e.at.offset - 1)).await {
+                Since::Covered { events, .. } => {
+                    self.inner.metrics.replayed.increment(events.len() as u64);
+                    for missed in &events {
+                        self.emit_room(room, missed).await;
+                    }
+                }
+                Since::Gone { .. } => {
+                    let at = Position {
+                        epoch: e.at.epoch.clone(),
+                        offset: e.at.offset - 1,
+                    };
+                    self.resync_room(room, Some(at)).await;
+                }
+            }
+        }
+        self.emit_room(room, &e).await;
+        self.delivered.insert(room.to_string(), e.at);
+    }
+
+    /// After a (re-)subscription: deliver what the room's members missed meanwhile.
+    async fn catch_up(&mut self, room: &str) {
+        let Some(last) = self.delivered.get(room).cloned() else {
+            return;
+        };
+        if !self.has_members(room) {
+            return;
+        }
+        match self.history(room, &last, None).await {
+            Since::Covered { events, now } => {
+                self.inner.metrics.replayed.increment(events.len() as u64);
+                for e in &events {
+                    self.emit_room(room, e).await;
+                }
+                self.delivered.insert(room.to_string(), now);
+            }
+            Since::Gone { now } => {
+                // History lost or moved on: a new epoch from its start if it is all there.
+                if let Some(now) = now.clone().filter(|n| n.epoch != last.epoch) {
+                    let start = Position {
+                        epoch: now.epoch.clone(),
+                        offset: 0,
+                    };
+                    if let Since::Covered { events, now } = self.history(room, &start, None).await {
+                        self.inner.metrics.replayed.increment(events.len() as u64);
+                        for e in &events {
+                            self.emit_room(room, e).await;
+                        }
+                        self.delivered.insert(room.to_string(), now);
+                        return;
+                    }
+                    self.resync_room(room, Some(now)).await;
+                } else {
+                    self.resync_room(room, now).await;
+                }
+            }
+        }
+    }
+
+    async fn join(
+        &mut self,
+        s: &Socket,
+        room: &str,
+        from: Option<Position>,
+    ) -> Result<Joined, AckError> {
+        if !self.delivered.contains_key(room) {
+            // The first member here: live messages from now on are new to everyone.
+            let keys = self.inner.parts.room(room);
+            let mut conn = self.inner.conn.clone();
+            let head = bounded(
+                self.inner.config.timeout,
+                room_history::head(&mut conn, &keys),
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(room, error = %e, "room position read failed");
+                AckError::unavailable()
+            })?;
+            let at = head.unwrap_or(Position {
+                epoch: String::new(),
+                offset: 0,
+            });
+            self.delivered.insert(room.to_string(), at);
+        }
+        let now = self
+            .delivered
+            .get(room)
+            .cloned()
+            .filter(|p| !p.epoch.is_empty());
+        let mut joined = Joined {
+            at: now.clone(),
+            ..Joined::default()
+        };
+        if let Some(from) = from {
+            let covered = match &now {
+                Some(now) if now.epoch == from.epoch && from.offset <= now.offset => {
+                    self.history(room, &from, Some(now.offset)).await
+                }
+                _ => Since::Gone { now: now.clone() },
+            };
+            match covered {
+                Since::Covered { events, .. } => {
+                    self.inner.metrics.replayed.increment(events.len() as u64);
+                    joined.replayed = events.len();
+                    for e in &events {
+                        if let Ok(data) = serde_json::from_str::<Value>(&e.data)
+                            && s.emit(&e.event, &data).is_err()
+                        {
+                            self.inner.metrics.client_dropped.increment(1);
+                        }
+                    }
+                }
+                Since::Gone { .. } => {
+                    self.inner.metrics.resyncs.increment(1);
+                    joined.resync = true;
+                    let _ = s.emit(RESYNC, &resync_body(room, now.as_ref()));
+                }
+            }
+        }
+        s.join(room.to_string());
+        Ok(joined)
+    }
+}
+
+/// `resync {room, epoch, offset}`: the room's newest position (nulls: no events yet).
+fn resync_body(room: &str, now: Option<&Position>) -> Value {
+    json!({
+        "room": room,
+        "epoch": now.map(|p| p.epoch.as_str()),
+        "offset": now.map(|p| p.offset),
+    })
+}
