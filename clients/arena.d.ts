@@ -52,6 +52,37 @@ export interface RoomReq {
   room: string;
 }
 
+/** A position in a room's history: `offset` counts the room's events from 1 under `epoch`. */
+export interface RoomPosition {
+  epoch: string;
+  offset: number;
+}
+
+/** `join_room`: with the position of the last event seen (both fields or neither), the
+ * missed events are sent first, or `resync`. */
+export interface JoinReq extends RoomReq {
+  epoch?: string;
+  offset?: number;
+}
+
+export interface JoinAck {
+  room: string;
+  /** The room's newest position (null before its first event). */
+  epoch: string | null;
+  offset: number | null;
+  /** Missed events sent before this ack. */
+  replayed: number;
+  /** The position was not covered: a `resync` was sent instead. */
+  resync: boolean;
+}
+
+/** What the client missed is gone from the room's history: start over from here. */
+export interface Resync {
+  room: string;
+  epoch: string | null;
+  offset: number | null;
+}
+
 export interface AttackReq {
   room: string;
   /** 0–1000. */
@@ -62,7 +93,7 @@ export interface AttackReq {
   [extra: string]: unknown;
 }
 
-export interface AttackEvent extends AttackReq {
+export interface AttackEvent extends AttackReq, RoomPosition {
   from: string;
   instanceId: string;
   /** The client's `id`, or a server-made `s-<32 hex>`. */
@@ -228,6 +259,7 @@ export interface Leaderboard {
 export interface ServerToClientEvents {
   welcome: (w: Welcome) => void;
   attack: (a: AttackEvent) => void;
+  resync: (r: Resync) => void;
   server_tick: (t: ServerTick) => void;
   battle_started: (b: BattleStarted) => void;
   battle_ended: (b: Battle) => void;
@@ -242,7 +274,7 @@ export interface ServerToClientEvents {
 }
 
 export interface ClientToServerEvents {
-  join_room: (req: RoomReq, ack: (res: Ack<{ room: string }>) => void) => void;
+  join_room: (req: JoinReq, ack: (res: Ack<JoinAck>) => void) => void;
   leave_room: (req: RoomReq, ack: (res: Ack<{ room: string }>) => void) => void;
   attack: (req: AttackReq, ack: (res: Ack) => void) => void;
   start_battle: (

@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|connections|handshakes|claims|battles|flood|outbox|coding|judge|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|connections|handshakes|claims|battles|flood|outbox|coding|judge|ticks|all]
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
@@ -20,10 +20,10 @@ what=${1:-all}
 # runs (the flood run keeps the defaults: that is what it measures).
 LIFT_LIMITS=(MAX_CONNECTIONS_PER_IP=0 MAX_CONNECTIONS=1000000 SOCKET_EVENT_RATE=1000000 SOCKET_EVENT_BURST=1000000 SOCKET_MAX_INFLIGHT=65536)
 demo_up() { # extra env for the demo as arguments
-  env "${LIFT_LIMITS[@]}" "$@" RUST_LOG=warn "$BIN" demo --port "$PORT" >/tmp/arena-bench-demo.log 2>&1 &
+  env "${LIFT_LIMITS[@]}" "$@" RUST_LOG=warn "$BIN" demo --port "$PORT" --instances "${INSTANCES:-2}" >/tmp/arena-bench-demo.log 2>&1 &
   DEMO=$!
   for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$((PORT + 1))/health" >/dev/null 2>&1 && return 0
+    curl -sf "http://127.0.0.1:$((PORT + ${INSTANCES:-2} - 1))/health" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "demo did not come up" >&2; exit 1
@@ -86,6 +86,19 @@ if [[ $what == all || $what == fanout || $what == fanout-max ]]; then
   for i in 1 2 3; do
     demo_up; run "fanout-max" fanout --find-max --rate 20000 --duration 5 --max-p99-ms 50; demo_down
   done
+fi
+if [[ $what == all || $what == fanout-rooms ]]; then
+  # 4 instances, each room's members on 2 of them: the namespace channel (every instance
+  # gets every room) against per-room shard channels, alternating; Redis's INFO per run.
+  for i in 1 2 3; do for fanout in namespace sharded; do
+    INSTANCES=4 demo_up ROOM_FANOUT=$fanout
+    rurl=$(grep -o 'redis://127.0.0.1:[0-9]*' /tmp/arena-bench-demo.log | head -1)
+    URLS4="$URLS,http://127.0.0.1:$((PORT + 2)),http://127.0.0.1:$((PORT + 3))"
+    echo "==> fanout-rooms-$fanout" >&2
+    "$BIN" bench fanout --url "$URLS4" --rooms 20 --clients 10 --spread 2 --rate 5000 \
+      --duration 10 --redis-url "$rurl" --json | sed "s/^{/{\"label\":\"fanout-rooms-$fanout\",/" | tee -a "$OUT"
+    demo_down
+  done; done
 fi
 if [[ $what == all || $what == claims ]]; then
   # 5400: half of what redis-benchmark got on the script in the last recorded session

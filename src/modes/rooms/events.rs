@@ -7,9 +7,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::payload::{Attack, JoinAck, RoomAck, RoomReq};
+use super::settings::Fanout;
 use super::state::Rooms;
 use crate::base::error::{AckError, ErrorCode};
 use crate::base::ids::RoomName;
+use crate::services::realtime::outcome;
 use crate::services::realtime::room_history::Position;
 use crate::services::realtime::{Socket, player_of};
 
@@ -67,6 +69,14 @@ pub async fn join(
     let from = parse_position(&req)?;
     let room = room.as_str().to_string();
     let max = rooms.settings.socket_max_rooms;
+    if rooms.settings.room_fanout == Fanout::Namespace {
+        if from.is_some() {
+            return Err(AckError::bad_request(
+                "epoch and offset need ROOM_FANOUT=sharded (this server keeps no room history)",
+            ));
+        }
+        return namespace_join(&rooms, &s, room, max);
+    }
     let reserve = |held: usize| {
         if held >= max {
             return Err(AckError::new(
@@ -95,8 +105,37 @@ pub async fn leave(
 ) -> Result<RoomAck, AckError> {
     let (room, _) = parse_room(req)?;
     let room = room.as_str().to_string();
-    rooms.bus.leave(&s, &room).await;
+    match rooms.settings.room_fanout {
+        Fanout::Sharded => rooms.bus.leave(&s, &room).await,
+        Fanout::Namespace => s.leave(room.clone()),
+    }
     Ok(RoomAck { room })
+}
+
+/// `join_room` with `ROOM_FANOUT=namespace`: a plain Socket.IO join, no position.
+fn namespace_join(rooms: &Rooms, s: &Socket, room: String, max: usize) -> Result<JoinAck, AckError> {
+    // Count and join as one step, or two joins at once could both pass the count.
+    let _one_at_a_time = rooms.join_gate.lock().unwrap_or_else(|e| e.into_inner());
+    let current = s.rooms();
+    let member = current.iter().any(|r| **r == *room);
+    let counted = current
+        .iter()
+        .filter(|r| !r.starts_with(RESERVED_PREFIX))
+        .count();
+    if !member && counted >= max {
+        return Err(AckError::new(
+            TOO_MANY_ROOMS,
+            format!("a socket may be in {max} rooms (SOCKET_MAX_ROOMS); leave one first"),
+        ));
+    }
+    s.join(room.clone());
+    Ok(JoinAck {
+        room,
+        epoch: None,
+        offset: None,
+        replayed: 0,
+        resync: false,
+    })
 }
 
 #[derive(Serialize)]
@@ -127,17 +166,26 @@ pub async fn attack(
     }
     let room = attack.room.as_str().to_string();
     let body = attack.into_broadcast(&player_of(&s), &app.instance_id);
-    // On the room's own channel, with its position; `unavailable`: nothing was done,
-    // `timeout`: outcome unknown.
-    rooms
-        .bus
-        .publish(&room, "attack", &body)
-        .await
-        .map_err(|e| {
-            let ack = e.ack();
-            tracing::warn!(error = %e, room, code = ack.code.as_str(), "attack not published");
-            ack
-        })?;
+    match rooms.settings.room_fanout {
+        // On the room's own channel, with its position; `unavailable`: nothing was done,
+        // `timeout`: outcome unknown.
+        Fanout::Sharded => rooms
+            .bus
+            .publish(&room, "attack", &body)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let ack = e.ack();
+                tracing::warn!(error = %e, room, code = ack.code.as_str(), "attack not published");
+                ack
+            })?,
+        // Through socketioxide-redis (see realtime::outcome for the acks).
+        Fanout::Namespace => outcome::broadcast(
+            &app.metrics,
+            "attack",
+            s.within(room).emit("attack", &body).await,
+        )?,
+    }
     rooms.metrics.attacks.increment(1);
     Ok(Empty {})
 }

@@ -45,6 +45,7 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         leave: Event::new(m, "leave_room"),
         attack: Event::new(m, "attack"),
         bus,
+        join_gate: Arc::default(),
     })))
 }
 

@@ -1,14 +1,26 @@
 //! Settings of the rooms mode.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::base::config::{ConfigError, bad, in_range};
 
 pub const TICK_MS: u64 = 2000;
 pub const SOCKET_MAX_ROOMS: usize = 100;
+pub const ROOM_FANOUT: Fanout = Fanout::Sharded;
 pub const ROOM_PARTITIONS: usize = 256;
 pub const ROOM_HISTORY_LEN: usize = 1000;
 pub const ROOM_HISTORY_TTL_S: u64 = 600;
+
+/// How a room's attacks reach its members on other instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Fanout {
+    /// The room's own shard channel, with history and recovery (the default).
+    Sharded,
+    /// socketioxide-redis's one channel per namespace: every instance receives every
+    /// room's attacks; no positions, no recovery. Kept to compare the two (`arena bench
+    /// fanout`) and as a fallback for a Redis without SPUBLISH (< 7.0).
+    Namespace,
+}
 
 /// Settings of the rooms mode.
 #[derive(Debug, Clone, Args)]
@@ -22,6 +34,11 @@ pub struct Settings {
     /// `player:*` room, not counted); a `join_room` beyond it gets `too_many_rooms`.
     #[arg(long, env = "SOCKET_MAX_ROOMS", default_value_t = SOCKET_MAX_ROOMS)]
     pub socket_max_rooms: usize,
+
+    /// How attacks fan out: `sharded` (per-room shard channels, history, recovery) or
+    /// `namespace` (one channel for the whole namespace, no recovery).
+    #[arg(long, env = "ROOM_FANOUT", value_enum, default_value_t = ROOM_FANOUT)]
+    pub room_fanout: Fanout,
 
     /// Partitions of room channels: each room's shard channel and history carry its
     /// partition's hash tag; tags are chosen so partitions spread evenly over the slots
@@ -44,6 +61,7 @@ impl Default for Settings {
         Self {
             tick_ms: TICK_MS,
             socket_max_rooms: SOCKET_MAX_ROOMS,
+            room_fanout: ROOM_FANOUT,
             room_partitions: ROOM_PARTITIONS,
             room_history_len: ROOM_HISTORY_LEN,
             room_history_ttl_s: ROOM_HISTORY_TTL_S,

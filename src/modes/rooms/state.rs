@@ -1,6 +1,6 @@
 //! The rooms mode's state: what every handler and task of the mode is handed.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::metrics::RoomsMetrics;
 use super::settings::Settings;
@@ -39,4 +39,7 @@ pub struct Shared {
     /// Attacks travel on it (per-room shard channels with history); joins go through
     /// it so a socket's room count and its join are one step.
     pub(super) bus: RoomBus,
+    /// Held while a `join_room` with `ROOM_FANOUT=namespace` counts a socket's rooms and
+    /// joins.
+    pub(super) join_gate: Arc<Mutex<()>>,
 }

@@ -41,6 +41,81 @@ pub struct FanoutArgs {
     /// Upper limit of the rates --find-max tries.
     #[arg(long, default_value_t = 2_000_000)]
     pub max_rate: u64,
+    /// Instances a room's members sit on (consecutive ones from the sender's); default:
+    /// all of them.
+    #[arg(long)]
+    pub spread: Option<usize>,
+    /// Also read this Redis's `INFO` before and after each run: its CPU, publishes
+    /// (PUBLISH + SPUBLISH calls, also from scripts) and bytes sent, per delivery.
+    #[arg(long)]
+    pub redis_url: Option<String>,
+}
+
+/// Counters of the Redis the instances share, from `INFO` (`--redis-url`).
+#[derive(Debug, Clone, Copy, Default)]
+struct RedisCounters {
+    cpu_s: f64,
+    publishes: u64,
+    output_bytes: u64,
+}
+
+impl RedisCounters {
+    fn parse(info: &str) -> Self {
+        let mut c = Self::default();
+        for line in info.lines() {
+            let Some((k, v)) = line.trim().split_once(':') else {
+                continue;
+            };
+            match k {
+                "used_cpu_sys" | "used_cpu_user" => c.cpu_s += v.parse::<f64>().unwrap_or(0.0),
+                "total_net_output_bytes" => c.output_bytes = v.parse().unwrap_or(0),
+                "cmdstat_publish" | "cmdstat_spublish" => {
+                    c.publishes += v
+                        .split(',')
+                        .find_map(|f| f.strip_prefix("calls="))
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+
+    async fn read(conn: &mut Option<crate::redis::Conn>) -> Result<Option<Self>, BenchError> {
+        let Some(conn) = conn else { return Ok(None) };
+        let info: String = redis::cmd("INFO")
+            .arg("everything")
+            .query_async(conn)
+            .await
+            .map_err(|e| BenchError::Protocol(format!("redis INFO: {e}")))?;
+        Ok(Some(Self::parse(&info)))
+    }
+}
+
+/// What Redis did during one run, per delivery.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct RedisCost {
+    pub cpu_us_per_delivery: f64,
+    pub publishes_per_delivery: f64,
+    pub output_bytes_per_delivery: f64,
+}
+
+impl RedisCost {
+    fn between(a: RedisCounters, b: RedisCounters, delivered: u64) -> Self {
+        let per = |x: f64| {
+            if delivered == 0 {
+                0.0
+            } else {
+                x / delivered as f64
+            }
+        };
+        Self {
+            cpu_us_per_delivery: per((b.cpu_s - a.cpu_s) * 1e6),
+            publishes_per_delivery: per(b.publishes.saturating_sub(a.publishes) as f64),
+            output_bytes_per_delivery: per(b.output_bytes.saturating_sub(a.output_bytes) as f64),
+        }
+    }
 }
 
 /// What one receiving connection has seen in the current step.
@@ -57,6 +132,8 @@ struct Shared {
     delivered: AtomicU64,
     /// Connections that ended during the run (the server closed them or died).
     closed: AtomicU64,
+    /// The instances' Redis (`--redis-url`), read before and after each run.
+    redis: Option<crate::redis::Conn>,
 }
 
 /// The result of one run at one rate.
@@ -70,6 +147,7 @@ pub struct StepResult {
     pub cross: Latency,
     pub all: Latency,
     pub server_cpu_s: f64,
+    pub redis: Option<RedisCost>,
     cross_hist: Histogram<u64>,
     all_hist: Histogram<u64>,
 }
@@ -86,6 +164,7 @@ impl StepResult {
             "cross": self.cross, "all": self.all,
             "server_cpu_s": self.server_cpu_s,
             "server_cpu_us_per_delivery": cpu_us_per(self.server_cpu_s, self.delivered),
+            "redis": self.redis,
         })
     }
 }
@@ -112,12 +191,31 @@ pub async fn run(args: FanoutArgs) -> Result<Outcome, BenchError> {
             "at most 50000 clients and 600 s per run".into(),
         ));
     }
+    if args.spread.is_some_and(|k| k == 0 || k > addrs.len()) {
+        return Err(BenchError::Invalid(format!(
+            "--spread must be 1..={} (the instances)",
+            addrs.len()
+        )));
+    }
+    let redis = match &args.redis_url {
+        Some(url) => {
+            let tls = crate::redis::Tls::load(None, None)
+                .map_err(|e| BenchError::Invalid(format!("--redis-url: {e}")))?;
+            let endpoint = crate::redis::Endpoint::new(url.clone(), &tls);
+            Some(
+                crate::redis::command_connection(&endpoint, Duration::from_secs(5))
+                    .map_err(|e| BenchError::Invalid(format!("--redis-url: {e}")))?,
+            )
+        }
+        None => None,
+    };
     statuses(&addrs).await?;
     let shared = Arc::new(Shared {
         base: Instant::now(),
         generation: AtomicU64::new(0),
         delivered: AtomicU64::new(0),
         closed: AtomicU64::new(0),
+        redis,
     });
     let (rooms, stats) = connect_all(&args, &addrs, &shared).await?;
 
@@ -177,6 +275,10 @@ pub async fn run(args: FanoutArgs) -> Result<Outcome, BenchError> {
             ("all deliveries p50/p90/p99/max".into(), lat(&r.all)),
             ("server CPU".into(), format!("{:.2} s", r.server_cpu_s)),
             (
+                "members on instances".into(),
+                args.spread.unwrap_or(addrs.len()).to_string(),
+            ),
+            (
                 "server CPU per 1000 deliveries".into(),
                 format!(
                     "{:.1} ms ({:.2} µs each)",
@@ -185,6 +287,15 @@ pub async fn run(args: FanoutArgs) -> Result<Outcome, BenchError> {
                 ),
             ),
         ];
+        if let Some(c) = &r.redis {
+            rows.push((
+                "redis per delivery".into(),
+                format!(
+                    "{:.2} µs CPU, {:.3} publishes, {:.0} bytes sent",
+                    c.cpu_us_per_delivery, c.publishes_per_delivery, c.output_bytes_per_delivery
+                ),
+            ));
+        }
         if args.find_max {
             rows.insert(
                 0,
@@ -204,6 +315,7 @@ pub async fn run(args: FanoutArgs) -> Result<Outcome, BenchError> {
         }
         let j = json!({
             "scenario": "fanout", "instances": addrs.len(), "rooms": args.rooms, "clients": args.clients,
+            "spread": args.spread.unwrap_or(addrs.len()),
             "max_rate": if args.find_max { best.as_ref().map(|b| json!(b.rate)).unwrap_or(json!(null)) } else { json!(null) },
             "max_p99_ms": args.max_p99_ms,
             "result": r.json(),
@@ -234,9 +346,10 @@ async fn connect_all(
         .flat_map(|r| (0..args.clients).map(move |c| (r, c)))
         .collect();
     let n = addrs.len();
+    let k = args.spread.unwrap_or(n);
     let conns: Vec<Result<(usize, usize, Wire), BenchError>> = futures_util::stream::iter(specs)
         .map(|(r, c)| {
-            let addr = format!("http://{}", addrs[(r + c) % n]);
+            let addr = format!("http://{}", addrs[(r + c % k) % n]);
             let room = format!("b{run_id:08x}-{r}");
             let pb = pb.clone();
             let hs = hs.clone();
@@ -259,8 +372,9 @@ async fn connect_all(
         if c == 0 {
             senders[r] = Some(writer);
         }
-        // Member c of room r is on instance (r + c) % n; the sender (c = 0) on r % n.
-        let cross = (r + c) % n != r % n;
+        // Member c of room r is on instance (r + c % k) % n (k = --spread, n by default);
+        // the sender (c = 0) on r % n.
+        let cross = c % k != 0;
         let s = Arc::new(Mutex::new(RecvStats::default()));
         stats.push(s.clone());
         tokio::spawn(receive(reader, s, shared.clone(), cross));
@@ -326,6 +440,8 @@ async fn step(
         *s.lock().unwrap_or_else(|e| e.into_inner()) = RecvStats::default();
     }
     let before = statuses(addrs).await?;
+    let mut redis = shared.redis.clone();
+    let redis_before = RedisCounters::read(&mut redis).await?;
     let members = rooms.first().map(|r| r.members).unwrap_or(1) as f64;
     let attacks_per_s = rate as f64 / members;
     let duration = Duration::from_secs(args.duration);
@@ -370,6 +486,7 @@ async fn step(
     }
     pb.finish_and_clear();
     let after = statuses(addrs).await?;
+    let redis_after = RedisCounters::read(&mut redis).await?;
     // Stop counting this step before reading the histograms.
     shared.generation.fetch_add(1, Ordering::SeqCst);
     let (mut all, mut cross, mut delivered) = (histogram(), histogram(), 0);
@@ -392,6 +509,9 @@ async fn step(
         cross: Latency::of(&cross),
         all: Latency::of(&all),
         server_cpu_s: cpu_between(&before, &after),
+        redis: redis_before
+            .zip(redis_after)
+            .map(|(a, b)| RedisCost::between(a, b, delivered)),
         cross_hist: cross,
         all_hist: all,
     })
