@@ -152,8 +152,11 @@ async function main() {
   const want = { ...sent, from: players.a, instanceId: a.welcome.instanceId, eventId: sent.id };
   for (const x of [b, a]) {
     const got = await waitFor(() => x.attacks[0]);
-    check(isDeepStrictEqual(got, want),
-      `${x.name} receives the attack with every field intact + from + instanceId + eventId: ${show(want)}`, got || 'nothing');
+    // Plus its position in the room: the room's first event, under a 16-hex-digit epoch.
+    const epoch = got && typeof got.epoch === 'string' && /^[0-9a-f]{16}$/.test(got.epoch) ? got.epoch : '<16 hex>';
+    const placed = { ...want, epoch, offset: 1 };
+    check(isDeepStrictEqual(got, placed),
+      `${x.name} receives the attack with every field intact + from + instanceId + eventId + epoch + offset: ${show(placed)}`, got || 'nothing');
   }
   await sleep(QUIET_MS);
   check(a.attacks.length === 1 && b.attacks.length === 1, 'a and b each receive it exactly once',
