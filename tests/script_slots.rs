@@ -36,6 +36,15 @@ fn invocations() -> Vec<(&'static str, Vec<String>)> {
     for id in ids {
         out.push(("rate_limit.lua", vec![shared::rate_limit("claim", id)]));
     }
+    // The room's channel is published to from the script (it travels in ARGV: SPUBLISH
+    // needs no key), so it must share the slot as well.
+    for partitions in [1, 256, 1024] {
+        let tags = arena::services::realtime::room_channel::Partitions::new(partitions);
+        for room in ["lobby", "battle:9f86d081", "x{y}", "r"] {
+            let k = tags.room(room);
+            out.push(("room_publish.lua", vec![k.meta, k.log, k.channel]));
+        }
+    }
     for race in ["tick", hunt::MAPGEN_RACE, hunt::BOARD_RACE] {
         for n in [0, 1, 17, 1_700_000_000] {
             out.push((

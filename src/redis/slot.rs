@@ -18,7 +18,7 @@ use redis::{Cmd, ErrorKind, RedisError};
 pub const SLOTS: u16 = 16_384;
 
 /// CRC16-XMODEM (polynomial 0x1021, initial value 0), the checksum Redis Cluster uses.
-fn crc16(bytes: &[u8]) -> u16 {
+pub fn crc16(bytes: &[u8]) -> u16 {
     let mut crc: u16 = 0;
     for &b in bytes {
         crc ^= u16::from(b) << 8;

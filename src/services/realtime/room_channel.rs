@@ -19,30 +19,11 @@
 //! whatever their number. Every instance computes the same tags (the search is
 //! deterministic and takes well under a millisecond for 1024 partitions).
 
-/// Redis Cluster's slot count.
-pub const SLOTS: u16 = 16384;
-
-/// CRC16/XMODEM, the checksum Redis Cluster uses for key slots. Small enough to keep
-/// here: the `redis` crate only exposes its copy with the cluster feature.
-pub fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
+use crate::redis::slot::{SLOTS, crc16, key_slot};
 
 /// The Cluster slot of `key` (its hash tag's, if it has one).
 pub fn slot(key: &str) -> u16 {
-    let hashed = crate::redis::keys::hash_tag(key).unwrap_or(key);
-    crc16(hashed.as_bytes()) % SLOTS
+    key_slot(key.as_bytes())
 }
 
 /// The partition tags of rooms, one per partition, spread evenly over the slots.
