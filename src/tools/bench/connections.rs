@@ -159,7 +159,8 @@ fn rss_plot_svg(points: &[(usize, u64)]) -> String {
 }
 
 /// Open clients `range` in this process (paced by `--connect-rate` from `started`); each
-/// with its connect time in µs. A reader task per client answers pings.
+/// with its connect time in µs. A reader task per client answers pings from the moment
+/// it is connected.
 async fn open(
     args: &ConnectionsArgs,
     addrs: &[String],
@@ -170,7 +171,7 @@ async fn open(
     pb: &ProgressBar,
 ) -> Result<Vec<(WireWriter, u64)>, BenchError> {
     let n = addrs.len();
-    let results: Vec<Result<(Wire, u64), BenchError>> = futures_util::stream::iter(range)
+    let results: Vec<Result<(WireWriter, u64), BenchError>> = futures_util::stream::iter(range)
         .map(|i| {
             let addr = format!("http://{}", addrs[i % n]);
             // Clients of one server take the sources in turn.
@@ -188,22 +189,19 @@ async fn open(
                 let auth = hs.auth(&format!("idle-{i}"))?;
                 let t = Instant::now();
                 let w = Wire::connect_from(&addr, &auth, source).await?;
+                let us = t.elapsed().as_micros() as u64;
+                // Read from the start, so pings are answered while the other clients are
+                // still connecting (a long connect phase outlasts the heartbeat timeout).
+                let (writer, mut reader) = w.split();
+                tokio::spawn(async move { while reader.next_event().await.is_some() {} });
                 pb.inc(1);
-                Ok((w, t.elapsed().as_micros() as u64))
+                Ok((writer, us))
             }
         })
         .buffer_unordered(args.concurrency)
         .collect()
         .await;
-    let mut held = Vec::with_capacity(results.len());
-    for r in results {
-        let (w, us) = r?;
-        // Keep reading so pings are answered and the server sees live clients.
-        let (writer, mut reader) = w.split();
-        tokio::spawn(async move { while reader.next_event().await.is_some() {} });
-        held.push((writer, us));
-    }
-    Ok(held)
+    results.into_iter().collect()
 }
 
 /// A worker process: open its clients, print their connect times as one JSON line, hold
