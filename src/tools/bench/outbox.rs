@@ -19,6 +19,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::common::{BenchError, Common, Outcome, emit, progress, targets};
+use super::scrape::{Buckets, quantile};
 use crate::tools::client::Client;
 use crate::tools::http_client::{http_get, http_post};
 
@@ -45,9 +46,6 @@ pub struct OutboxArgs {
     #[arg(long, default_value_t = 8)]
     pub partitions: u32,
 }
-
-/// The lag histogram summed over instances: (upper bound, cumulative count).
-type Buckets = Vec<(f64, f64)>;
 
 /// `arena_outbox_applied_total` and the lag buckets, summed over the instances.
 async fn scrape(addrs: &[String]) -> Result<(f64, Buckets), BenchError> {
@@ -79,41 +77,6 @@ async fn scrape(addrs: &[String]) -> Result<(f64, Buckets), BenchError> {
     }
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok((applied, buckets))
-}
-
-/// Quantile `q` of the observations between two scrapes (linear within a bucket).
-fn quantile(before: &Buckets, after: &Buckets, q: f64) -> Option<f64> {
-    let delta: Buckets = after
-        .iter()
-        .map(|(le, c)| {
-            let old = before
-                .iter()
-                .find(|(b, _)| b == le)
-                .map_or(0.0, |(_, c)| *c);
-            (*le, c - old)
-        })
-        .collect();
-    let total = delta.last()?.1;
-    if total <= 0.0 {
-        return None;
-    }
-    let rank = q * total;
-    let mut prev = (0.0, 0.0);
-    for &(le, c) in &delta {
-        if c >= rank {
-            if le.is_infinite() {
-                return Some(prev.0);
-            }
-            let within = if c > prev.1 {
-                (rank - prev.1) / (c - prev.1)
-            } else {
-                1.0
-            };
-            return Some(prev.0 + (le - prev.0) * within);
-        }
-        prev = (le, c);
-    }
-    None
 }
 
 /// Wait until the instances applied `want` more events than `from`; the moment it was seen.
@@ -287,18 +250,4 @@ pub async fn run(args: OutboxArgs) -> Result<Outcome, BenchError> {
     let ok = errors == 0;
     j["ok"] = json!(ok);
     Ok(emit(&args.common, "arena bench outbox", rows, j, ok))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quantile;
-
-    #[test]
-    fn quantiles_interpolate_within_buckets() {
-        let before = vec![(0.01, 0.0), (0.1, 0.0), (f64::INFINITY, 0.0)];
-        let after = vec![(0.01, 50.0), (0.1, 100.0), (f64::INFINITY, 100.0)];
-        assert!((quantile(&before, &after, 0.5).unwrap() - 0.01).abs() < 1e-9);
-        assert!((quantile(&before, &after, 0.99).unwrap() - 0.0982).abs() < 1e-9);
-        assert_eq!(quantile(&after, &after, 0.5), None);
-    }
 }

@@ -107,4 +107,13 @@ mod tests {
         assert_eq!(quantile(&before, &after, 1.0), Some(0.01));
         assert_eq!(quantile(&after, &after, 0.5), None);
     }
+
+    #[test]
+    fn quantiles_interpolate_within_buckets() {
+        let before = vec![(0.01, 0.0), (0.1, 0.0), (f64::INFINITY, 0.0)];
+        let after = vec![(0.01, 50.0), (0.1, 100.0), (f64::INFINITY, 100.0)];
+        assert!((quantile(&before, &after, 0.5).unwrap() - 0.01).abs() < 1e-9);
+        assert!((quantile(&before, &after, 0.99).unwrap() - 0.0982).abs() < 1e-9);
+        assert_eq!(quantile(&after, &after, 0.5), None);
+    }
 }
