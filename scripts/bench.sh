@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|connections|handshakes|claims|battles|flood|outbox|coding|judge|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|connections|handshakes|claims|battles|flood|outbox|coding|judge|shard|ticks|all]
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
@@ -179,6 +179,42 @@ if [[ $what == all || $what == judge ]]; then
     "$BIN" bench judge --url "http://127.0.0.1:$JPORT" --breaker-redis-url "redis://127.0.0.1:$SPARE" --json |
       sed 's/^{/{"label":"judge",/' | tee -a "$OUT" || echo "run judge failed (see above)" >&2
     kill -TERM "$J" "$R1" "$R2" 2>/dev/null || true; wait "$J" "$R1" "$R2" 2>/dev/null || true
+  done
+fi
+if [[ $what == all || $what == shard ]]; then
+  # What one Redis shard pays per room event (SCALING.md): arena's room_publish.lua (the
+  # history append and the SPUBLISH in one script) and a bare SPUBLISH, from
+  # redis-benchmark (50 clients; no pipelining, then 16 deep, which is what many sockets
+  # multiplexed on one connection look like), with two SSUBSCRIBEd listeners on the
+  # channel (a room with members on two instances). A fresh redis-server per run.
+  SPORT=$((PORT + 23))
+  for i in 1 2 3; do
+    redis-server --port "$SPORT" --save '' --appendonly no >/dev/null 2>&1 & RS=$!
+    for _ in $(seq 50); do redis-cli -p "$SPORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$SPORT" SSUBSCRIBE 'arena:{r7}:room:x' >/dev/null 2>&1 & L1=$!
+    redis-cli -p "$SPORT" SSUBSCRIBE 'arena:{r7}:room:x' >/dev/null 2>&1 & L2=$!
+    sleep 0.3
+    sha=$(redis-cli -p "$SPORT" SCRIPT LOAD "$(cat src/services/realtime/lua/room_publish.lua)")
+    body='{"from":"alice","damage":12,"at":1700000000000}'
+    for pipe in 1 16; do
+      for what_cmd in room_publish spublish; do
+        redis-cli -p "$SPORT" CONFIG RESETSTAT >/dev/null
+        if [[ $what_cmd == room_publish ]]; then
+          rps=$(redis-benchmark -p "$SPORT" -c 50 -n 200000 -P "$pipe" --csv EVALSHA "$sha" 2 \
+            'arena:{r7}:room:x:meta' 'arena:{r7}:room:x:log' 'arena:{r7}:room:x' e1 1000 86400 \
+            bench attack "$body" | tail -1 | awk -F, '{print $(NF-6)}' | tr -d '"')
+          cmd=evalsha
+        else
+          rps=$(redis-benchmark -p "$SPORT" -c 50 -n 200000 -P "$pipe" --csv SPUBLISH \
+            'arena:{r7}:room:x' "bench e1 1 attack $body" | tail -1 | awk -F, '{print $(NF-6)}' | tr -d '"')
+          cmd=spublish
+        fi
+        usec=$(redis-cli -p "$SPORT" INFO commandstats | grep "^cmdstat_$cmd:" |
+          sed 's/.*usec_per_call=\([0-9.]*\).*/\1/' | tr -d '\r')
+        echo "{\"label\":\"shard-$what_cmd-P$pipe\",\"rps\":$rps,\"usec_per_call\":$usec}" | tee -a "$OUT"
+      done
+    done
+    kill -TERM "$L1" "$L2" "$RS" 2>/dev/null || true; wait "$L1" "$L2" "$RS" 2>/dev/null || true
   done
 fi
 if [[ $what == ticks ]]; then
