@@ -47,6 +47,7 @@ redis_benchmark_claim() {
   local usec
   usec=$(redis-cli -p "$rport" INFO commandstats | grep '^cmdstat_evalsha' | sed 's/.*usec_per_call=\([0-9.]*\).*/\1/')
   echo "{\"label\":\"$1\",\"rps\":$rps,\"usec_per_call\":$usec}" | tee -a "$OUT"
+  RB_RPS=${rps%.*}
 }
 
 run() { # label, then the bench arguments
@@ -107,15 +108,20 @@ if [[ $what == all || $what == fanout-rooms ]]; then
   done; done
 fi
 if [[ $what == all || $what == claims ]]; then
-  # 5400: half of what redis-benchmark got on the script in the last recorded session
-  # (the "p99 at half load" row); set it to half of this session's redis-benchmark figure.
-  for rate in 2000 ${HALF_RATE:-5400} 20000; do for i in 1 2 3; do
-    # The JSON line carries the projection's lag too (leaderboard_lag: p50/p99 from the
-    # instances' histogram over the run).
-    demo_up CLAIM_RATE=100000; run "claims-$rate" claims --players 200 --rate "$rate" --duration 10
-    if [[ $rate == 2000 ]]; then redis_benchmark_claim "claims-redis-benchmark"; fi
-    demo_down
-  done; done
+  # Each of the 3 runs: redis-benchmark on the claim script against a fresh demo's Redis
+  # first, then, each on a fresh demo, arena's claims end to end at 2,000/s, at half and
+  # at 0.8 of that redis-benchmark figure (issue 13: p99 < 2 ms at half, all answered at
+  # 0.8), and at 20,000/s (the projection's lag). The JSON line of each claims run
+  # carries the projection's lag too (leaderboard_lag: p50/p99 over the run).
+  for i in 1 2 3; do
+    demo_up CLAIM_RATE=100000; redis_benchmark_claim "claims-redis-benchmark"; demo_down
+    for rate in 2000 $((RB_RPS / 2)) $((RB_RPS * 8 / 10)) 20000; do
+      label="claims-$rate"
+      if [[ $rate == $((RB_RPS / 2)) ]]; then label="claims-half-$rate"; fi
+      if [[ $rate == $((RB_RPS * 8 / 10)) ]]; then label="claims-0.8-$rate"; fi
+      demo_up CLAIM_RATE=100000; run "$label" claims --players 200 --rate "$rate" --duration 10; demo_down
+    done
+  done
 fi
 if [[ $what == all || $what == battles ]]; then
   for i in 1 2 3; do
