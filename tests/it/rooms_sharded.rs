@@ -232,6 +232,46 @@ async fn a_client_whose_instance_died_gets_what_it_missed_on_the_other() {
 }
 
 #[tokio::test]
+async fn a_member_who_comes_back_to_an_instance_the_room_left_gets_what_it_missed() {
+    // Instance 0 has the room, loses its last member (its channel is dropped, it hears
+    // nothing more), and the member comes back later: what instance 0 delivered before
+    // says nothing about the events since, so they come from the history, not `resync`.
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let sender = arena[1].client_in("s", "r").await;
+    let mut c = arena[0].client_in("c", "r").await;
+    send(&sender, "r", "seen", 2).await;
+    let mut last = Value::Null;
+    for _ in 0..2 {
+        last = c.next_event("attack", WAIT).await.unwrap();
+    }
+    let (epoch, offset) = (last["epoch"].clone(), last["offset"].clone());
+    drop(c);
+    // Wait until instance 0 has dropped the room's channel (no member left there).
+    let deadline = std::time::Instant::now() + WAIT;
+    while arena[0].metric("arena_room_channels_subscribed").await > 0.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "instance 0 kept the channel"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    send(&sender, "r", "missed", 3).await;
+    let mut c = arena[0].client("c").await;
+    let ack = rejoin(&c, "r", &epoch, &offset).await;
+    assert_eq!(ack["resync"], json!(false), "{ack}");
+    assert_eq!(ack["replayed"], json!(3), "{ack}");
+    assert_eq!(ack["offset"], json!(5), "{ack}");
+    for i in 0..3 {
+        let e = c.next_event("attack", WAIT).await.unwrap();
+        assert_eq!(e["offset"], json!(3 + i), "{e}");
+    }
+    send(&sender, "r", "live", 1).await;
+    let e = c.next_event("attack", WAIT).await.unwrap();
+    assert_eq!(e["offset"], json!(6), "{e}");
+}
+
+#[tokio::test]
 async fn a_position_the_history_no_longer_covers_gets_resync() {
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 1, |c| {

@@ -148,9 +148,20 @@ struct Inner {
 /// Local members per room (what decides SSUBSCRIBE / SUNSUBSCRIBE), joined or joining.
 #[derive(Default)]
 struct Members {
-    rooms: HashMap<String, HashSet<Sid>>,
+    rooms: HashMap<String, LocalRoom>,
     /// Rooms each socket holds or is joining through the bus.
     held: HashMap<Sid, usize>,
+    /// Numbers the periods in which a room has local members.
+    periods: u64,
+}
+
+/// A room's local members, and which period of local membership this is: between two
+/// periods the room's channel was dropped, so what the instance delivered in an earlier
+/// one says nothing about the events it has not heard since.
+#[derive(Default)]
+struct LocalRoom {
+    sids: HashSet<Sid>,
+    period: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -285,15 +296,22 @@ impl RoomBus {
             // and a refused join costs no subscription.
             let mut members = lock(&inner.members);
             let held = members.held.get(&s.id).copied().unwrap_or(0);
-            let set = members.rooms.entry(room.to_string()).or_default();
-            if !set.contains(&s.id) {
+            let Members { rooms, periods, .. } = &mut *members;
+            let local = rooms.entry(room.to_string()).or_insert_with(|| {
+                *periods += 1;
+                LocalRoom {
+                    sids: HashSet::new(),
+                    period: *periods,
+                }
+            });
+            if !local.sids.contains(&s.id) {
                 if let Err(e) = reserve(held) {
-                    if set.is_empty() {
+                    if local.sids.is_empty() {
                         members.rooms.remove(room);
                     }
                     return Err(e);
                 }
-                set.insert(s.id);
+                local.sids.insert(s.id);
                 *members.held.entry(s.id).or_default() += 1;
             }
         }
@@ -341,10 +359,10 @@ impl RoomBus {
     async fn forget(&self, sid: Sid, room: &str) {
         let last = {
             let mut members = lock(&self.inner.members);
-            let Members { rooms, held } = &mut *members;
+            let Members { rooms, held, .. } = &mut *members;
             let removed = rooms
                 .get_mut(room)
-                .map(|set| (set.remove(&sid), set.is_empty()));
+                .map(|local| (local.sids.remove(&sid), local.sids.is_empty()));
             match removed {
                 Some((true, empty)) => {
                     if let Some(n) = held.get_mut(&sid) {
@@ -395,10 +413,11 @@ async fn unstall(inner: Arc<Inner>, shutdown: CancellationToken) {
     }
 }
 
-/// The delivery task's state: per room, the last position delivered to its members here.
+/// The delivery task's state: per room, the last position delivered to its members here,
+/// and in which period of local membership (`LocalRoom::period`).
 struct Delivery {
     inner: Arc<Inner>,
-    delivered: HashMap<String, Position>,
+    delivered: HashMap<String, (u64, Position)>,
 }
 
 async fn deliver(
@@ -443,6 +462,32 @@ async fn deliver(
 impl Delivery {
     fn has_members(&self, room: &str) -> bool {
         lock(&self.inner.members).rooms.contains_key(room)
+    }
+
+    /// The current period of local membership of `room`, if it has local members.
+    fn period(&self, room: &str) -> Option<u64> {
+        lock(&self.inner.members).rooms.get(room).map(|l| l.period)
+    }
+
+    /// The last position delivered to `room`'s members here, if it belongs to the current
+    /// period of local membership. One from an earlier period is stale: the channel was
+    /// dropped in between (a member who left and came back must not be told that the
+    /// room stopped where this instance last heard it).
+    fn delivered(&self, room: &str) -> Option<Position> {
+        let (period, at) = self.delivered.get(room)?;
+        (Some(*period) == self.period(room)).then(|| at.clone())
+    }
+
+    /// Record `at` as delivered in the room's current period (forgotten when it has none).
+    fn set_delivered(&mut self, room: &str, at: Position) {
+        match self.period(room) {
+            Some(period) => {
+                self.delivered.insert(room.to_string(), (period, at));
+            }
+            None => {
+                self.delivered.remove(room);
+            }
+        }
     }
 
     /// Forget positions of rooms without members (their channels are dropped).
@@ -504,7 +549,7 @@ impl Delivery {
             epoch: String::new(),
             offset: 0,
         });
-        self.delivered.insert(room.to_string(), at);
+        self.set_delivered(room, at);
     }
 
     /// A live message: deliver it after whatever came before it and is not delivered yet.
@@ -512,8 +557,9 @@ impl Delivery {
         if !self.has_members(room) {
             return;
         }
-        let Some(last) = self.delivered.get(room).cloned() else {
-            // No join has read the room's position yet: whoever joins starts after it.
+        let Some(last) = self.delivered(room) else {
+            // No join of this period has read the room's position yet: whoever joins
+            // starts after it.
             return;
         };
         let from = if last.epoch == e.at.epoch {
@@ -546,12 +592,12 @@ impl Delivery {
             }
         }
         self.emit_room(room, &e).await;
-        self.delivered.insert(room.to_string(), e.at);
+        self.set_delivered(room, e.at);
     }
 
     /// After a (re-)subscription: deliver what the room's members missed meanwhile.
     async fn catch_up(&mut self, room: &str) {
-        let Some(last) = self.delivered.get(room).cloned() else {
+        let Some(last) = self.delivered(room) else {
             return;
         };
         if !self.has_members(room) {
@@ -563,7 +609,7 @@ impl Delivery {
                 for e in &events {
                     self.emit_room(room, e).await;
                 }
-                self.delivered.insert(room.to_string(), now);
+                self.set_delivered(room, now);
             }
             Since::Gone { now } => {
                 // History lost or moved on: a new epoch from its start if it is all there.
@@ -577,7 +623,7 @@ impl Delivery {
                         for e in &events {
                             self.emit_room(room, e).await;
                         }
-                        self.delivered.insert(room.to_string(), now);
+                        self.set_delivered(room, now);
                         return;
                     }
                     self.resync_room(room, Some(now)).await;
@@ -594,8 +640,9 @@ impl Delivery {
         room: &str,
         from: Option<Position>,
     ) -> Result<Joined, AckError> {
-        if !self.delivered.contains_key(room) {
-            // The first member here: live messages from now on are new to everyone.
+        if self.delivered(room).is_none() {
+            // The first member here in this period: live messages from now on are new to
+            // everyone.
             let keys = self.inner.parts.room(room);
             let mut conn = self.inner.conn.clone();
             let head = bounded(
@@ -611,13 +658,9 @@ impl Delivery {
                 epoch: String::new(),
                 offset: 0,
             });
-            self.delivered.insert(room.to_string(), at);
+            self.set_delivered(room, at);
         }
-        let now = self
-            .delivered
-            .get(room)
-            .cloned()
-            .filter(|p| !p.epoch.is_empty());
+        let now = self.delivered(room).filter(|p| !p.epoch.is_empty());
         let mut joined = Joined {
             at: now.clone(),
             ..Joined::default()
