@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|connections|handshakes|claims|battles|flood|outbox|coding|judge|shard|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|connections|handshakes|claims|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
@@ -186,6 +186,14 @@ if [[ $what == all || $what == judge ]]; then
       sed 's/^{/{"label":"judge",/' | tee -a "$OUT" || echo "run judge failed (see above)" >&2
     kill -TERM "$J" "$R1" "$R2" 2>/dev/null || true; wait "$J" "$R1" "$R2" 2>/dev/null || true
   done
+fi
+if [[ $what == all || $what == replay ]]; then
+  # Missed-event recovery: 10 rooms, a sender each at 50 attacks/s on one instance, a
+  # client that leaves, misses 100 (then 500) attacks and rejoins the other instance with
+  # its position, 10 times a room.
+  for missed in 100 500; do for i in 1 2 3; do
+    demo_up; run "replay-$missed" replay --rooms 10 --rate 50 --missed "$missed" --rounds 10; demo_down
+  done; done
 fi
 if [[ $what == all || $what == shard ]]; then
   # What one Redis shard pays per room event (SCALING.md): arena's room_publish.lua (the

@@ -377,3 +377,27 @@ async fn connections_past_one_process_spread_over_worker_processes() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn replay_scenario_recovers_every_missed_attack_on_the_other_instance() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let urls = format!("{},{}", arena[0].url, arena[1].url);
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        bench(&[
+            "replay", "--url", &urls, "--rooms", "2", "--rate", "50", "--missed", "20", "--rounds",
+            "3", "--json",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}\n{out}");
+    let r: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(r["rounds"], 6, "{r}");
+    // Every recovery replayed at least what it missed, with no gap and nothing twice.
+    assert!(r["replayed_per_round"].as_u64().unwrap() >= 20, "{r}");
+    assert_eq!(r["gaps"], 0, "{r}");
+    assert_eq!(r["twice"], 0, "{r}");
+    assert_eq!(r["resyncs"], 0, "{r}");
+    assert_eq!(r["latency"]["count"], 6, "{r}");
+}

@@ -5,7 +5,8 @@
 //! (contended battle starts), `claims` (treasure-hunt claims), `flood` (hostile clients
 //! against a quiet one), `outbox` (battle events to the SQL records), `coding` (coding
 //! battles: submissions through the judge and back), `judge` (the judge fleet alone:
-//! latency per language, jobs/s, sandbox overhead, the breaker's open answer). Every run is
+//! latency per language, jobs/s, sandbox overhead, the breaker's open answer), `replay`
+//! (missed-event recovery: rejoin with a position, time to catch up). Every run is
 //! bounded in count and time, targets loopback unless `--allow-remote`, shows a progress
 //! bar, and prints a table or one JSON line (`--json`); `--plot` writes an SVG.
 
@@ -18,6 +19,7 @@ pub mod fanout;
 pub mod flood;
 pub mod judge;
 pub mod outbox;
+pub mod replay;
 pub mod report;
 mod scrape;
 mod status;
@@ -54,6 +56,9 @@ pub enum Scenario {
     /// The judge fleet: submit -> verdict per language at 1 and 2 jobs in flight, jobs/s
     /// per core, sandbox overhead against a bare exec, the breaker-open answer.
     Judge(judge::JudgeArgs),
+    /// Missed-event recovery: a client leaves, misses attacks, rejoins another instance
+    /// with its last position; join -> caught up, no gap, none twice.
+    Replay(replay::ReplayArgs),
 }
 
 /// `arena bench <scenario>`.
@@ -78,6 +83,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
         Scenario::Outbox(_) => secs(900),
         Scenario::Coding(a) => a.limit(),
         Scenario::Judge(a) => a.limit(),
+        Scenario::Replay(a) => a.limit(),
     };
     let fut = async move {
         match args.scenario {
@@ -90,6 +96,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
             Scenario::Outbox(a) => outbox::run(a).await,
             Scenario::Coding(a) => coding::run(a).await,
             Scenario::Judge(a) => judge::run(a).await,
+            Scenario::Replay(a) => replay::run(a).await,
         }
     };
     tokio::time::timeout(limit, fut)
