@@ -1,5 +1,5 @@
 //! Base: what every layer may use and nothing here uses any layer above — ids and name
-//! checks, the clock, the wire error envelope, config error types, process facts, logs
+//! checks, the clock, the wire error envelope, the OpenAPI document's route, config error types, process facts, logs
 //! and the shutdown signal.
 
 #[cfg(test)]
@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod openapi;
 pub mod process;
 pub mod shutdown;
 pub mod telemetry;

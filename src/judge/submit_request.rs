@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::base::error::echo;
 use crate::services::judge::Submission;
@@ -29,12 +30,31 @@ pub enum RequestError {
 
 /// A program for a problem of the bank. Nothing else is accepted: the problem decides
 /// the tests, the limits and the comparator.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ProblemRequest {
+#[schema(example = json!({
+    "problemId": "a-plus-b",
+    "language": "python",
+    "source": "a, b = map(int, input().split())\nprint(a + b)\n"
+}))]
+pub struct ProblemRequest {
+    /// A problem of the bank (`GET /api/problems` on an instance).
     problem_id: String,
+    /// A language of the bank's (python, c, cpp, javascript) or one of its aliases.
     language: String,
     source: String,
+}
+
+/// The body, as the OpenAPI document describes it: a submission with its own `tests`, or
+/// a program for a problem of the bank. [`parse`] tells them apart by which of `tests`
+/// and `problemId` is there, so each message names what is wrong; this type only gives
+/// the document its `oneOf`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Described, never built: `parse` reads the body.
+pub enum SubmitBody {
+    Tests(Submission),
+    Problem(ProblemRequest),
 }
 
 /// The submission `body` asks for. `canonical` maps a language name or alias to this

@@ -8,15 +8,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::header;
-use axum::routing::get;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::ui;
-use crate::base::error::{AckError, ApiError, ErrorDetail, ErrorEnvelope};
+use crate::base::error::{ErrorDetail, ErrorEnvelope};
+use crate::base::openapi;
 use crate::services::mode::Mode;
 
 /// The bearer scheme the admin routes (and `POST /api/battles`) take in token mode.
@@ -59,7 +58,7 @@ impl Modify for BearerAuth {
         super::admin_sockets::player_sockets,
         super::admin_sockets::disconnect_player,
         super::admin_sockets::disconnect_socket,
-        openapi_json,
+        openapi::openapi_json,
     ),
     components(schemas(ErrorEnvelope, ErrorDetail)),
     modifiers(&BearerAuth),
@@ -68,8 +67,7 @@ struct EdgeApi;
 
 /// The whole document: this module's routes, every mode's, and the UI files.
 pub fn document(modes: &[Arc<dyn Mode>]) -> Document {
-    let mut doc = EdgeApi::openapi();
-    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let mut doc = openapi::finish(EdgeApi::openapi());
     for mode in modes {
         doc.merge(mode.openapi());
     }
@@ -102,31 +100,5 @@ fn static_file(content_type: &str) -> Operation {
 
 /// `GET /api/openapi.json`, on every port.
 pub fn routes(modes: &[Arc<dyn Mode>]) -> Router {
-    // Serialized once: the document depends only on the code and the modes. A document
-    // that does not serialize is a bug, answered 503 rather than with a made-up body.
-    let doc = serde_json::to_vec(&document(modes))
-        .map(axum::body::Bytes::from)
-        .map_err(|e| tracing::error!(error = %e, "the OpenAPI document does not serialize"));
-    Router::new().route(
-        "/api/openapi.json",
-        get(move || {
-            let doc = doc.clone();
-            async move {
-                match doc {
-                    Ok(body) => Ok(([(header::CONTENT_TYPE, "application/json")], body)),
-                    Err(()) => Err(ApiError::from(AckError::unavailable())),
-                }
-            }
-        }),
-    )
+    openapi::route(&document(modes))
 }
-
-/// This document.
-#[utoipa::path(
-    get,
-    path = "/api/openapi.json",
-    tag = "meta",
-    responses((status = 200, description = "this OpenAPI 3.1 document", content_type = "application/json", body = Object))
-)]
-#[allow(dead_code)] // The route serves a prebuilt value; this is its description.
-async fn openapi_json() {}

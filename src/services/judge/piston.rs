@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One source file; the first is the one run (as Piston does).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PistonFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -13,24 +13,46 @@ pub struct PistonFile {
     pub encoding: Option<String>,
 }
 
-/// `POST /api/v2/execute`'s body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /api/v2/execute`'s body. A limit of -1 (or none) is the judge's default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "language": "python",
+    "version": "*",
+    "files": [{"name": "main.py", "content": "print(input())"}],
+    "stdin": "hello\n",
+    "args": [],
+    "run_timeout": 3000,
+    "run_memory_limit": -1
+}))]
 pub struct ExecuteRequest {
+    /// A language or one of its aliases (`GET /api/v2/runtimes`).
     pub language: String,
+    /// A prefix of the runtime's version, or `*` for whatever this judge has.
     #[serde(default = "any_version")]
+    #[schema(default = "*")]
     pub version: String,
+    /// The first file is the one run.
+    #[schema(min_items = 1)]
     pub files: Vec<PistonFile>,
     #[serde(default)]
     pub stdin: String,
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub args: Vec<String>,
+    /// Not used: a compile step has the judge's own bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compile_timeout: Option<i64>,
+    /// CPU and wall time of the run, ms: -1 (or 0, or absent) for 3000, else 50..=20000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 20_000)]
     pub run_timeout: Option<i64>,
+    /// Not used: a compile step has the judge's own bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compile_memory_limit: Option<i64>,
+    /// Memory of the run, bytes: -1 (or 0, or absent) for the judge's default, else
+    /// 16 MiB..=2 GiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 2_147_483_648_i64)]
     pub run_memory_limit: Option<i64>,
 }
 
@@ -39,7 +61,7 @@ fn any_version() -> String {
 }
 
 /// One stage's outcome (`run`, `compile`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stage {
     pub stdout: String,
     pub stderr: String,
@@ -52,7 +74,7 @@ pub struct Stage {
 }
 
 /// `POST /api/v2/execute`'s answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExecuteResponse {
     pub language: String,
     pub version: String,
@@ -64,7 +86,7 @@ pub struct ExecuteResponse {
 }
 
 /// One entry of `GET /api/v2/runtimes`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Runtime {
     pub language: String,
     pub version: String,
@@ -74,7 +96,7 @@ pub struct Runtime {
 }
 
 /// Piston's error body (`{"message": "..."}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PistonError {
     pub message: String,
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The verdict of one test (or of the whole submission).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Verdict {
     /// Accepted: exit 0 and the output matched (or there was nothing to compare).
     AC,
@@ -50,7 +50,7 @@ impl Verdict {
 }
 
 /// How one sandboxed process ended, with what it used.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunStats {
     /// Exit code when it exited (None when a signal ended it).
@@ -64,7 +64,7 @@ pub struct RunStats {
 }
 
 /// The result of one test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestResult {
     pub verdict: Verdict,
@@ -80,7 +80,7 @@ pub struct TestResult {
 }
 
 /// The compile step, when the language has one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompileResult {
     pub ok: bool,
@@ -91,7 +91,7 @@ pub struct CompileResult {
 }
 
 /// A judged submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// CE or IE when no test ran, else the first test verdict that is not AC (or AC).

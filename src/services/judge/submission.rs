@@ -19,16 +19,25 @@ pub const MAX_TESTS: usize = 100;
 pub const MAX_TESTS_BYTES: usize = 16 * 1024 * 1024;
 
 /// Resource limits of each test run. Missing fields take the defaults above.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Limits {
     /// CPU time per run (all processes of the run together).
+    #[schema(minimum = 50, maximum = 20_000, default = 2_000)]
     pub cpu_ms: u64,
-    /// Wall-clock time per run; 0 means twice the CPU time plus one second.
+    /// Wall-clock time per run; 0 means twice the CPU time plus one second, else
+    /// 100..=60000.
+    #[schema(maximum = 60_000, default = 0)]
     pub wall_ms: u64,
     /// Memory per run (resident + tmpfs pages of the run's cgroup).
+    #[schema(
+        minimum = 16_777_216,
+        maximum = 2_147_483_648_u64,
+        default = 268_435_456
+    )]
     pub memory_bytes: u64,
     /// Bytes the program may write to stdout, and separately to stderr.
+    #[schema(minimum = 1, maximum = 67_108_864, default = 1_048_576)]
     pub output_bytes: u64,
 }
 
@@ -73,7 +82,7 @@ impl Limits {
 }
 
 /// How a run's stdout is compared with the expected output.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Comparator {
     /// Byte for byte.
@@ -82,11 +91,16 @@ pub enum Comparator {
     #[default]
     Whitespace,
     /// Token by token; numbers may differ by `abs` or by `rel` times the expected value.
-    Float { abs: f64, rel: f64 },
+    Float {
+        #[schema(minimum = 0)]
+        abs: f64,
+        #[schema(minimum = 0)]
+        rel: f64,
+    },
 }
 
 /// One test: the input and, when there is one, the expected output.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TestCase {
     pub stdin: String,
@@ -95,12 +109,20 @@ pub struct TestCase {
 }
 
 /// One submission: compiled once, then run on every test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "language": "python",
+    "source": "a, b = map(int, input().split())\nprint(a + b)\n",
+    "tests": [{"stdin": "1 2\n", "expected": "3\n"}]
+}))]
 pub struct Submission {
+    /// A language or one of its aliases (`GET /api/v2/runtimes`).
     pub language: String,
     pub source: String,
+    /// Required over HTTP (it tells this shape from a `problemId` one).
     #[serde(default)]
+    #[schema(required = true, min_items = 1, max_items = 100)]
     pub tests: Vec<TestCase>,
     #[serde(default)]
     pub limits: Limits,
@@ -108,6 +130,7 @@ pub struct Submission {
     pub comparator: Comparator,
     /// Command-line arguments of every run (Piston's `args`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 64)]
     pub args: Vec<String>,
 }
 
@@ -126,6 +149,8 @@ pub enum SubmissionError {
     Limits(String),
     #[error("bad comparator: tolerances must be finite and not negative")]
     Comparator,
+    #[error("an arg cannot contain a NUL byte")]
+    NulInArgs,
 }
 
 impl Submission {
@@ -141,6 +166,11 @@ impl Submission {
             return Err(SubmissionError::Limits(
                 "at most 64 args, 64 KiB in all".into(),
             ));
+        }
+        // The kernel takes arguments as C strings: one with a NUL cannot be passed, and
+        // would fail in the sandbox (an internal error) rather than here.
+        if self.args.iter().any(|a| a.contains('\0')) {
+            return Err(SubmissionError::NulInArgs);
         }
         if self.tests.len() > MAX_TESTS {
             return Err(SubmissionError::TooManyTests);
@@ -213,5 +243,8 @@ mod tests {
         s.comparator = Comparator::Exact;
         s.tests.clear();
         assert_eq!(s.check(), Err(SubmissionError::NoTests));
+        s.tests.push(TestCase::default());
+        s.args = vec!["a\0b".into()];
+        assert_eq!(s.check(), Err(SubmissionError::NulInArgs));
     }
 }
