@@ -42,7 +42,11 @@ fn invocations() -> Vec<(&'static str, Vec<String>)> {
         let tags = arena::services::realtime::room_channel::Partitions::new(partitions);
         for room in ["lobby", "battle:9f86d081", "x{y}", "r"] {
             let k = tags.room(room);
-            out.push(("room_publish.lua", vec![k.meta, k.log, k.channel]));
+            out.push((
+                "room_publish.lua",
+                vec![k.meta.clone(), k.log.clone(), k.channel],
+            ));
+            out.push(("room_since.lua", vec![k.meta, k.log]));
         }
     }
     for race in ["tick", hunt::MAPGEN_RACE, hunt::BOARD_RACE] {

@@ -258,7 +258,31 @@ impl Endpoint {
     /// the credentials, path and query of the cluster URL and the same TLS files), else
     /// this endpoint alone.
     pub fn seeds(&self) -> Vec<Endpoint> {
-        let Some(rest) = self
+        let Some(parts) = self.cluster_parts() else {
+            return vec![self.clone()];
+        };
+        parts
+            .hosts
+            .split(',')
+            .map(str::trim)
+            .map(|h| parts.with_host(h, &self.tls))
+            .collect()
+    }
+
+    /// The cluster node at `addr` (`host:port`, as the slot map names it) as a standalone
+    /// endpoint with this cluster URL's credentials, path, query and TLS files; for a
+    /// standalone URL, this endpoint itself (its one node).
+    pub fn node(&self, addr: &str) -> Endpoint {
+        match self.cluster_parts() {
+            Some(parts) => parts.with_host(addr, &self.tls),
+            None => self.clone(),
+        }
+    }
+
+    /// A cluster URL cut into the standalone scheme, the user info, the hosts and the
+    /// tail (path and query); `None` for a standalone URL.
+    fn cluster_parts(&self) -> Option<ClusterParts<'_>> {
+        let (scheme, rest) = self
             .url
             .strip_prefix("redis+cluster://")
             .map(|r| ("redis://", r))
@@ -266,11 +290,7 @@ impl Endpoint {
                 self.url
                     .strip_prefix("rediss+cluster://")
                     .map(|r| ("rediss://", r))
-            })
-        else {
-            return vec![self.clone()];
-        };
-        let (scheme, rest) = rest;
+            })?;
         // The password may hold an unescaped '@' (see `redact_url`): the last one ends it.
         let (userinfo, after) = match rest.rfind('@') {
             Some(at) => (&rest[..=at], &rest[at + 1..]),
@@ -278,11 +298,30 @@ impl Endpoint {
         };
         let end = after.find(['/', '?']).unwrap_or(after.len());
         let (hosts, tail) = after.split_at(end);
-        hosts
-            .split(',')
-            .map(str::trim)
-            .map(|h| Endpoint::new(format!("{scheme}{userinfo}{h}{tail}"), &self.tls))
-            .collect()
+        Some(ClusterParts {
+            scheme,
+            userinfo,
+            hosts,
+            tail,
+        })
+    }
+
+    /// `host:port` of a standalone URL (an IPv6 host in brackets), as a cluster's slot
+    /// map names its nodes; `None` for a cluster URL or one that does not parse.
+    pub fn addr(&self) -> Option<String> {
+        if self.is_cluster() {
+            return None;
+        }
+        match self.url.as_str().into_connection_info().ok()?.addr() {
+            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+                Some(if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Is this the same server as `other` (the same URL)?
@@ -383,6 +422,27 @@ impl Endpoint {
                 "a cluster URL without seeds",
             ))
         }))
+    }
+}
+
+/// A cluster URL's pieces (see [`Endpoint::cluster_parts`]).
+struct ClusterParts<'a> {
+    scheme: &'static str,
+    userinfo: &'a str,
+    hosts: &'a str,
+    tail: &'a str,
+}
+
+impl ClusterParts<'_> {
+    /// The standalone endpoint of one host of this cluster.
+    fn with_host(&self, host: &str, tls: &Tls) -> Endpoint {
+        let Self {
+            scheme,
+            userinfo,
+            tail,
+            ..
+        } = self;
+        Endpoint::new(format!("{scheme}{userinfo}{host}{tail}"), tls)
     }
 }
 
@@ -503,6 +563,25 @@ mod tests {
         assert_eq!(e.user(), "alice");
         assert_eq!(Endpoint::plain("redis://h:1").user(), "default");
         assert!(e.is_tls());
+    }
+
+    #[test]
+    fn a_cluster_node_keeps_the_credentials_and_tail() {
+        let c = Endpoint::plain("rediss+cluster://u:p@w@h1:1,h2:2/0?x=1");
+        let seeds: Vec<String> = c.seeds().iter().map(|e| e.url.clone()).collect();
+        assert_eq!(
+            seeds,
+            ["rediss://u:p@w@h1:1/0?x=1", "rediss://u:p@w@h2:2/0?x=1"]
+        );
+        assert_eq!(
+            c.node("10.0.0.9:7001").url,
+            "rediss://u:p@w@10.0.0.9:7001/0?x=1"
+        );
+        let plain = Endpoint::plain("redis+cluster://u:p@h1:1,[::1]:2");
+        assert_eq!(plain.seeds()[1].addr().as_deref(), Some("[::1]:2"));
+        assert_eq!(c.addr(), None);
+        let single = Endpoint::plain("redis://h:1");
+        assert_eq!(single.node("other:2").url, "redis://h:1");
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //! (`conn.rs`): a multiplexed `ConnectionManager` with a short response timeout (it
 //! reconnects by itself after a Redis restart), or for a `redis+cluster://` URL redis-rs's
 //! cluster connection. Pub/sub for cross-instance rooms has its own
-//! connections in `services::realtime::adapter`, never shared with commands.
+//! connections in `services::realtime::adapter`, never shared with commands; the room bus's
+//! sharded subscriptions go to each slot's master directly, found through `slot_map.rs`.
 
 pub mod conn;
 pub mod connect;
 pub mod keys;
 pub mod script;
 pub mod slot;
+pub mod slot_map;
 
 pub use conn::Conn;
 pub use connect::{

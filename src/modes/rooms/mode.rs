@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::metrics::RoomsMetrics;
-use super::settings::{Fanout, Settings};
+use super::settings::Settings;
 use super::state::{Rooms, Shared};
 use super::{events, tick};
 use crate::services::mode::{Context, Mode, ModeError};
@@ -21,14 +21,6 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
     let m = &ctx.app.metrics;
     m.declare_codes(&[events::TOO_MANY_ROOMS]);
     let app = &ctx.app;
-    let mut settings = settings.clone();
-    if app.redis.is_cluster() && settings.room_fanout == Fanout::Sharded {
-        // The room subscriber holds one standalone connection; a Cluster needs one per
-        // shard owning the rooms' slots (not built yet), so rooms use the namespace path.
-        tracing::warn!("ROOM_FANOUT=sharded is not supported on a Redis Cluster yet; using namespace");
-        settings.room_fanout = Fanout::Namespace;
-    }
-    let settings = &settings;
     let bus = RoomBus::new(
         ctx.io.clone(),
         app.redis.clone(),

@@ -22,6 +22,7 @@ pub mod probe;
 pub mod room_bus;
 pub mod room_channel;
 pub mod room_history;
+pub mod room_shard;
 pub mod room_subscriber;
 
 use socketioxide::SocketIo;

@@ -49,6 +49,9 @@ use crate::services::metrics::{self as m, Metrics};
 /// The event a socket or a room gets when the history does not cover what it missed.
 pub const RESYNC: &str = "resync";
 
+/// Attempts at a history read before its members get `resync`.
+const HISTORY_TRIES: u32 = 3;
+
 /// How the bus is set up (the rooms mode's settings).
 #[derive(Debug, Clone)]
 pub struct BusConfig {
@@ -242,14 +245,14 @@ impl RoomBus {
         body: &impl Serialize,
     ) -> Result<Position, BusError> {
         let inner = &self.inner;
-        if !inner.sub.live() || inner.stalled.load(Ordering::SeqCst) {
+        let keys = inner.parts.room(room);
+        if !inner.sub.live_for(&keys.channel) || inner.stalled.load(Ordering::SeqCst) {
             return Err(BusError::NotLive);
         }
         let body = serde_json::to_string(body).map_err(|_| BusError::Body)?;
         if !body.starts_with('{') {
             return Err(BusError::Body);
         }
-        let keys = inner.parts.room(room);
         let epoch = format!("{:016x}", rand::random::<u64>());
         let mut conn = inner.conn.clone();
         let published = bounded(
@@ -501,13 +504,23 @@ impl Delivery {
     async fn history(&self, room: &str, from: &Position, upto: Option<u64>) -> Since {
         let keys = self.inner.parts.room(room);
         let mut conn = self.inner.conn.clone();
-        let read = room_history::since(&mut conn, &keys, from, upto);
-        match bounded(self.inner.config.timeout, read).await {
-            Ok(s) => s,
-            Err(e) => {
-                // Unknown is not "nothing missed": the members start over.
-                tracing::warn!(room, error = %e, "room history read failed; sending resync");
-                Since::Gone { now: None }
+        // A read can fail for a moment (a slot moving, a failover): a resync costs every
+        // member its state, so try a few times first.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let read = room_history::since(&mut conn, &keys, from, upto);
+            match bounded(self.inner.config.timeout, read).await {
+                Ok(s) => return s,
+                Err(e) if tries < HISTORY_TRIES => {
+                    tracing::debug!(room, error = %e, "room history read failed; trying again");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    // Unknown is not "nothing missed": the members start over.
+                    tracing::warn!(room, error = %e, "room history read failed; sending resync");
+                    return Since::Gone { now: None };
+                }
             }
         }
     }

@@ -21,6 +21,7 @@ pub use crate::redis::Conn;
 
 static PUBLISH: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/room_publish.lua")));
+static SINCE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/room_since.lua")));
 
 /// How much history a room keeps.
 #[derive(Debug, Clone, Copy)]
@@ -154,7 +155,7 @@ pub async fn head(conn: &mut Conn, keys: &RoomKeys) -> Result<Option<Position>, 
 }
 
 /// The events after `from` up to `upto` (the newest when `None`), read in one atomic
-/// step (the epoch and the entries cannot come from two histories).
+/// step (the epoch and the entries cannot come from two histories): `room_since.lua`.
 pub async fn since(
     conn: &mut Conn,
     keys: &RoomKeys,
@@ -162,17 +163,13 @@ pub async fn since(
     upto: Option<u64>,
 ) -> Result<Since, RedisError> {
     let end = upto.map_or_else(|| "+".to_string(), |u| format!("0-{u}"));
-    let ((epoch, seq), range): ((Option<String>, Option<u64>), StreamRangeReply) = redis::pipe()
-        .atomic()
-        .cmd("HMGET")
-        .arg(&keys.meta)
-        .arg("epoch")
-        .arg("seq")
-        .cmd("XRANGE")
-        .arg(&keys.log)
+    // One script (`room_since.lua`), so a Cluster routes it, and follows a moved slot.
+    let ((epoch, seq), range): ((Option<String>, Option<u64>), StreamRangeReply) = SINCE
+        .key(&keys.meta)
+        .key(&keys.log)
         .arg(format!("(0-{}", from.offset))
         .arg(end)
-        .query_async(conn)
+        .invoke_async(conn)
         .await?;
     let Some(epoch) = epoch else {
         return Ok(Since::Gone { now: None });

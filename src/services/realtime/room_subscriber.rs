@@ -1,38 +1,52 @@
-//! The subscription supervisor of the room bus: one RESP3 connection holding the SSUBSCRIBEs
-//! of the rooms that have members on this instance, kept equal to the wanted set by our
-//! own code.
+//! The subscription supervisor of the room bus: the SSUBSCRIBEs of the rooms that have
+//! members on this instance, each held on the node that serves the channel's slot, kept
+//! equal to the wanted set by our own code.
+//!
+//! A shard channel lives on one slot, and SSUBSCRIBE must be sent to the master serving
+//! it, so on a Redis Cluster there is one pub/sub connection per master (`room_shard`),
+//! found through the slot map (`redis::slot_map`, read with `CLUSTER SLOTS`). A
+//! standalone Redis is the same code with one shard serving every slot.
 //!
 //! redis-rs does not restore sharded subscriptions (its cluster connection lost them for
-//! 12-20 s after a failover or a slot move, silently), so nothing here relies on it: the
-//! connection has no automatic re-subscription, and this module
-//! - re-subscribes every wanted channel after a `Disconnection` push (publishes are
-//!   refused until it has), then asks the bus to catch every room up from its history;
+//! 12-20 s after a failover or a slot move, silently), so nothing here relies on it: no
+//! connection re-subscribes by itself, and this module
+//! - re-subscribes the channels of a connection that broke (a `Disconnection` push or a
+//!   failed command), on a new connection or, after a failover, on the new master;
+//!   publishes to those rooms are refused until they are back (`live_for`);
 //! - re-subscribes a channel that Redis unsubscribed without being asked (an unrequested
-//!   `sunsubscribe` push: its slot moved), and catches that room up;
-//! - keeps a channel whose SSUBSCRIBE failed (MOVED, CLUSTERDOWN, a timeout) in the
-//!   missing set and retries it every [`RETRY_EVERY`];
-//! - reconciles the whole wanted set every [`RECONCILE_EVERY`]: every wanted channel is
-//!   SSUBSCRIBEd again (idempotent on Redis) and channels no longer wanted are dropped,
+//!   `sunsubscribe` push: its slot moved to another master), on the new owner;
+//! - keeps a channel whose SSUBSCRIBE failed in the missing set and retries it every
+//!   [`RETRY_EVERY`]; a `MOVED` reply corrects the slot map at once, a `CLUSTERDOWN` or
+//!   any other failure has the map read again before the retry;
+//! - reconciles every [`RECONCILE_EVERY`]: reads the slot map again, re-subscribes every
+//!   wanted channel that is not confirmed on its slot's current master, drops channels
+//!   no longer wanted, and asks each connection how many shard channels it holds
+//!   (`CLIENT INFO`): a count that differs from ours re-subscribes that node's channels,
 //!   so a subscription lost without any push comes back within that period.
+//!
+//! Every channel that comes back after not being confirmed is handed to the bus as a
+//! catch-up: the bus reads what the room's members missed from the history.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge};
-use redis::aio::{AsyncPushSender, ConnectionManager, ConnectionManagerConfig, SendError};
-use redis::{PushInfo, PushKind, RedisError, Value};
-use tokio::sync::{Notify, OnceCell, mpsc};
+use redis::{ErrorKind, RedisError, ServerErrorKind};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::room_channel::RoomKeys;
+use super::room_channel::{RoomKeys, slot};
 use super::room_history::RoomEvent;
+use super::room_shard::{Shard, ShardSink};
 use crate::redis::Endpoint;
+use crate::redis::slot_map::SlotMap;
 use crate::services::metrics::{self as m, Metrics};
 
-/// How often the whole wanted set is subscribed again.
-pub const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+/// How often the slot map is read again and the wanted set checked against what the
+/// nodes hold.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 /// How often missing channels are retried while some are missing.
 pub const RETRY_EVERY: Duration = Duration::from_millis(100);
 
@@ -48,23 +62,29 @@ pub enum Incoming {
 /// The supervisor. Cheap to share (`Arc`).
 pub struct RoomSubscriber {
     endpoint: Endpoint,
+    /// A standalone Redis: every channel on this one node.
+    single: Option<Arc<str>>,
+    /// The cluster seeds (`host:port`), asked for the slot map when no master answers.
+    seeds: Vec<Arc<str>>,
     timeout: Duration,
-    conn: OnceCell<ConnectionManager>,
     state: Arc<Shared>,
+    shards: Mutex<HashMap<Arc<str>, Arc<Shard>>>,
+    map: RwLock<SlotMap>,
 }
 
-/// What the push router and the supervisor share.
+/// What the shards' push routers and the supervisor share.
 struct Shared {
     /// Channels with members here.
     wanted: Mutex<HashSet<String>>,
-    /// Channels Redis confirmed (`ssubscribe` push) and has not dropped since.
-    subscribed: Mutex<HashSet<String>>,
+    /// Channels a node confirmed (`ssubscribe` push) and has not dropped since, with
+    /// that node.
+    subscribed: Mutex<HashMap<String, Arc<str>>>,
     /// Wanted channels to subscribe (again) at the next round.
     missing: Mutex<HashSet<String>>,
-    /// A `Disconnection` was seen: every wanted channel must be subscribed again.
-    lost: AtomicBool,
-    /// False from a loss until every wanted channel is subscribed again.
-    live: AtomicBool,
+    /// Wanted channels whose connection broke, until they are subscribed again.
+    lost: Mutex<HashSet<String>>,
+    /// The slot map is to be read again before the next round.
+    stale_map: AtomicBool,
     wake: Notify,
     to_bus: mpsc::Sender<Incoming>,
     channels: Gauge,
@@ -79,81 +99,86 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Routes pushes of the subscriber connection (runs on redis-rs's reader: never blocks).
-struct PushRouter(Arc<Shared>);
+impl ShardSink for Shared {
+    fn message(&self, chan: &[u8], payload: &[u8]) {
+        let chan = String::from_utf8_lossy(chan);
+        let (Some(room), Some(event)) = (
+            RoomKeys::room_of_channel(&chan),
+            RoomEvent::parse_message(payload),
+        ) else {
+            self.corrupt.increment(1);
+            return;
+        };
+        let item = Incoming::Event {
+            room: room.to_string(),
+            event,
+        };
+        // A full queue loses the live copy only: the next event of the room finds the gap
+        // and reads it from the history.
+        if self.to_bus.try_send(item).is_err() {
+            self.dropped.increment(1);
+        }
+    }
 
-fn bulk(v: Option<Value>) -> Option<Vec<u8>> {
-    match v {
-        Some(Value::BulkString(b)) => Some(b),
-        _ => None,
+    fn confirmed(&self, node: &Arc<str>, chan: String) {
+        let mut sub = lock(&self.subscribed);
+        sub.insert(chan, node.clone());
+        self.channels.set(sub.len() as f64);
+    }
+
+    fn dropped(&self, node: &Arc<str>, chan: String) {
+        {
+            let mut sub = lock(&self.subscribed);
+            // The channel may be confirmed on another node already (it moved, and the
+            // old owner's goodbye comes late): that subscription stands.
+            if sub.get(&chan) != Some(node) {
+                return;
+            }
+            sub.remove(&chan);
+            self.channels.set(sub.len() as f64);
+        }
+        // Still wanted: Redis dropped it unasked (its slot moved).
+        if lock(&self.wanted).contains(&chan) {
+            tracing::warn!(channel = %chan, %node, "room channel unsubscribed by redis; subscribing again");
+            lock(&self.missing).insert(chan);
+            self.stale_map.store(true, Ordering::SeqCst);
+            self.wake.notify_one();
+        }
+    }
+
+    fn lost(&self, node: &Arc<str>) {
+        let gone: Vec<String> = {
+            let mut sub = lock(&self.subscribed);
+            let gone = sub
+                .iter()
+                .filter(|(_, n)| *n == node)
+                .map(|(c, _)| c.clone())
+                .collect::<Vec<_>>();
+            for c in &gone {
+                sub.remove(c);
+            }
+            self.channels.set(sub.len() as f64);
+            gone
+        };
+        let wanted = lock(&self.wanted).clone();
+        let gone: Vec<String> = gone.into_iter().filter(|c| wanted.contains(c)).collect();
+        lock(&self.lost).extend(gone.iter().cloned());
+        lock(&self.missing).extend(gone);
+        self.reconnects.increment(1);
+        // The node may be down for good (a failover): ask who serves its slots now.
+        self.stale_map.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
     }
 }
 
-impl AsyncPushSender for PushRouter {
-    fn send(&self, info: PushInfo) -> Result<(), SendError> {
-        let s = &self.0;
-        let mut data = info.data.into_iter();
-        match info.kind {
-            PushKind::SMessage => {
-                let (Some(chan), Some(payload)) = (bulk(data.next()), bulk(data.next())) else {
-                    s.corrupt.increment(1);
-                    return Ok(());
-                };
-                let chan = String::from_utf8_lossy(&chan);
-                let (Some(room), Some(event)) = (
-                    RoomKeys::room_of_channel(&chan),
-                    RoomEvent::parse_message(&payload),
-                ) else {
-                    s.corrupt.increment(1);
-                    return Ok(());
-                };
-                let item = Incoming::Event {
-                    room: room.to_string(),
-                    event,
-                };
-                // A full queue loses the live copy only: the next event of the room finds
-                // the gap and reads it from the history.
-                if s.to_bus.try_send(item).is_err() {
-                    s.dropped.increment(1);
-                }
-            }
-            PushKind::SSubscribe => {
-                if let Some(chan) = bulk(data.next()) {
-                    let chan = String::from_utf8_lossy(&chan).into_owned();
-                    let mut sub = lock(&s.subscribed);
-                    sub.insert(chan);
-                    s.channels.set(sub.len() as f64);
-                }
-            }
-            PushKind::SUnsubscribe => {
-                if let Some(chan) = bulk(data.next()) {
-                    let chan = String::from_utf8_lossy(&chan).into_owned();
-                    {
-                        let mut sub = lock(&s.subscribed);
-                        sub.remove(&chan);
-                        s.channels.set(sub.len() as f64);
-                    }
-                    // Still wanted: Redis dropped it unasked (its slot moved).
-                    if lock(&s.wanted).contains(&chan) {
-                        tracing::warn!(channel = %chan, "room channel unsubscribed by redis; subscribing again");
-                        lock(&s.missing).insert(chan);
-                        s.wake.notify_one();
-                    }
-                }
-            }
-            PushKind::Disconnection => {
-                s.live.store(false, Ordering::SeqCst);
-                s.lost.store(true, Ordering::SeqCst);
-                lock(&s.subscribed).clear();
-                s.channels.set(0.0);
-                s.reconnects.increment(1);
-                tracing::warn!("room bus subscriber lost; re-subscribing every room channel");
-                s.wake.notify_one();
-            }
-            _ => {}
-        }
-        Ok(())
-    }
+/// Should the slot map be read again after this SSUBSCRIBE failure?
+fn map_suspect(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Server(ServerErrorKind::ClusterDown | ServerErrorKind::Moved)
+    ) || e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_timeout()
 }
 
 impl RoomSubscriber {
@@ -164,16 +189,31 @@ impl RoomSubscriber {
         to_bus: mpsc::Sender<Incoming>,
     ) -> Self {
         let corrupt = metrics.counter_with(m::CORRUPT_VALUES_TOTAL, "what", "room_message");
+        let cluster = endpoint.is_cluster();
+        let single = (!cluster).then(|| Arc::from(endpoint.redacted().as_str()));
+        let seeds = if cluster {
+            endpoint
+                .seeds()
+                .iter()
+                .filter_map(Endpoint::addr)
+                .map(|a| Arc::from(a.as_str()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             endpoint,
+            single,
+            seeds,
             timeout,
-            conn: OnceCell::new(),
+            shards: Mutex::default(),
+            map: RwLock::new(SlotMap::default()),
             state: Arc::new(Shared {
                 wanted: Mutex::default(),
                 subscribed: Mutex::default(),
                 missing: Mutex::default(),
-                lost: AtomicBool::new(false),
-                live: AtomicBool::new(true),
+                lost: Mutex::default(),
+                stale_map: AtomicBool::new(cluster),
                 wake: Notify::new(),
                 to_bus,
                 channels: metrics.gauge(m::ROOM_CHANNELS_SUBSCRIBED),
@@ -185,43 +225,127 @@ impl RoomSubscriber {
         }
     }
 
-    /// Is every wanted channel subscribed on a live connection (no loss pending)?
-    pub fn live(&self) -> bool {
-        self.state.live.load(Ordering::SeqCst)
+    /// May `chan` be published to: is it not waiting to be subscribed again after its
+    /// connection broke? (Redis is then likely away or failing over; the publisher gets
+    /// `unavailable` rather than an outcome nobody here could see.)
+    pub fn live_for(&self, chan: &str) -> bool {
+        !lock(&self.state.lost).contains(chan)
     }
 
-    /// The subscriber connection, made on first use.
-    async fn conn(&self) -> Result<ConnectionManager, RedisError> {
-        let made = self
-            .conn
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_push_sender(PushRouter(self.state.clone()))
-                    .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout * 4))
-                    // Keep trying for as long as Redis is away: a connection that only
-                    // receives has no command of its own to revive it.
-                    .set_number_of_retries(usize::MAX)
-                    .set_max_delay(Duration::from_millis(500));
-                ConnectionManager::new_with_config(self.endpoint.client(true)?, config).await
+    /// The shard of `node`, made on first use.
+    fn shard(&self, node: &Arc<str>) -> Arc<Shard> {
+        let mut shards = lock(&self.shards);
+        shards
+            .entry(node.clone())
+            .or_insert_with(|| {
+                let endpoint = match &self.single {
+                    Some(_) => self.endpoint.clone(),
+                    None => self.endpoint.node(node),
+                };
+                let sink: Arc<dyn ShardSink> = self.state.clone();
+                Shard::new(node.clone(), endpoint, self.timeout, sink)
             })
-            .await?;
-        Ok(made.clone())
+            .clone()
     }
 
-    /// One SSUBSCRIBE or SUNSUBSCRIBE of one channel (one confirmation: redis-rs takes
-    /// the confirmation push as the reply), bounded by the timeout.
-    async fn command(&self, name: &str, chan: &str) -> Result<(), RedisError> {
-        let mut conn = self.conn().await?;
-        let mut cmd = redis::cmd(name);
-        cmd.arg(chan);
-        match tokio::time::timeout(self.timeout * 4, cmd.query_async::<Value>(&mut conn)).await {
-            Ok(Ok(Value::ServerError(e))) => Err(e.into()),
-            Ok(r) => r.map(|_| ()),
-            Err(_) => Err(RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("{name} {chan}: no answer"),
-            ))),
+    /// The node serving `chan`'s slot, as far as the map knows.
+    fn node_of(&self, chan: &str) -> Option<Arc<str>> {
+        if let Some(single) = &self.single {
+            return Some(single.clone());
+        }
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.owner(slot(chan)).cloned()
+    }
+
+    /// Read the slot map from the first node that answers: a known master, else a seed.
+    async fn refresh_map(&self) -> Result<(), RedisError> {
+        if self.single.is_some() {
+            return Ok(());
+        }
+        let known = self.map.read().unwrap_or_else(|e| e.into_inner()).masters();
+        let mut last = None;
+        let mut asked = HashSet::new();
+        for node in known.iter().chain(self.seeds.iter()) {
+            if !asked.insert(node.clone()) {
+                continue;
+            }
+            let shard = self.shard(node);
+            let reply = match shard
+                .query(&redis::cmd("CLUSTER").arg("SLOTS").clone())
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            };
+            let host = node.rsplit_once(':').map_or(&**node, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            match SlotMap::parse(&reply, host) {
+                Ok(map) => {
+                    *self.map.write().unwrap_or_else(|e| e.into_inner()) = map;
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(%node, error = %e, "slot map not understood");
+                    self.state.corrupt.increment(1);
+                    last = Some(RedisError::from((
+                        ErrorKind::UnexpectedReturnType,
+                        "CLUSTER SLOTS",
+                        e.to_string(),
+                    )));
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            RedisError::from((ErrorKind::InvalidClientConfig, "no cluster node to ask"))
+        }))
+    }
+
+    /// SSUBSCRIBE `chan` on the node serving its slot; a MOVED reply corrects the map
+    /// and is followed once.
+    async fn subscribe(&self, chan: &str) -> Result<(), RedisError> {
+        let mut followed = false;
+        loop {
+            let Some(node) = self.node_of(chan) else {
+                self.state.stale_map.store(true, Ordering::SeqCst);
+                return Err(RedisError::from((
+                    ErrorKind::ClusterConnectionNotFound,
+                    "no master known for the channel's slot",
+                )));
+            };
+            let before = lock(&self.state.subscribed).get(chan).cloned();
+            match self.shard(&node).command("SSUBSCRIBE", chan).await {
+                Ok(()) => {
+                    // Held on a former owner too: let it go there.
+                    if let Some(old) = before.filter(|old| *old != node) {
+                        let old = self.shard(&old);
+                        if let Err(e) = old.command("SUNSUBSCRIBE", chan).await {
+                            tracing::debug!(channel = chan, error = %e, "SUNSUBSCRIBE on the former owner failed");
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    if let Some((addr, slot)) = e.redirect_node()
+                        && matches!(e.kind(), ErrorKind::Server(ServerErrorKind::Moved))
+                    {
+                        self.map
+                            .write()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .moved(slot, addr);
+                        if !followed {
+                            followed = true;
+                            continue;
+                        }
+                    }
+                    if map_suspect(&e) {
+                        self.state.stale_map.store(true, Ordering::SeqCst);
+                    }
+                    return Err(e);
+                }
+            }
         }
     }
 
@@ -229,10 +353,16 @@ impl RoomSubscriber {
     /// once the room's events reach this instance).
     pub async fn want(&self, chan: &str) -> Result<(), RedisError> {
         lock(&self.state.wanted).insert(chan.to_string());
-        if lock(&self.state.subscribed).contains(chan) {
+        if lock(&self.state.subscribed).contains_key(chan) {
             return Ok(());
         }
-        match self.command("SSUBSCRIBE", chan).await {
+        if self.state.stale_map.load(Ordering::SeqCst) && self.single.is_none() {
+            // The first join (or one after a loss) on a cluster: the map is needed now.
+            if self.refresh_map().await.is_ok() {
+                self.state.stale_map.store(false, Ordering::SeqCst);
+            }
+        }
+        match self.subscribe(chan).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 // Still wanted: the supervisor retries.
@@ -247,27 +377,27 @@ impl RoomSubscriber {
     pub async fn unwant(&self, chan: &str) {
         lock(&self.state.wanted).remove(chan);
         lock(&self.state.missing).remove(chan);
-        if let Err(e) = self.command("SUNSUBSCRIBE", chan).await {
+        lock(&self.state.lost).remove(chan);
+        let held = lock(&self.state.subscribed).get(chan).cloned();
+        if let Some(node) = held
+            && let Err(e) = self.shard(&node).command("SUNSUBSCRIBE", chan).await
+        {
             // The reconciliation drops it later.
             tracing::debug!(channel = chan, error = %e, "SUNSUBSCRIBE failed");
         }
     }
 
-    /// Subscribe `chans`; returns the rooms now subscribed and the channels that failed.
+    /// Subscribe `chans`; returns the channels now subscribed and the ones that failed.
     async fn subscribe_all(&self, chans: Vec<String>) -> (Vec<String>, Vec<String>) {
         let results = futures_util::future::join_all(chans.into_iter().map(|c| async move {
-            let r = self.command("SSUBSCRIBE", &c).await;
+            let r = self.subscribe(&c).await;
             (c, r)
         }))
         .await;
         let (mut ok, mut failed) = (Vec::new(), Vec::new());
         for (chan, r) in results {
             match r {
-                Ok(()) => {
-                    if let Some(room) = RoomKeys::room_of_channel(&chan) {
-                        ok.push(room.to_string());
-                    }
-                }
+                Ok(()) => ok.push(chan),
                 Err(e) => {
                     tracing::debug!(channel = %chan, error = %e, "SSUBSCRIBE failed; retrying");
                     failed.push(chan);
@@ -282,8 +412,8 @@ impl RoomSubscriber {
         let s = &self.state;
         let mut next_full = tokio::time::Instant::now() + RECONCILE_EVERY;
         loop {
-            let missing_any = s.lost.load(Ordering::SeqCst) || !lock(&s.missing).is_empty();
-            let pause = if missing_any {
+            let pending = !lock(&s.missing).is_empty() || s.stale_map.load(Ordering::SeqCst);
+            let pause = if pending {
                 RETRY_EVERY
             } else {
                 next_full.saturating_duration_since(tokio::time::Instant::now())
@@ -293,72 +423,142 @@ impl RoomSubscriber {
                 _ = s.wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
             }
-            if s.lost.swap(false, Ordering::SeqCst) {
-                // After a loss: everything wanted, then let publishes through again.
-                let all: Vec<String> = lock(&s.wanted).iter().cloned().collect();
-                let (ok, failed) = self.subscribe_all(all).await;
-                if !failed.is_empty() || self.conn().await.is_err() {
-                    lock(&s.missing).extend(failed);
-                    s.lost.store(true, Ordering::SeqCst);
-                    continue;
-                }
-                s.resubscribes.increment(1);
-                s.live.store(true, Ordering::SeqCst);
-                tracing::info!(channels = ok.len(), "room bus re-subscribed");
-                self.catch_up(ok).await;
-                continue;
+            let wanted_any = !lock(&s.wanted).is_empty();
+            if wanted_any
+                && s.stale_map.swap(false, Ordering::SeqCst)
+                && let Err(e) = self.refresh_map().await
+            {
+                tracing::debug!(error = %e, "slot map read failed; retrying");
+                s.stale_map.store(true, Ordering::SeqCst);
             }
             let now = tokio::time::Instant::now();
-            let full = now >= next_full;
-            let chans: Vec<String> = if full {
+            if now >= next_full {
                 next_full = now + RECONCILE_EVERY;
-                self.drop_unwanted().await;
-                lock(&s.wanted).iter().cloned().collect()
-            } else {
-                lock(&s.missing).drain().collect()
-            };
+                if wanted_any || !lock(&s.subscribed).is_empty() {
+                    self.reconcile().await;
+                }
+            }
+            let chans: Vec<String> = lock(&s.missing).drain().collect();
             if chans.is_empty() {
                 continue;
             }
             // Channels not confirmed before this round were not receiving: catch them up.
+            // (Held on a node that no longer serves the slot counts as not confirmed.)
             let unconfirmed: HashSet<String> = {
                 let sub = lock(&s.subscribed);
                 chans
                     .iter()
-                    .filter(|c| !sub.contains(*c))
+                    .filter(|c| sub.get(*c) != self.node_of(c).as_ref())
                     .cloned()
                     .collect()
             };
             let (ok, failed) = self.subscribe_all(chans).await;
             let wanted = lock(&s.wanted).clone();
             lock(&s.missing).extend(failed.into_iter().filter(|c| wanted.contains(c)));
+            {
+                let mut lost = lock(&s.lost);
+                for c in &ok {
+                    lost.remove(c);
+                }
+            }
             let back: Vec<String> = ok
-                .into_iter()
-                .filter(|room| {
-                    unconfirmed
-                        .iter()
-                        .any(|c| RoomKeys::room_of_channel(c) == Some(room))
-                })
+                .iter()
+                .filter(|c| unconfirmed.contains(*c))
+                .filter_map(|c| RoomKeys::room_of_channel(c))
+                .map(str::to_string)
                 .collect();
             if !back.is_empty() {
                 s.resubscribes.increment(1);
+                tracing::info!(rooms = back.len(), "room channels subscribed again");
                 self.catch_up(back).await;
             }
         }
     }
 
+    /// The periodic check: read the map again, drop what is not wanted, and mark missing
+    /// every wanted channel not confirmed on its slot's master or held by a connection
+    /// whose count disagrees with ours.
+    async fn reconcile(&self) {
+        let s = &self.state;
+        if self.single.is_none()
+            && let Err(e) = self.refresh_map().await
+        {
+            tracing::debug!(error = %e, "slot map read failed");
+            s.stale_map.store(true, Ordering::SeqCst);
+        }
+        self.drop_unwanted().await;
+        let wanted = lock(&s.wanted).clone();
+        let subscribed = lock(&s.subscribed).clone();
+        let mut missing = Vec::new();
+        for chan in &wanted {
+            let owner = self.node_of(chan);
+            match (subscribed.get(chan), owner) {
+                (Some(held), Some(owner)) if *held == owner => {}
+                _ => missing.push(chan.clone()),
+            }
+        }
+        // Per node: the channels we believe it holds for us, against its own count.
+        let mut per_node: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+        for (chan, node) in &subscribed {
+            per_node.entry(node.clone()).or_default().push(chan.clone());
+        }
+        let shards: Vec<Arc<Shard>> = lock(&self.shards).values().cloned().collect();
+        for shard in &shards {
+            let ours = per_node.remove(shard.node()).unwrap_or_default();
+            if ours.is_empty() {
+                continue;
+            }
+            match shard.held().await {
+                Ok(n) if n == ours.len() => {}
+                Ok(n) => {
+                    tracing::warn!(node = %shard.node(), held = n, expected = ours.len(), "room channels lost without notice; subscribing again");
+                    {
+                        let mut sub = lock(&s.subscribed);
+                        for c in &ours {
+                            sub.remove(c);
+                        }
+                        s.channels.set(sub.len() as f64);
+                    }
+                    missing.extend(ours.into_iter().filter(|c| wanted.contains(c)));
+                }
+                // A transport failure closed the connection: `lost` took its channels.
+                Err(e) => tracing::debug!(node = %shard.node(), error = %e, "CLIENT INFO failed"),
+            }
+        }
+        if !missing.is_empty() {
+            lock(&s.missing).extend(missing);
+        }
+        self.prune();
+    }
+
+    /// Close connections to nodes that serve no slot any more and hold nothing for us.
+    fn prune(&self) {
+        if self.single.is_some() {
+            return;
+        }
+        let masters: HashSet<Arc<str>> = self
+            .map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .masters()
+            .into_iter()
+            .collect();
+        let used: HashSet<Arc<str>> = lock(&self.state.subscribed).values().cloned().collect();
+        lock(&self.shards).retain(|node, _| masters.contains(node) || used.contains(node));
+    }
+
     /// SUNSUBSCRIBE channels that are subscribed but no longer wanted.
     async fn drop_unwanted(&self) {
-        let extra: Vec<String> = {
+        let extra: Vec<(String, Arc<str>)> = {
             let wanted = lock(&self.state.wanted);
             lock(&self.state.subscribed)
                 .iter()
-                .filter(|c| !wanted.contains(*c))
-                .cloned()
+                .filter(|(c, _)| !wanted.contains(*c))
+                .map(|(c, n)| (c.clone(), n.clone()))
                 .collect()
         };
-        for chan in extra {
-            if let Err(e) = self.command("SUNSUBSCRIBE", &chan).await {
+        for (chan, node) in extra {
+            if let Err(e) = self.shard(&node).command("SUNSUBSCRIBE", &chan).await {
                 tracing::debug!(channel = %chan, error = %e, "SUNSUBSCRIBE failed");
             }
         }
