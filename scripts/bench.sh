@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|connections|handshakes|claims|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|handshakes|claims|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
@@ -106,6 +106,39 @@ if [[ $what == all || $what == fanout-rooms ]]; then
       --duration 10 --redis-url "$rurl" --json | sed "s/^{/{\"label\":\"fanout-rooms-$fanout\",/" | tee -a "$OUT"
     demo_down
   done; done
+fi
+# A 3-master Redis Cluster of its own (no replicas), on ports CPORT..CPORT+2; sets CLUSTER.
+cluster_up() {
+  local cport=${CPORT:-4700} p
+  CLUSTER_DIR=$(mktemp -d)
+  for p in $cport $((cport + 1)) $((cport + 2)); do
+    mkdir -p "$CLUSTER_DIR/$p"
+    (cd "$CLUSTER_DIR/$p" && redis-server --port "$p" --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout 500 --save '' --appendonly no --daemonize yes >/dev/null)
+  done
+  sleep 0.5
+  redis-cli --cluster create "127.0.0.1:$cport" "127.0.0.1:$((cport + 1))" "127.0.0.1:$((cport + 2))" \
+    --cluster-yes >/dev/null
+  # A new master takes writes ~2 s after the cluster is ok.
+  until redis-cli -p "$cport" CLUSTER INFO | grep -q cluster_state:ok; do sleep 0.2; done
+  sleep 3
+  CLUSTER="redis+cluster://127.0.0.1:$cport,127.0.0.1:$((cport + 1)),127.0.0.1:$((cport + 2))"
+}
+cluster_down() {
+  local cport=${CPORT:-4700} p
+  for p in $cport $((cport + 1)) $((cport + 2)); do redis-cli -p "$p" SHUTDOWN NOSAVE >/dev/null 2>&1 || true; done
+  rm -rf "$CLUSTER_DIR"
+}
+if [[ $what == all || $what == fanout-cluster ]]; then
+  # The highest fan-out rate (sharded rooms, the default) on one Redis against a 3-master
+  # cluster, alternating, a fresh demo (and cluster) per run. MAX_P99_MS loosens the p99
+  # bound (50 ms) for a loaded machine or a debug build.
+  for i in 1 2 3; do
+    demo_up; run "fanout-max-standalone" fanout --find-max --rate 20000 --duration 5 --max-p99-ms "${MAX_P99_MS:-50}"; demo_down
+    cluster_up
+    demo_up REDIS_URL="$CLUSTER"; run "fanout-max-cluster" fanout --find-max --rate 20000 --duration 5 --max-p99-ms "${MAX_P99_MS:-50}"; demo_down
+    cluster_down
+  done
 fi
 if [[ $what == all || $what == claims ]]; then
   # Each of the 3 runs: redis-benchmark on the claim script against a fresh demo's Redis

@@ -305,6 +305,7 @@ async fn a_slot_migration_mid_traffic_resumes_delivery_without_a_gap() {
     };
     tokio::time::sleep(Duration::from_millis(700)).await;
     let masters = c.master_ports();
+    let began = Instant::now();
     let moved_at = tokio::task::spawn_blocking(move || {
         migrate_slot(&masters, slot, from, to);
         Instant::now()
@@ -330,17 +331,23 @@ async fn a_slot_migration_mid_traffic_resumes_delivery_without_a_gap() {
             assert!(ids.contains(id.as_str()), "{who} lacks {id}");
         }
         // The longest pause in delivery, and the first delivery after the move.
-        let gap = got
+        let (gap, gap_at) = got
             .windows(2)
-            .map(|w| w[1].0.duration_since(w[0].0))
+            .map(|w| (w[1].0.duration_since(w[0].0), w[0].0))
             .max()
-            .unwrap_or_default();
+            .unwrap_or((Duration::ZERO, began));
+        // Where the longest pause began, from the start of the migration (negative:
+        // before it), and how long the migration took.
+        let gap_from = gap_at.saturating_duration_since(began).as_secs_f64()
+            - began.saturating_duration_since(gap_at).as_secs_f64();
+        let took = moved_at.duration_since(began);
         let resumed = got
             .iter()
             .find(|(t, _)| *t > moved_at)
             .map(|(t, _)| t.duration_since(moved_at));
         eprintln!(
-            "slot migration, {who}: longest delivery gap {gap:?}, first delivery {resumed:?} after SETSLOT NODE"
+            "slot migration ({took:?}), {who}: longest delivery gap {gap:?} from {gap_from:.3} s, \
+             first delivery {resumed:?} after SETSLOT NODE"
         );
         assert!(gap < WAIT, "{who}: delivery paused {gap:?}");
     }

@@ -127,7 +127,14 @@ mod tests {
     /// ranges, every master gets N/M partitions (±1).
     #[test]
     fn tags_spread_evenly_over_masters() {
-        for (n, masters) in [(16usize, 3usize), (16, 48), (256, 48), (48, 48), (1024, 7)] {
+        for (n, masters) in [
+            (16usize, 3usize),
+            (256, 3),
+            (16, 48),
+            (256, 48),
+            (48, 48),
+            (1024, 7),
+        ] {
             let p = Partitions::new(n);
             let mut per = vec![0usize; masters];
             for t in &p.tags {

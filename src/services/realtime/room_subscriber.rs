@@ -306,9 +306,16 @@ impl RoomSubscriber {
     /// SSUBSCRIBE `chan` on the node serving its slot; a MOVED reply corrects the map
     /// and is followed once.
     async fn subscribe(&self, chan: &str) -> Result<(), RedisError> {
-        let mut followed = false;
+        let (mut followed, mut read) = (false, false);
         loop {
             let Some(node) = self.node_of(chan) else {
+                // No map yet (the first join) or a hole in it: read it now, once.
+                if !read {
+                    read = true;
+                    if self.refresh_map().await.is_ok() {
+                        continue;
+                    }
+                }
                 self.state.stale_map.store(true, Ordering::SeqCst);
                 return Err(RedisError::from((
                     ErrorKind::ClusterConnectionNotFound,
@@ -355,12 +362,6 @@ impl RoomSubscriber {
         lock(&self.state.wanted).insert(chan.to_string());
         if lock(&self.state.subscribed).contains_key(chan) {
             return Ok(());
-        }
-        if self.state.stale_map.load(Ordering::SeqCst) && self.single.is_none() {
-            // The first join (or one after a loss) on a cluster: the map is needed now.
-            if self.refresh_map().await.is_ok() {
-                self.state.stale_map.store(false, Ordering::SeqCst);
-            }
         }
         match self.subscribe(chan).await {
             Ok(()) => Ok(()),
