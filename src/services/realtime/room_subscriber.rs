@@ -578,3 +578,61 @@ impl RoomSubscriber {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The books the pushes keep, without a server: which node holds a channel, what is
+    /// missing, what may be published to.
+    #[test]
+    fn pushes_keep_the_books() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let endpoint = Endpoint::plain("redis+cluster://127.0.0.1:1");
+        let sub = RoomSubscriber::new(endpoint, Duration::from_millis(100), &Metrics::new(), tx);
+        let s = &sub.state;
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("10.0.0.1:1"), Arc::from("10.0.0.2:2"));
+        let (x, y) = ("arena:{r1.0}:room:x", "arena:{r2.0}:room:y");
+        lock(&s.wanted).extend([x.to_string(), y.to_string()]);
+        s.confirmed(&a, x.to_string());
+        s.confirmed(&a, y.to_string());
+
+        // x moved to b: b confirms it, then a's late goodbye changes nothing.
+        s.confirmed(&b, x.to_string());
+        s.dropped(&a, x.to_string());
+        assert_eq!(lock(&s.subscribed).get(x), Some(&b));
+        assert!(lock(&s.missing).is_empty());
+
+        // b drops x unasked (its slot moved again): missing, the map to be read again,
+        // publishes go on (the history covers the moment).
+        s.stale_map.store(false, Ordering::SeqCst);
+        s.dropped(&b, x.to_string());
+        assert!(lock(&s.missing).contains(x));
+        assert!(s.stale_map.load(Ordering::SeqCst));
+        assert!(sub.live_for(x));
+
+        // a's connection is lost: y is missing and refused for publishing until back;
+        // nothing else is touched.
+        lock(&s.missing).clear();
+        s.confirmed(&b, x.to_string());
+        s.lost(&a);
+        assert!(!sub.live_for(y));
+        assert!(sub.live_for(x));
+        assert_eq!(*lock(&s.missing), HashSet::from([y.to_string()]));
+        assert_eq!(lock(&s.subscribed).get(x), Some(&b));
+        assert!(!lock(&s.subscribed).contains_key(y));
+
+        // Messages: a room event is handed on; anything else is dropped (and counted).
+        s.message(x.as_bytes(), b"i0\nab12\n7\nattack\n{}");
+        match rx.try_recv() {
+            Ok(Incoming::Event { room, event }) => {
+                assert_eq!(room, "x");
+                assert_eq!(event.at.offset, 7);
+            }
+            other => panic!("{other:?}"),
+        }
+        s.message(b"arena-request#/#", b"junk");
+        s.message(x.as_bytes(), b"not an event");
+        assert!(rx.try_recv().is_err());
+    }
+}
