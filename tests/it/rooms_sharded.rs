@@ -272,6 +272,39 @@ async fn a_member_who_comes_back_to_an_instance_the_room_left_gets_what_it_misse
 }
 
 #[tokio::test]
+async fn a_replay_longer_than_the_clients_queue_arrives_whole_and_in_order() {
+    // The client's queue holds 8 packets; it missed 60 attacks. The replay waits for the
+    // client to read instead of dropping what does not fit, and the ack counts what it
+    // really sent.
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.services.client_buffer = 8;
+        c.services.limits.socket_event_rate = 100_000;
+        c.services.limits.socket_event_burst = 100_000;
+    })
+    .await;
+    let sender = arena[1].client_in("s", "r").await;
+    let mut c = arena[0].client_in("c", "r").await;
+    send(&sender, "r", "seen", 1).await;
+    let first = c.next_event("attack", WAIT).await.unwrap();
+    let (epoch, offset) = (first["epoch"].clone(), first["offset"].clone());
+    drop(c);
+    send(&sender, "r", "missed", 60).await;
+    let mut c = arena[0].client("c").await;
+    let ack = rejoin(&c, "r", &epoch, &offset).await;
+    assert_eq!(ack["resync"], json!(false), "{ack}");
+    assert_eq!(ack["replayed"], json!(60), "{ack}");
+    assert_eq!(ack["offset"], json!(61), "{ack}");
+    for i in 0..60 {
+        let e = c.next_event("attack", WAIT).await.unwrap();
+        assert_eq!(e["offset"], json!(2 + i), "{e}");
+    }
+    send(&sender, "r", "live", 1).await;
+    let e = c.next_event("attack", WAIT).await.unwrap();
+    assert_eq!(e["offset"], json!(62), "{e}");
+}
+
+#[tokio::test]
 async fn a_position_the_history_no_longer_covers_gets_resync() {
     let redis = redis();
     let arena = Arena::spawn_with(&redis.url(), 1, |c| {

@@ -14,9 +14,13 @@
 //! messages, the joins and the catch-ups, and keeps per room the last position it
 //! delivered. Offsets are consecutive, so a message past the next one means some were
 //! missed (a full queue, a subscriber loss): they are read from the history and delivered
-//! first, or, if the history no longer has them, the room's members get `resync`. A join
-//! runs in the same task: a socket that names the position it last saw gets what followed
-//! (or `resync`) before it becomes a member, so it sees each event once and in order.
+//! first, or, if the history no longer has them, the room's members get `resync`. Joins
+//! go through the same task: a socket that names the position it last saw gets what
+//! followed (or `resync`) before it becomes a member, so it sees each event once and in
+//! order. A replay runs in a task of its own, paced to what the client reads (its queue
+//! holds `CLIENT_BUFFER` packets), and comes back to the delivery task, which replays what
+//! arrived meanwhile or makes the socket a member: a long replay neither drops events nor
+//! holds up the other rooms.
 //!
 //! Guarantee: an event acked ok is in the room's history and reaches every member on every
 //! instance, live or through the history, while the history holds it
@@ -51,6 +55,11 @@ pub const RESYNC: &str = "resync";
 
 /// Attempts at a history read before its members get `resync`.
 const HISTORY_TRIES: u32 = 3;
+
+/// How long a joining socket may take to read its replay: its queue holds
+/// `CLIENT_BUFFER` packets, so a replay longer than that waits for the client to read.
+/// A client that reads nothing for this long gets `resync` instead of the rest.
+const REPLAY_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How the bus is set up (the rooms mode's settings).
 #[derive(Debug, Clone)]
@@ -117,6 +126,18 @@ enum Work {
         from: Option<Position>,
         done: oneshot::Sender<Result<Joined, AckError>>,
     },
+    /// A replay task has sent a joining socket the room's events up to `reached`.
+    Replayed(Replay),
+}
+
+/// A join whose replay runs outside the delivery task (it waits for the client to read).
+struct Replay {
+    socket: Socket,
+    room: String,
+    /// The last position the socket has been sent.
+    reached: Position,
+    joined: Joined,
+    done: oneshot::Sender<Result<Joined, AckError>>,
 }
 
 #[derive(Clone)]
@@ -453,10 +474,8 @@ async fn deliver(
                 room,
                 from,
                 done,
-            } => {
-                let r = d.join(&socket, &room, from).await;
-                let _ = done.send(r);
-            }
+            } => d.join(socket, room, from, done).await,
+            Work::Replayed(r) => d.replayed(r),
         }
         d.prune();
     }
@@ -498,30 +517,6 @@ impl Delivery {
         if self.delivered.len() > 64 {
             let members = lock(&self.inner.members);
             self.delivered.retain(|r, _| members.rooms.contains_key(r));
-        }
-    }
-
-    async fn history(&self, room: &str, from: &Position, upto: Option<u64>) -> Since {
-        let keys = self.inner.parts.room(room);
-        let mut conn = self.inner.conn.clone();
-        // A read can fail for a moment (a slot moving, a failover): a resync costs every
-        // member its state, so try a few times first.
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let read = room_history::since(&mut conn, &keys, from, upto);
-            match bounded(self.inner.config.timeout, read).await {
-                Ok(s) => return s,
-                Err(e) if tries < HISTORY_TRIES => {
-                    tracing::debug!(room, error = %e, "room history read failed; trying again");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => {
-                    // Unknown is not "nothing missed": the members start over.
-                    tracing::warn!(room, error = %e, "room history read failed; sending resync");
-                    return Since::Gone { now: None };
-                }
-            }
         }
     }
 
@@ -588,7 +583,7 @@ impl Delivery {
             }
         };
         if e.at.offset > from.offset + 1 {
-            match self.history(room, &from, Some(e.at.offset - 1)).await {
+            match history(&self.inner, room, &from, Some(e.at.offset - 1)).await {
                 Since::Covered { events, .. } => {
                     self.inner.metrics.replayed.increment(events.len() as u64);
                     for missed in &events {
@@ -616,7 +611,7 @@ impl Delivery {
         if !self.has_members(room) {
             return;
         }
-        match self.history(room, &last, None).await {
+        match history(&self.inner, room, &last, None).await {
             Since::Covered { events, now } => {
                 self.inner.metrics.replayed.increment(events.len() as u64);
                 for e in &events {
@@ -631,7 +626,9 @@ impl Delivery {
                         epoch: now.epoch.clone(),
                         offset: 0,
                     };
-                    if let Since::Covered { events, now } = self.history(room, &start, None).await {
+                    if let Since::Covered { events, now } =
+                        history(&self.inner, room, &start, None).await
+                    {
                         self.inner.metrics.replayed.increment(events.len() as u64);
                         for e in &events {
                             self.emit_room(room, e).await;
@@ -647,65 +644,213 @@ impl Delivery {
         }
     }
 
+    /// A join: read the room's position if this instance has none yet (first member of
+    /// a period), then either make the socket a member at once (no position given, or
+    /// nothing missed), answer `resync` (a position the history cannot continue), or
+    /// hand the replay to a task of its own, which paces it to what the client reads and
+    /// comes back with `Work::Replayed`.
     async fn join(
         &mut self,
-        s: &Socket,
-        room: &str,
+        s: Socket,
+        room: String,
         from: Option<Position>,
-    ) -> Result<Joined, AckError> {
-        if self.delivered(room).is_none() {
+        done: oneshot::Sender<Result<Joined, AckError>>,
+    ) {
+        if self.delivered(&room).is_none() {
             // The first member here in this period: live messages from now on are new to
             // everyone.
-            let keys = self.inner.parts.room(room);
+            let keys = self.inner.parts.room(&room);
             let mut conn = self.inner.conn.clone();
             let head = bounded(
                 self.inner.config.timeout,
                 room_history::head(&mut conn, &keys),
             )
-            .await
-            .map_err(|e| {
-                tracing::warn!(room, error = %e, "room position read failed");
-                AckError::unavailable()
-            })?;
+            .await;
+            let head = match head {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(room, error = %e, "room position read failed");
+                    let _ = done.send(Err(AckError::unavailable()));
+                    return;
+                }
+            };
             let at = head.unwrap_or(Position {
                 epoch: String::new(),
                 offset: 0,
             });
-            self.set_delivered(room, at);
+            self.set_delivered(&room, at);
         }
-        let now = self.delivered(room).filter(|p| !p.epoch.is_empty());
-        let mut joined = Joined {
+        let now = self.delivered(&room).filter(|p| !p.epoch.is_empty());
+        let joined = Joined {
             at: now.clone(),
             ..Joined::default()
         };
-        if let Some(from) = from {
-            let covered = match &now {
-                Some(now) if now.epoch == from.epoch && from.offset <= now.offset => {
-                    self.history(room, &from, Some(now.offset)).await
-                }
-                _ => Since::Gone { now: now.clone() },
-            };
-            match covered {
-                Since::Covered { events, .. } => {
-                    self.inner.metrics.replayed.increment(events.len() as u64);
-                    joined.replayed = events.len();
-                    for e in &events {
-                        if let Ok(data) = serde_json::from_str::<Value>(&e.data)
-                            && s.emit(&e.event, &data).is_err()
-                        {
-                            self.inner.metrics.client_dropped.increment(1);
-                        }
-                    }
-                }
-                Since::Gone { .. } => {
-                    self.inner.metrics.resyncs.increment(1);
-                    joined.resync = true;
-                    let _ = s.emit(RESYNC, &resync_body(room, now.as_ref()));
-                }
+        match (from, now) {
+            (None, _) => self.member(s, room, joined, done),
+            (Some(from), Some(now)) if now.epoch == from.epoch && from.offset <= now.offset => {
+                self.replay_or_join(Replay {
+                    socket: s,
+                    room,
+                    reached: from,
+                    joined,
+                    done,
+                });
+            }
+            (Some(_), now) => {
+                self.inner.metrics.resyncs.increment(1);
+                let _ = s.emit(RESYNC, &resync_body(&room, now.as_ref()));
+                let joined = Joined {
+                    resync: true,
+                    ..joined
+                };
+                self.member(s, room, joined, done);
             }
         }
-        s.join(room.to_string());
-        Ok(joined)
+    }
+
+    /// A replay came back: the socket has what the room had up to `reached`. Replay what
+    /// was delivered here meanwhile, or make it a member now that it is level.
+    fn replayed(&mut self, r: Replay) {
+        match self.delivered(&r.room).filter(|p| !p.epoch.is_empty()) {
+            // The room moved to a new epoch meanwhile (its history was lost).
+            Some(now) if now.epoch != r.reached.epoch => {
+                self.inner.metrics.resyncs.increment(1);
+                let _ = r.socket.emit(RESYNC, &resync_body(&r.room, Some(&now)));
+                let joined = Joined {
+                    at: Some(now),
+                    resync: true,
+                    ..r.joined
+                };
+                self.member(r.socket, r.room, joined, r.done);
+            }
+            _ => self.replay_or_join(r),
+        }
+    }
+
+    /// Become a member if the socket has everything delivered here; otherwise replay
+    /// the rest in a task of its own.
+    fn replay_or_join(&mut self, mut r: Replay) {
+        let now = self.delivered(&r.room).filter(|p| !p.epoch.is_empty());
+        match now {
+            Some(now) if now.offset > r.reached.offset => {
+                let inner = self.inner.clone();
+                tokio::spawn(async move {
+                    replay(&inner, &mut r, now).await;
+                    // The delivery task is the only one that makes members: back to it.
+                    let _ = inner.work.send(Work::Replayed(r)).await;
+                });
+            }
+            now => {
+                let joined = Joined {
+                    at: now.or(r.joined.at.take()),
+                    ..r.joined
+                };
+                self.member(r.socket, r.room, joined, r.done);
+            }
+        }
+    }
+
+    /// The socket joins the room here: from now on live events reach it.
+    fn member(
+        &self,
+        s: Socket,
+        room: String,
+        joined: Joined,
+        done: oneshot::Sender<Result<Joined, AckError>>,
+    ) {
+        s.join(room);
+        let _ = done.send(Ok(joined));
+    }
+}
+
+/// Send `r.socket` the room's events after `r.reached` up to `upto`, from the history,
+/// each when its queue has room: a client that reads slowly gets them all, in order; one
+/// that reads nothing for `REPLAY_PATIENCE` gets `resync` (and so does one whose
+/// position the history no longer covers).
+async fn replay(inner: &Inner, r: &mut Replay, upto: Position) {
+    match history(inner, &r.room, &r.reached, Some(upto.offset)).await {
+        Since::Covered { events, .. } => {
+            for e in &events {
+                let Ok(data) = serde_json::from_str::<Value>(&e.data) else {
+                    continue;
+                };
+                match emit_paced(&r.socket, &e.event, &data).await {
+                    Ok(()) => {
+                        inner.metrics.replayed.increment(1);
+                        r.joined.replayed += 1;
+                        r.reached = e.at.clone();
+                    }
+                    Err(Paced::Closed) => return,
+                    Err(Paced::Slow) => {
+                        resync_one(inner, r, &upto);
+                        return;
+                    }
+                }
+            }
+            // Events past the last entry read are none (the read checks the range is
+            // whole up to `upto`): level with it.
+            r.reached = upto;
+        }
+        Since::Gone { now } => resync_one(inner, r, now.as_ref().unwrap_or(&upto)),
+    }
+}
+
+/// The room's events after `from` up to `upto` (the newest when `None`).
+async fn history(inner: &Inner, room: &str, from: &Position, upto: Option<u64>) -> Since {
+    let keys = inner.parts.room(room);
+    let mut conn = inner.conn.clone();
+    // A read can fail for a moment (a slot moving, a failover): a resync costs every
+    // member its state, so try a few times first.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let read = room_history::since(&mut conn, &keys, from, upto);
+        match bounded(inner.config.timeout, read).await {
+            Ok(s) => return s,
+            Err(e) if tries < HISTORY_TRIES => {
+                tracing::debug!(room, error = %e, "room history read failed; trying again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                // Unknown is not "nothing missed": the members start over.
+                tracing::warn!(room, error = %e, "room history read failed; sending resync");
+                return Since::Gone { now: None };
+            }
+        }
+    }
+}
+
+/// Tell one joining socket to start over from `at`.
+fn resync_one(inner: &Inner, r: &mut Replay, at: &Position) {
+    inner.metrics.resyncs.increment(1);
+    let _ = r.socket.emit(RESYNC, &resync_body(&r.room, Some(at)));
+    r.joined.resync = true;
+    r.reached = at.clone();
+}
+
+enum Paced {
+    Closed,
+    Slow,
+}
+
+/// Emit once the socket's queue has room, waiting at most `REPLAY_PATIENCE`.
+async fn emit_paced(s: &Socket, event: &str, data: &Value) -> Result<(), Paced> {
+    let deadline = tokio::time::Instant::now() + REPLAY_PATIENCE;
+    let mut wait = Duration::from_millis(1);
+    loop {
+        match s.emit(event, data) {
+            Ok(()) => return Ok(()),
+            Err(socketioxide::SendError::Socket(
+                socketioxide::SocketError::InternalChannelFull,
+            )) => {
+                if tokio::time::Instant::now() + wait > deadline {
+                    return Err(Paced::Slow);
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(50));
+            }
+            Err(_) => return Err(Paced::Closed),
+        }
     }
 }
 
