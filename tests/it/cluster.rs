@@ -21,6 +21,9 @@ use crate::harness::records::{Backend, TestDb};
 use crate::harness::{Arena, BattleClient, HuntClient, RoomsClient, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(10);
+/// How soon after kill -9 of a master with a replica arena must work again: the failover
+/// itself takes ~2 s with `cluster-node-timeout 500`; the rest is slack for a loaded host.
+const RESUME_WITHIN: Duration = Duration::from_secs(10);
 
 fn conn(url: &str) -> Conn {
     command_connection(&Endpoint::plain(url), Duration::from_secs(2)).unwrap()
@@ -274,14 +277,11 @@ async fn cluster_battle_records_reach_sql_from_every_outbox_partition() {
     }
 }
 
-// Fails today, kept to be fixed: after kill -9 of the master that holds `{tick}`, the
-// replica is promoted but arena's commands to the moved slots keep failing with
-// `Moved: <slot> <new master>` (and timeouts) for 20 s and more. Only the scripts (the
-// period race) showed it; replacing the cluster connection on MOVED (a fresh slot map)
-// did not help either, so the cause is not only redis-rs 1.8.1's stale map: not yet
-// understood. Run it with `cargo test --test it cluster_ticks_and_attacks -- --ignored`.
+// Kill -9 of the master that holds `{tick}` (a replica takes over its slots): the tick
+// race and the attacks across instances come back on their own, within a bound. The
+// fixture waits for every replica's first sync: a replica that never synced refuses to
+// fail over, which is what once made this look like a client that never follows MOVED.
 #[tokio::test]
-#[ignore = "redis-rs cluster connection stays on MOVED after a failover; see the comment"]
 async fn cluster_ticks_and_attacks_resume_after_a_master_is_killed() {
     // Its own 3 masters + 3 replicas: this test kills one.
     crate::harness::init_logs();
@@ -312,17 +312,14 @@ async fn cluster_ticks_and_attacks_resume_after_a_master_is_killed() {
     // a tick of an interval that began after the kill needs the new master.
     let after = arena::base::clock::unix_ms() / 300 + 1;
     loop {
+        let left = RESUME_WITHIN.saturating_sub(killed.elapsed());
         let tick = b
-            .next_event("server_tick", Duration::from_secs(20))
+            .next_event("server_tick", left)
             .await
-            .unwrap_or_else(|e| panic!("no tick within 20 s: {e}"));
+            .unwrap_or_else(|e| panic!("no tick within {RESUME_WITHIN:?} of the kill: {e}"));
         if tick["tick"].as_u64().unwrap() > after {
             break;
         }
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "ticks did not resume"
-        );
     }
     let ticks_back = killed.elapsed();
     eventually(Duration::from_secs(20), "a replica promoted", || async {
@@ -330,9 +327,10 @@ async fn cluster_ticks_and_attacks_resume_after_a_master_is_killed() {
             .then_some(())
     })
     .await;
-    // Attacks still cross instances.
+    // Attacks still cross instances, within the same bound.
     assert_eq!(a.attack("r1", 3).await, json!({"ok": true}));
-    let got = b.next_event("attack", WAIT).await.unwrap();
+    let left = RESUME_WITHIN.saturating_sub(killed.elapsed());
+    let got = b.next_event("attack", left).await.unwrap();
     assert_eq!(got["from"], "alice", "{got}");
     eprintln!("ticks back {ticks_back:?} after kill -9 of the tick race's master");
     for inst in arena.instances {

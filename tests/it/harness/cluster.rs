@@ -6,7 +6,9 @@
 //! of a live master stay served while another fails over), and its bus port
 //! (`cluster-port`) chosen free as well, since port+10000 may be taken or past 65535;
 //! joined with `redis-cli --cluster create … --cluster-yes`, then waited for
-//! `cluster_state:ok` on every node and a write to every master. Dropped: killed.
+//! `cluster_state:ok` on every node, a write to every master and every replica's first
+//! sync (`master_link_status:up`: a replica that never synced cannot fail over).
+//! Dropped: killed.
 //!
 //! A cluster is ready ~2-3 s after start (a master waits before it takes writes), so the
 //! tests share ONE 3-master cluster per test binary ([`shared`]); arena's keys have no
@@ -44,6 +46,13 @@ impl Cluster {
                     "no",
                     "--cluster-port",
                     &bus.to_string(),
+                    // A master waits `repl-diskless-sync-delay` (5 s by default) for
+                    // more replicas before it sends the first full sync; a replica that
+                    // never synced refuses to fail over ("Disconnected from master for
+                    // longer than allowed"), so a kill in those 5 s lost the slots for
+                    // good. Sync at once.
+                    "--repl-diskless-sync-delay",
+                    "0",
                 ]
                 .map(String::from)
                 .to_vec(),
@@ -138,6 +147,13 @@ impl Cluster {
                 return Err(format!("master {port} refused a write: {reply}"));
             }
             cli(port, &["DEL", &key])?;
+        }
+        // A replica can take over only after its first sync: wait for every link.
+        for n in &self.nodes {
+            let info = cli(n.port(), &["INFO", "replication"])?;
+            if info.contains("role:slave") && !info.contains("master_link_status:up") {
+                return Err(format!("replica {} has not synced yet", n.port()));
+            }
         }
         Ok(())
     }
