@@ -291,5 +291,6 @@ export interface ClientToServerEvents {
     ack: (res: Ack<{ queued: true } | { queued: false; battleId: string }>) => void,
   ) => void;
   leave_queue: (req: Record<string, never>, ack: (res: Ack<{ left: boolean }>) => void) => void;
-  claim: (req: ClaimReq, ack: (res: Ack<{ value: number }>) => void) => void;
+  /** `durable` only with CLAIM_DURABILITY=replica: did a replica confirm the claim in time? */
+  claim: (req: ClaimReq, ack: (res: Ack<{ value: number; durable?: boolean }>) => void) => void;
 }

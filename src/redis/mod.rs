@@ -7,6 +7,8 @@
 //! cluster connection. Pub/sub for cross-instance rooms has its own
 //! connections in `services::realtime::adapter`, never shared with commands; the room bus's
 //! sharded subscriptions go to each slot's master directly, found through `slot_map.rs`.
+//! A script that must reach a replica before it counts runs with a `WAIT` behind it
+//! (`wait.rs`).
 
 pub mod conn;
 pub mod connect;
@@ -14,6 +16,7 @@ pub mod keys;
 pub mod script;
 pub mod slot;
 pub mod slot_map;
+pub mod wait;
 
 pub use conn::Conn;
 pub use connect::{

@@ -4,7 +4,9 @@
 //!
 //! Guarantee: an acknowledged claim (`{ok:true}`) is in its partition's stream exactly
 //! once, and its tile has exactly that owner; every refusal wrote nothing to the map, its
-//! owners or the log (an attempt past the limit still spends the player's budget).
+//! owners or the log (an attempt past the limit still spends the player's budget). With
+//! `CLAIM_DURABILITY=replica` an ack with `durable: true` also means a replica of the
+//! claim's master had it, so it outlives that master's death (`durability.rs`).
 
 use std::time::Instant;
 
@@ -113,16 +115,27 @@ impl From<ClaimError> for AckError {
     }
 }
 
-/// The ack body of a successful claim: `{ok:true, value}`.
+/// The ack body of a successful claim: `{ok:true, value}`, and with
+/// `CLAIM_DURABILITY=replica` `durable`: did a replica confirm it in time?
 #[derive(Debug, Serialize)]
 pub struct ClaimAck {
     pub value: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }
 
-/// Claim `req.tile` of `req.map_id` for `player`: one script call, rate limit included.
-pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<TileClaimed, ClaimError> {
+/// A claim that won its tile: the delta to broadcast and, with
+/// `CLAIM_DURABILITY=replica`, whether a replica confirmed it.
+#[derive(Debug)]
+pub struct Claimed {
+    pub delta: TileClaimed,
+    pub durable: Option<bool>,
+}
+
+/// Claim `req.tile` of `req.map_id` for `player`: one script call, rate limit included
+/// (with `CLAIM_DURABILITY=replica`, and a `WAIT 1` in the same round trip).
+pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<Claimed, ClaimError> {
     let cfg = &h.settings;
-    let mut conn = h.ctx.app.redis.clone();
     let keys = ClaimKeys::new(req.map_id, cfg.hunt_partitions, player.as_str());
     let args = ClaimArgs {
         map_id: req.map_id,
@@ -133,13 +146,40 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<TileCla
         ttl_s: cfg.hunt_key_ttl_s,
         rate_per_s: cfg.claim_rate,
     };
-    match scripts::claim(&mut conn, &keys, &args).await? {
-        ClaimOutcome::Claimed { value, .. } => Ok(TileClaimed {
-            map_id: req.map_id,
-            tile: req.tile,
-            player: player.as_str().to_string(),
-            value,
-        }),
+    let (outcome, durable) = match &h.durable {
+        None => {
+            let mut conn = h.ctx.app.redis.clone();
+            (scripts::claim(&mut conn, &keys, &args).await?, None)
+        }
+        Some(d) => {
+            let (outcome, replicas) =
+                scripts::claim_and_wait(&mut d.conn(), &keys, &args, d.wait).await?;
+            let confirmed = match replicas {
+                Ok(n) => n >= 1,
+                Err(e) => {
+                    // The claim happened; only its confirmation is missing.
+                    tracing::warn!(error = %e, "WAIT after a claim failed; acked durable: false");
+                    false
+                }
+            };
+            (outcome, Some(confirmed))
+        }
+    };
+    match outcome {
+        ClaimOutcome::Claimed { value, .. } => {
+            if durable == Some(false) {
+                h.metrics.claims_not_durable.increment(1);
+            }
+            Ok(Claimed {
+                delta: TileClaimed {
+                    map_id: req.map_id,
+                    tile: req.tile,
+                    player: player.as_str().to_string(),
+                    value,
+                },
+                durable,
+            })
+        }
         ClaimOutcome::Taken { owner } => Err(ClaimError::Taken { owner }),
         ClaimOutcome::Expired => Err(ClaimError::Expired),
         ClaimOutcome::InvalidTile => Err(ClaimError::InvalidTile),
@@ -152,12 +192,12 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<TileCla
 }
 
 /// The whole `claim` event: parse the raw payload, claim, count it. On success returns the
-/// delta to broadcast (built from the script's reply, never read back).
+/// delta to broadcast (built from the script's reply, never read back) and durability.
 pub async fn handle(
     h: &Hunt,
     player: &PlayerId,
     raw: Result<Value, AckError>,
-) -> Result<TileClaimed, AckError> {
+) -> Result<Claimed, AckError> {
     let start = Instant::now();
     let r = async {
         let v = raw.map_err(ClaimError::BadRequest)?;

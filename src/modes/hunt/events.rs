@@ -1,5 +1,6 @@
 //! `claim {mapId, tile}`: ack `{ok:true, value}` or an error; on success `tile_claimed`
-//! goes to the room `hunt` on every instance, built from the claim script's reply.
+//! goes to the room `hunt` on every instance, built from the claim script's reply. With
+//! `CLAIM_DURABILITY=replica` the ack also says `durable: true|false`.
 
 use serde_json::Value;
 
@@ -15,10 +16,13 @@ pub async fn claim(
     s: Socket,
     v: Result<Value, AckError>,
 ) -> Result<ClaimAck, AckError> {
-    let delta = claim::handle(&hunt, &player_of(&s), v).await?;
+    let claim::Claimed { delta, durable } = claim::handle(&hunt, &player_of(&s), v).await?;
     // Every member of the room on every instance, the claimer included if it is one. The
     // claim happened whatever the broadcast does, so its failure does not fail the ack.
     let sent = s.within(ROOM).emit("tile_claimed", &delta).await;
     let _ = outcome::broadcast(&hunt.ctx.app.metrics, "tile_claimed", sent);
-    Ok(ClaimAck { value: delta.value })
+    Ok(ClaimAck {
+        value: delta.value,
+        durable,
+    })
 }

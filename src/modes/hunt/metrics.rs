@@ -11,6 +11,7 @@ pub const STREAM_PENDING: &str = "arena_stream_pending";
 pub const DEAD_LETTERS_TOTAL: &str = "arena_dead_letters_total";
 pub const LEADERBOARD_LAG_SECONDS: &str = "arena_leaderboard_lag_seconds";
 pub const RATE_LIMITED_TOTAL: &str = "arena_rate_limited_total";
+pub const CLAIMS_NOT_DURABLE_TOTAL: &str = "arena_claims_not_durable_total";
 
 /// The `result` label of `arena_claims_total` (a closed set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub struct HuntMetrics {
     pub leaderboard_lag: Histogram,
     /// `arena_rate_limited_total{action="claim"}`.
     pub claims_rate_limited: Counter,
+    /// Claims acked `durable: false` (CLAIM_DURABILITY=replica).
+    pub claims_not_durable: Counter,
 }
 
 impl HuntMetrics {
@@ -69,6 +72,7 @@ impl HuntMetrics {
         m.describe(DEAD_LETTERS_TOTAL, "Claim entries dead-lettered after repeated failures.");
         m.describe(LEADERBOARD_LAG_SECONDS, "Time from a claim to its application to the leaderboard.");
         m.describe(RATE_LIMITED_TOTAL, "Requests refused by the shared per-player rate limit, by action.");
+        m.describe(CLAIMS_NOT_DURABLE_TOTAL, "Claims acknowledged without a replica's confirmation within CLAIM_WAIT_MS (CLAIM_DURABILITY=replica).");
         Self {
             claims: ClaimResult::ALL.map(|r| m.counter_with(CLAIMS_TOTAL, "result", r.label())),
             claim_duration: m.histogram(CLAIM_DURATION_SECONDS),
@@ -76,6 +80,7 @@ impl HuntMetrics {
             dead_letters: m.counter(DEAD_LETTERS_TOTAL),
             leaderboard_lag: m.histogram(LEADERBOARD_LAG_SECONDS),
             claims_rate_limited: m.counter_with(RATE_LIMITED_TOTAL, "action", "claim"),
+            claims_not_durable: m.counter(CLAIMS_NOT_DURABLE_TOTAL),
         }
     }
 

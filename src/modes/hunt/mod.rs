@@ -6,12 +6,14 @@
 //!
 //! Follow a claim: `events::claim` -> `claim::handle` (parse, rate limit) ->
 //! `scripts::claim` (`lua/claim.lua`: validate, HSET owner, XADD, one atomic step) -> the
-//! ack and `tile_claimed` to the room `hunt`, from the script's reply -> `projection`
+//! ack and `tile_claimed` to the room `hunt`, from the script's reply (with
+//! `CLAIM_DURABILITY=replica` the script and a `WAIT 1` first, `durability`) -> `projection`
 //! (XREADGROUP, `lua/leaderboard_apply.lua`, XACK) -> `board` (top N every 500 ms).
 
 mod admin;
 pub mod board;
 pub mod claim;
+mod durability;
 mod events;
 mod http;
 pub mod keys;
@@ -25,4 +27,4 @@ mod settings;
 mod state;
 
 pub use mode::build;
-pub use settings::{PARTITIONS, STREAM_MAXLEN, Settings};
+pub use settings::{Durability, PARTITIONS, STREAM_MAXLEN, Settings};

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use super::metrics::HuntMetrics;
 use super::settings::Settings;
 use super::state::{Hunt, Shared};
+use super::durability::Durable;
 use super::{admin, board, claim, events, http, map, projection};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::realtime::Socket;
@@ -23,11 +24,16 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         claim::INVALID_TILE,
         claim::UNKNOWN_MAP,
     ]);
+    let durable = Durable::of(&ctx.app, settings).map_err(|e| ModeError {
+        mode: "hunt",
+        message: format!("claim durability connections: {e}"),
+    })?;
     Ok(Arc::new(Hunt::new(Shared {
         ctx: ctx.clone(),
         settings: settings.clone(),
         metrics: HuntMetrics::new(m),
         claim: Event::new(m, "claim"),
+        durable,
     })))
 }
 

@@ -2,9 +2,10 @@
 //! reply into a type; a reply it does not know is an error, never a default.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
-use crate::redis::Conn;
-use redis::{RedisError, Script};
+use crate::redis::{Conn, script, wait};
+use redis::{Cmd, RedisError, Script, Value};
 
 use super::keys;
 use crate::redis::script::unexpected_reply;
@@ -90,36 +91,61 @@ pub async fn claim(
     keys: &ClaimKeys,
     args: &ClaimArgs<'_>,
 ) -> Result<ClaimOutcome, RedisError> {
-    use redis::{Value, from_redis_value_ref as val};
-    let reply: Vec<Value> = CLAIM
-        .key(&keys.map)
-        .key(&keys.owners)
-        .key(&keys.stream)
-        .key(&keys.limit)
-        .arg(args.map_id)
+    let reply = script::eval(conn, &CLAIM, &claim_cmd(keys, args)).await?;
+    claim_outcome(reply)
+}
+
+/// [`claim`], then `WAIT 1 within` on the same connection and node
+/// (`CLAIM_DURABILITY=replica`): the outcome and how many replicas confirmed the claim's
+/// writes (an error when `WAIT` itself failed: the claim happened, unconfirmed). Give
+/// it a connection of its own: `WAIT` holds its connection until a replica answers.
+pub async fn claim_and_wait(
+    conn: &mut Conn,
+    keys: &ClaimKeys,
+    args: &ClaimArgs<'_>,
+    within: Duration,
+) -> Result<(ClaimOutcome, Result<u64, RedisError>), RedisError> {
+    let waited = wait::eval_and_wait(conn, &CLAIM, &claim_cmd(keys, args), 1, within).await?;
+    Ok((claim_outcome(waited.reply)?, waited.replicas))
+}
+
+/// The `EVALSHA` of `claim.lua` with its keys and arguments.
+fn claim_cmd(keys: &ClaimKeys, args: &ClaimArgs<'_>) -> Cmd {
+    let mut cmd = script::evalsha(
+        &CLAIM,
+        &[&keys.map, &keys.owners, &keys.stream, &keys.limit],
+    );
+    cmd.arg(args.map_id)
         .arg(args.tile)
         .arg(args.player)
         .arg(args.now_ms)
         .arg(args.stream_maxlen)
         .arg(args.ttl_s)
-        .arg(args.rate_per_s.max(1))
-        .invoke_async(conn)
-        .await?;
+        .arg(args.rate_per_s.max(1));
+    cmd
+}
+
+/// `claim.lua`'s reply as a [`ClaimOutcome`]; anything else is an error.
+fn claim_outcome(reply: Value) -> Result<ClaimOutcome, RedisError> {
+    use redis::from_redis_value_ref as val;
     let bad = || unexpected_reply("claim.lua", &reply);
-    let kind: String = reply.first().and_then(|v| val(v).ok()).ok_or_else(bad)?;
+    let Value::Array(items) = &reply else {
+        return Err(bad());
+    };
+    let kind: String = items.first().and_then(|v| val(v).ok()).ok_or_else(bad)?;
     Ok(match kind.as_str() {
         "claimed" => ClaimOutcome::Claimed {
-            value: reply.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
-            entry_id: reply.get(2).and_then(|v| val(v).ok()).ok_or_else(bad)?,
+            value: items.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
+            entry_id: items.get(2).and_then(|v| val(v).ok()).ok_or_else(bad)?,
         },
         "taken" => ClaimOutcome::Taken {
-            owner: reply.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
+            owner: items.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
         },
         "expired" => ClaimOutcome::Expired,
         "invalid" => ClaimOutcome::InvalidTile,
         "no_map" => ClaimOutcome::NoMap,
         "rate_limited" => ClaimOutcome::RateLimited {
-            retry_after_ms: reply.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
+            retry_after_ms: items.get(1).and_then(|v| val(v).ok()).ok_or_else(bad)?,
         },
         _ => return Err(bad()),
     })

@@ -1,7 +1,7 @@
 //! Settings of the treasure hunt; each default is a constant here, used by clap and by
 //! `Default` alike.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::base::config::{ConfigError, bad, in_range};
 
@@ -15,6 +15,19 @@ pub const RECLAIM_IDLE_MS: u64 = 5000;
 pub const MAX_DELIVERIES: u64 = 5;
 pub const STREAM_MAXLEN: u64 = 1_000_000;
 pub const PROJECTION_PARTITIONS: u32 = 16;
+pub const CLAIM_DURABILITY: Durability = Durability::None;
+pub const CLAIM_WAIT_MS: u64 = 100;
+
+/// What a claim's ack waits for before it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Durability {
+    /// The master's answer only: a claim acknowledged just before its master dies may be
+    /// missing on the replica that takes over (replication is asynchronous).
+    None,
+    /// Also one replica's confirmation (`WAIT 1 CLAIM_WAIT_MS` on the claim's own
+    /// connection and node); the ack says `durable: false` when none came in time.
+    Replica,
+}
 
 /// Settings of the treasure hunt.
 #[derive(Debug, Clone, Args)]
@@ -61,6 +74,17 @@ pub struct Settings {
     /// readers, so the projection scales out as partitions grow.
     #[arg(long, env = "HUNT_PROJECTION_PARTITIONS", default_value_t = PROJECTION_PARTITIONS)]
     pub hunt_projection_partitions: u32,
+
+    /// Treasure hunt: `replica` makes every claim wait for one replica of its Redis
+    /// master to confirm it (at most CLAIM_WAIT_MS) before the ack, which then carries
+    /// `durable: true|false`; `none` acks on the master's answer alone.
+    #[arg(long, env = "CLAIM_DURABILITY", value_enum, default_value_t = CLAIM_DURABILITY)]
+    pub claim_durability: Durability,
+
+    /// Treasure hunt: with CLAIM_DURABILITY=replica, how long a claim waits for a
+    /// replica's confirmation, in milliseconds.
+    #[arg(long, env = "CLAIM_WAIT_MS", default_value_t = CLAIM_WAIT_MS)]
+    pub claim_wait_ms: u64,
 }
 
 impl Default for Settings {
@@ -74,6 +98,8 @@ impl Default for Settings {
             hunt_max_deliveries: MAX_DELIVERIES,
             hunt_stream_maxlen: STREAM_MAXLEN,
             hunt_projection_partitions: PROJECTION_PARTITIONS,
+            claim_durability: CLAIM_DURABILITY,
+            claim_wait_ms: CLAIM_WAIT_MS,
         }
     }
 }
@@ -97,6 +123,8 @@ impl Settings {
         in_range("HUNT_RECLAIM_IDLE_MS", self.hunt_reclaim_idle_ms, 100, 3_600_000)?;
         in_range("HUNT_MAX_DELIVERIES", self.hunt_max_deliveries, 1, 1000)?;
         in_range("HUNT_PROJECTION_PARTITIONS", self.hunt_projection_partitions, 1, 1024)?;
+        // WAIT 0 would wait for ever; past 10 s a claim's ack is later than any client waits.
+        in_range("CLAIM_WAIT_MS", self.claim_wait_ms, 1, 10_000)?;
         if self.hunt_stream_maxlen < 1000 {
             return Err(bad("HUNT_STREAM_MAXLEN", "must be at least 1000"));
         }
@@ -104,3 +132,26 @@ impl Settings {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_wait_is_bounded_and_named() {
+        let ok = Settings {
+            claim_durability: Durability::Replica,
+            ..Settings::default()
+        };
+        assert!(ok.validate().is_ok());
+        for ms in [0, 10_001] {
+            let s = Settings {
+                claim_wait_ms: ms,
+                ..ok.clone()
+            };
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains("CLAIM_WAIT_MS"), "{e}");
+        }
+        assert_eq!(Settings::default().claim_durability, Durability::None);
+    }
+}

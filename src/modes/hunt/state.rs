@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::durability::Durable;
 use super::metrics::HuntMetrics;
 use super::settings::Settings;
 use crate::services::mode::Context;
@@ -33,4 +34,6 @@ pub struct Shared {
     pub(super) settings: Settings,
     pub(super) metrics: HuntMetrics,
     pub(super) claim: Event,
+    /// `CLAIM_DURABILITY=replica`'s connections and bound; `None` for `none`.
+    pub(super) durable: Option<Durable>,
 }

@@ -1,0 +1,315 @@
+//! Failover without loss: `CLAIM_DURABILITY=replica` on one Redis with and without a
+//! replica, and kill -9 of a Redis Cluster master (with a replica) in the middle of
+//! durable claims: every claim acked `durable: true` is found afterwards, and claims,
+//! ticks and broadcasts come back on their own. Each cluster test starts its own 3+3
+//! cluster (it kills a node).
+//!
+//! Rooms on a cluster still use `ROOM_FANOUT=namespace` (no room history there yet), so
+//! the replay of a room after a failover is not tested here; attacks crossing instances
+//! after a failover are (`cluster::cluster_ticks_and_attacks_resume_after_a_master_is_killed`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arena::modes::hunt::{Durability, keys};
+use arena::redis::{Conn, Endpoint, command_connection};
+use arena::tools::client::Client;
+use redis::AsyncCommands;
+use serde_json::json;
+
+use crate::harness::cluster::{self, cli};
+use crate::harness::hunt::{self as hunt_h, HuntClient, PARTITIONS, store_map};
+use crate::harness::{Arena, RedisOptions, RedisServer, eventually};
+
+const WAIT: Duration = Duration::from_secs(10);
+/// How soon after the kill claims and ticks must work again (the failover itself takes
+/// ~2 s with `cluster-node-timeout 500`; the rest is slack for a loaded host).
+const RESUME_WITHIN: Duration = Duration::from_secs(10);
+
+fn conn(url: &str) -> Conn {
+    command_connection(&Endpoint::plain(url), Duration::from_secs(2)).unwrap()
+}
+
+/// A standalone Redis that syncs a new replica at once (no 5 s diskless-sync delay).
+fn master() -> RedisServer {
+    crate::harness::init_logs();
+    RedisServer::start(RedisOptions {
+        extra: ["--repl-diskless-sync-delay", "0"]
+            .map(String::from)
+            .to_vec(),
+        ..RedisOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn claim_ack_says_durable_only_when_a_replica_confirmed() {
+    let m = master();
+    let arena = Arena::spawn_with(&m.url(), 1, |c| {
+        hunt_h::tweak(c);
+        c.modes.hunt.claim_durability = Durability::Replica;
+        c.modes.hunt.claim_wait_ms = 50;
+    })
+    .await;
+    let mut r = conn(&m.url());
+    store_map(&mut r, 8, &[(3, 40)], 120_000).await;
+    let a = arena[0].client("alice").await;
+
+    // No replica: the claim stands (its owner and stream entry are written), unconfirmed.
+    let ack = a.claim(8, 3).await;
+    assert_eq!(ack, json!({"ok": true, "value": 40, "durable": false}));
+    assert_eq!(hunt_h::owners(&mut r, 8).await["3"], "alice");
+    assert_eq!(arena[0].metric("arena_claims_not_durable_total").await, 1.0);
+    // A refusal carries no durability: it wrote nothing to confirm.
+    let taken = a.claim(8, 3).await;
+    assert_eq!(taken["error"]["code"], "tile_taken", "{taken}");
+
+    // With a synced replica: confirmed.
+    let replica = RedisServer::start(RedisOptions {
+        extra: vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            m.port().to_string(),
+        ],
+        ..RedisOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    eventually(WAIT, "the replica's first sync", || async {
+        cli(replica.port(), &["INFO", "replication"])
+            .ok()
+            .filter(|i| i.contains("master_link_status:up"))
+    })
+    .await;
+    let ack = a.claim(8, 4).await;
+    assert_eq!(ack, json!({"ok": true, "value": 0, "durable": true}));
+    let mut rr = conn(&replica.url());
+    let on_replica: Option<String> = rr
+        .hget(keys::hunt_owners(8 % PARTITIONS, 8), "4")
+        .await
+        .unwrap();
+    assert_eq!(
+        on_replica.as_deref(),
+        Some("alice"),
+        "the replica has the claim"
+    );
+
+    // SCRIPT FLUSH: the claim and its WAIT go in one pipeline; its NOSCRIPT loads the
+    // script and the claim runs once.
+    assert_eq!(cli(m.port(), &["SCRIPT", "FLUSH"]).unwrap().trim(), "OK");
+    let ack = a.claim(8, 5).await;
+    assert_eq!(ack, json!({"ok": true, "value": 0, "durable": true}));
+    let entries = hunt_h::log(&mut r).await;
+    assert_eq!(
+        entries.iter().filter(|e| e.tile == 5).count(),
+        1,
+        "{entries:?}"
+    );
+    assert_eq!(arena[0].metric("arena_claims_not_durable_total").await, 1.0);
+    for inst in arena.instances {
+        inst.stop().await.unwrap();
+    }
+}
+
+/// One claim's fate, as its client saw it.
+#[derive(Debug, Clone)]
+struct Acked {
+    map: u64,
+    tile: i64,
+    player: String,
+    durable: bool,
+    at: Instant,
+}
+
+/// Claim `tiles` (map, tile) one after another, one every 20 ms at most (each waits for
+/// its ack, at most 3 s), until `stop` is set; every `{ok: true}` ack is recorded.
+async fn claimer(
+    c: Client,
+    player: &'static str,
+    tiles: Vec<(u64, i64)>,
+    acked: Arc<Mutex<Vec<Acked>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    for (map, tile) in tiles {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let pace = tokio::time::sleep(Duration::from_millis(20));
+        match c.try_claim(map, tile, Duration::from_secs(3)).await {
+            Ok(ack) if ack["ok"] == json!(true) => {
+                acked.lock().unwrap().push(Acked {
+                    map,
+                    tile,
+                    player: player.into(),
+                    durable: ack["durable"] == json!(true),
+                    at: Instant::now(),
+                });
+            }
+            // unavailable / timeout while the master is down: not acked, so not promised.
+            Ok(_) | Err(_) => {}
+        }
+        pace.await;
+    }
+}
+
+#[tokio::test]
+async fn durable_claims_survive_kill_of_their_master_and_everything_resumes() {
+    crate::harness::init_logs();
+    let mut cluster = tokio::task::spawn_blocking(|| cluster::Cluster::start(3, 1))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Maps 8, 12, … live in partition 0; its master dies. Pub/sub stays on another master.
+    let maps: Vec<u64> = (0..4).map(|i| 8 + u64::from(PARTITIONS) * i).collect();
+    let victim = cluster.master_of(&keys::hunt_claims(keys::partition_of(maps[0], PARTITIONS)));
+    let pubsub = cluster
+        .master_ports()
+        .into_iter()
+        .find(|&p| p != victim)
+        .unwrap();
+    let url = cluster.url_from(pubsub);
+    let arena = Arena::spawn_with(&url, 2, |c| {
+        hunt_h::tweak(c);
+        c.modes.hunt.claim_durability = Durability::Replica;
+        c.modes.hunt.claim_wait_ms = 100;
+        c.modes.hunt.claim_rate = 100_000;
+        c.modes.rooms.tick_ms = 300;
+        c.services.lock_ttl_ms = 200;
+    })
+    .await;
+    let mut r = conn(&url);
+    // 16 x 16 tiles each, valid for the whole test; the first map has two treasures.
+    for &m in &maps {
+        assert_eq!(keys::partition_of(m, PARTITIONS), 0);
+        let treasures: &[(u32, i64)] = if m == maps[0] { &[(1, 5), (2, 7)] } else { &[] };
+        store_map(&mut r, m, treasures, 120_000).await;
+    }
+    let mut watcher = arena[1].client_in("watcher", "hunt").await;
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (player, inst, parity) in [("alice", 0, 0), ("bob", 1, 1)] {
+        let c = arena[inst].client(player).await;
+        let tiles: Vec<(u64, i64)> = maps
+            .iter()
+            .flat_map(|&m| (0..256).filter(|t| t % 2 == parity).map(move |t| (m, t)))
+            .collect();
+        tasks.push(tokio::spawn(claimer(
+            c,
+            player,
+            tiles,
+            acked.clone(),
+            stop.clone(),
+        )));
+    }
+
+    eventually(WAIT, "durable claims before the kill", || async {
+        (acked.lock().unwrap().iter().filter(|a| a.durable).count() >= 20).then_some(())
+    })
+    .await;
+    watcher.next_event("tile_claimed", WAIT).await.unwrap();
+    cluster.kill(victim);
+    let killed = Instant::now();
+    let tick_after = arena::base::clock::unix_ms() / 300 + 1;
+
+    // Claims come back on their own: a claim acked after the kill, on the new master.
+    eventually(RESUME_WITHIN, "a claim acked after the kill", || async {
+        acked
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| a.at > killed + Duration::from_millis(100))
+            .map(|a| a.at - killed)
+    })
+    .await;
+    let claims_back = acked
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|a| a.at > killed + Duration::from_millis(100))
+        .map(|a| a.at - killed)
+        .unwrap();
+    // So do ticks, and the broadcasts of claims to the room on the other instance.
+    loop {
+        let left = RESUME_WITHIN.saturating_sub(killed.elapsed());
+        let tick = watcher
+            .next_event("server_tick", left)
+            .await
+            .unwrap_or_else(|e| panic!("no tick within {RESUME_WITHIN:?} of the kill: {e}"));
+        if tick["tick"].as_u64().unwrap() > tick_after {
+            break;
+        }
+    }
+    let ticks_back = killed.elapsed();
+    loop {
+        let left = RESUME_WITHIN.saturating_sub(killed.elapsed());
+        let got = watcher
+            .next_event("tile_claimed", left)
+            .await
+            .unwrap_or_else(|e| panic!("no tile_claimed within {RESUME_WITHIN:?}: {e}"));
+        let (m, tile) = (
+            got["mapId"].as_u64().unwrap(),
+            got["tile"].as_i64().unwrap(),
+        );
+        let after =
+            acked.lock().unwrap().iter().any(|a| {
+                a.map == m && a.tile == tile && a.at > killed + Duration::from_millis(100)
+            });
+        if after {
+            break;
+        }
+    }
+    let broadcasts_back = killed.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    eventually(WAIT, "a replica promoted", || async {
+        (!cluster.master_ports().contains(&victim) && cluster.master_ports().len() == 3)
+            .then_some(())
+    })
+    .await;
+
+    // Every claim acked durable is on the new master: its owner and its stream entry.
+    let acked = acked.lock().unwrap().clone();
+    let mut owners = std::collections::HashMap::new();
+    for &m in &maps {
+        owners.insert(m, hunt_h::owners(&mut r, m).await);
+    }
+    let entries = hunt_h::log(&mut r).await;
+    let durable: Vec<&Acked> = acked.iter().filter(|a| a.durable).collect();
+    assert!(durable.len() >= 20, "{acked:?}");
+    for a in &durable {
+        assert_eq!(
+            owners[&a.map].get(&a.tile.to_string()),
+            Some(&a.player),
+            "owner of {a:?}"
+        );
+        let n = entries
+            .iter()
+            .filter(|e| e.map_id == a.map && e.tile == a.tile)
+            .count();
+        assert_eq!(n, 1, "stream entries of {a:?}");
+    }
+    // And the leaderboard projection still runs on the new master: the treasures that
+    // were claimed durably reach the board.
+    let want: i64 = durable
+        .iter()
+        .filter(|a| a.map == maps[0] && (a.tile == 1 || a.tile == 2))
+        .map(|a| if a.tile == 1 { 5 } else { 7 })
+        .sum();
+    eventually(WAIT, "the durable treasures on the board", || async {
+        let board = hunt_h::board(&mut r.clone()).await;
+        (board.values().sum::<i64>() >= want).then_some(())
+    })
+    .await;
+    let not_durable = acked.len() - durable.len();
+    eprintln!(
+        "after kill -9 of the claims' master: claims back {claims_back:?}, ticks back \
+         {ticks_back:?}, broadcasts back {broadcasts_back:?}; {} claims acked, {not_durable} \
+         of them durable: false",
+        acked.len()
+    );
+    for inst in arena.instances {
+        inst.stop().await.unwrap();
+    }
+}
