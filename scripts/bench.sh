@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|handshakes|claims|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|handshakes|claims|durability|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
@@ -266,4 +266,30 @@ if [[ $what == all || $what == shard ]]; then
 fi
 if [[ $what == ticks ]]; then
   demo_up; run "ticks-600" ticks --seconds 600; demo_down
+fi
+if [[ $what == all || $what == durability ]]; then
+  # What CLAIM_DURABILITY=replica costs a claim: a Redis with one replica (both local, no
+  # persistence), the same claims with and without the wait; then once with the replica
+  # stopped, where every claim waits CLAIM_WAIT_MS for nobody. A fresh pair per run.
+  MPORT=$((PORT + 30)); SPORT=$((PORT + 31))
+  pair_up() {
+    redis-server --port "$MPORT" --save '' --appendonly no --repl-diskless-sync-delay 0 >/dev/null 2>&1 & RM=$!
+    redis-server --port "$SPORT" --save '' --appendonly no --replicaof 127.0.0.1 "$MPORT" >/dev/null 2>&1 & RS=$!
+    for _ in $(seq 100); do
+      redis-cli -p "$SPORT" INFO replication 2>/dev/null | grep -q master_link_status:up && return 0
+      sleep 0.1
+    done
+    echo "replica did not sync" >&2; exit 1
+  }
+  pair_down() { kill -TERM "$RM" "$RS" 2>/dev/null || true; wait "$RM" "$RS" 2>/dev/null || true; }
+  for rate in ${DURABILITY_RATES:-2000 5000}; do for mode in none replica; do for i in 1 2 3; do
+    pair_up
+    demo_up REDIS_URL="redis://127.0.0.1:$MPORT" CLAIM_RATE=100000 CLAIM_DURABILITY=$mode
+    run "claims-$rate-durability-$mode" claims --players 200 --rate "$rate" --duration 10
+    demo_down; pair_down
+  done; done; done
+  pair_up; kill -TERM "$RS"; wait "$RS" 2>/dev/null || true
+  demo_up REDIS_URL="redis://127.0.0.1:$MPORT" CLAIM_RATE=100000 CLAIM_DURABILITY=replica
+  run "claims-200-durability-replica-down" claims --players 200 --rate 200 --duration 10
+  demo_down; pair_down
 fi
