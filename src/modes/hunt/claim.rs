@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::keys;
 use super::metrics::ClaimResult;
 use super::payload::TileClaimed;
 use super::scripts::{self, ClaimArgs, ClaimKeys, ClaimOutcome};
@@ -136,7 +137,7 @@ pub struct Claimed {
 /// (with `CLAIM_DURABILITY=replica`, and a `WAIT 1` in the same round trip).
 pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<Claimed, ClaimError> {
     let cfg = &h.settings;
-    let keys = ClaimKeys::new(req.map_id, cfg.hunt_partitions, player.as_str());
+    let claim_keys = ClaimKeys::new(req.map_id, cfg.hunt_partitions, player.as_str());
     let args = ClaimArgs {
         map_id: req.map_id,
         tile: req.tile,
@@ -149,20 +150,30 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<Claimed
     let (outcome, durable) = match &h.durable {
         None => {
             let mut conn = h.ctx.app.redis.clone();
-            (scripts::claim(&mut conn, &keys, &args).await?, None)
+            (scripts::claim(&mut conn, &claim_keys, &args).await?, None)
         }
         Some(d) => {
-            let (outcome, replicas) =
-                scripts::claim_and_wait(&mut d.conn(), &keys, &args, d.wait).await?;
-            let confirmed = match replicas {
-                Ok(n) => n >= 1,
-                Err(e) => {
-                    // The claim happened; only its confirmation is missing.
-                    tracing::warn!(error = %e, "WAIT after a claim failed; acked durable: false");
-                    false
+            let p = keys::partition_of(req.map_id, cfg.hunt_partitions);
+            if d.should_wait(p) {
+                let (outcome, replicas) =
+                    scripts::claim_and_wait(&mut d.conn(), &claim_keys, &args, d.wait).await?;
+                let confirmed = match replicas {
+                    Ok(n) => n >= 1,
+                    Err(e) => {
+                        // The claim happened; only its confirmation is missing.
+                        tracing::warn!(error = %e, "WAIT after a claim failed; acked durable: false");
+                        false
+                    }
+                };
+                if !confirmed {
+                    d.no_replica(p);
                 }
-            };
-            (outcome, Some(confirmed))
+                (outcome, Some(confirmed))
+            } else {
+                // Its master had no replica a moment ago (`durability.rs`): no wait.
+                let mut conn = h.ctx.app.redis.clone();
+                (scripts::claim(&mut conn, &claim_keys, &args).await?, Some(false))
+            }
         }
     };
     match outcome {
