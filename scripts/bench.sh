@@ -274,7 +274,7 @@ if [[ $what == all || $what == durability ]]; then
   MPORT=$((PORT + 30)); SPORT=$((PORT + 31))
   pair_up() {
     redis-server --port "$MPORT" --save '' --appendonly no --repl-diskless-sync-delay 0 >/dev/null 2>&1 & RM=$!
-    redis-server --port "$SPORT" --save '' --appendonly no --replicaof 127.0.0.1 "$MPORT" >/dev/null 2>&1 & RS=$!
+    redis-server --port "$SPORT" --save '' --appendonly no --dir "${TMPDIR:-/tmp}" --replicaof 127.0.0.1 "$MPORT" >/dev/null 2>&1 & RS=$!
     for _ in $(seq 100); do
       redis-cli -p "$SPORT" INFO replication 2>/dev/null | grep -q master_link_status:up && return 0
       sleep 0.1

@@ -155,8 +155,9 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<Claimed
         Some(d) => {
             let p = keys::partition_of(req.map_id, cfg.hunt_partitions);
             if d.should_wait(p) {
-                let (outcome, replicas) =
-                    scripts::claim_and_wait(&mut d.conn(), &claim_keys, &args, d.wait).await?;
+                let waited =
+                    scripts::claim_and_wait(&mut d.conn(), &claim_keys, &args, d.wait).await;
+                let (outcome, replicas) = waited.inspect_err(|_| d.no_replica(p))?;
                 let confirmed = match replicas {
                     Ok(n) => n >= 1,
                     Err(e) => {
@@ -165,7 +166,9 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<Claimed
                         false
                     }
                 };
-                if !confirmed {
+                if confirmed {
+                    d.confirmed(p);
+                } else {
                     d.no_replica(p);
                 }
                 (outcome, Some(confirmed))

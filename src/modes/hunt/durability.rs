@@ -17,8 +17,11 @@
 //! A master without a replica (one just promoted by a failover, or whose replica died)
 //! would make every claim wait the whole bound, one after another on each connection:
 //! measured, 2 instances managed 4 claims/s and timed the rest out. So a `WAIT` that
-//! found no replica marks the claim's partition: for [`DEGRADED_FOR`] its claims skip the
-//! wait and are acked `durable: false` at once; the first claim after that waits again.
+//! found no replica (or failed) marks the claim's partition: for [`DEGRADED_FOR`] its
+//! claims skip the wait and are acked `durable: false` at once; then one claim (a probe)
+//! waits again while the others still skip, and only its confirmation ends the pause.
+//! (Letting every claim wait again after the pause queued them behind each other's
+//! `WAIT`s once more: measured, 1,597 of 1,999 timed out.)
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -37,7 +40,7 @@ const CONNECTIONS: usize = 4;
 pub const DEGRADED_FOR: Duration = Duration::from_secs(1);
 
 /// The connections durable claims take turns on, the bound of their wait, and per
-/// partition until when claims skip it (milliseconds since `start`).
+/// partition until when claims skip it (milliseconds since `start`; 0: they wait).
 pub struct Durable {
     conns: Vec<Conn>,
     next: AtomicUsize,
@@ -70,21 +73,45 @@ impl Durable {
     }
 
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        ms(self.start.elapsed())
     }
 
-    /// Should a claim in partition `p` wait for a replica now?
+    /// Should a claim in partition `p` wait for a replica now? Yes while its replica
+    /// answers; during a pause no; after it, yes for exactly one claim, the probe.
     pub fn should_wait(&self, p: u32) -> bool {
-        self.degraded_until
-            .get(p as usize)
-            .is_none_or(|until| self.now_ms() >= until.load(Ordering::Relaxed))
+        let Some(slot) = self.degraded_until.get(p as usize) else {
+            return true;
+        };
+        let until = slot.load(Ordering::Relaxed);
+        if until == 0 {
+            return true;
+        }
+        let now = self.now_ms();
+        if now < until {
+            return false;
+        }
+        // The pause is over: one claim probes; the others skip until its answer (or, if
+        // it never reports, until its own bound and one more pause have passed).
+        let probe_until = now
+            .saturating_add(ms(self.wait))
+            .saturating_add(ms(DEGRADED_FOR));
+        slot.compare_exchange(until, probe_until, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// A replica confirmed a claim in partition `p`: its claims wait again.
+    pub fn confirmed(&self, p: u32) {
+        if let Some(slot) = self.degraded_until.get(p as usize) {
+            slot.store(0, Ordering::Relaxed);
+        }
     }
 
     /// A claim in partition `p` found no replica in time: skip the wait there for a while.
     pub fn no_replica(&self, p: u32) {
-        if let Some(until) = self.degraded_until.get(p as usize) {
-            let ms = u64::try_from(DEGRADED_FOR.as_millis()).unwrap_or(u64::MAX);
-            until.store(self.now_ms().saturating_add(ms), Ordering::Relaxed);
+        if let Some(slot) = self.degraded_until.get(p as usize) {
+            // Never 0 (that means "wait"), even in the first millisecond.
+            let until = self.now_ms().saturating_add(ms(DEGRADED_FOR)).max(1);
+            slot.store(until, Ordering::Relaxed);
         }
     }
 
@@ -92,5 +119,42 @@ impl Durable {
     pub fn conn(&self) -> Conn {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
         self.conns[i].clone()
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn durable(partitions: u32) -> Durable {
+        Durable {
+            conns: Vec::new(),
+            next: AtomicUsize::new(0),
+            wait: Duration::from_millis(100),
+            // As if the instance started a while ago, so "1 ms after start" is past.
+            start: Instant::now() - Duration::from_secs(10),
+            degraded_until: (0..partitions).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_partition_without_replica_pauses_then_sends_one_probe() {
+        let d = durable(2);
+        assert!(d.should_wait(0) && d.should_wait(0), "healthy: every claim waits");
+        d.no_replica(0);
+        assert!(!d.should_wait(0), "paused");
+        assert!(d.should_wait(1), "other partitions are not");
+        // The pause is over (its end set in the past): one probe, the others skip.
+        d.degraded_until[0].store(1, Ordering::Relaxed);
+        assert!(d.should_wait(0), "the probe");
+        assert!(!d.should_wait(0) && !d.should_wait(0), "no second probe");
+        d.confirmed(0);
+        assert!(d.should_wait(0) && d.should_wait(0), "confirmed: every claim waits");
+        // A partition past the table (never: the table has HUNT_PARTITIONS) waits.
+        assert!(d.should_wait(7));
     }
 }
