@@ -4,9 +4,9 @@
 //! ticks and broadcasts come back on their own. Each cluster test starts its own 3+3
 //! cluster (it kills a node).
 //!
-//! Rooms on a cluster still use `ROOM_FANOUT=namespace` (no room history there yet), so
-//! the replay of a room after a failover is not tested here; attacks crossing instances
-//! after a failover are (`cluster::cluster_ticks_and_attacks_resume_after_a_master_is_killed`).
+//! A room's replay across a master's kill is not tested here: `cluster_rooms.rs` has the
+//! replay, killed subscriber connections and a slot migration; attacks crossing
+//! instances after a kill are in `cluster::cluster_ticks_and_attacks_resume_after_a_master_is_killed`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
