@@ -3,17 +3,18 @@
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
 #   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|handshakes|claims|durability|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
+#   scripts/bench.sh side-by-side   (arena against the Node stack in bench/node-stack; not in `all`)
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh demo
+what=${1:-all}
+if [[ $what == side-by-side ]]; then scripts/deps.sh node-stack; else scripts/deps.sh demo; fi
 cargo build --release --locked
 BIN=target/release/arena
 OUT=${OUT:-bench-results.jsonl}
 PORT=${PORT:-4600}
 URLS="http://127.0.0.1:$PORT,http://127.0.0.1:$((PORT + 1))"
-what=${1:-all}
 
 # Load from one host: every client shares 127.0.0.1 and a sender is far above a player's
 # event rate, so the per-connection and per-address limits are lifted for the throughput
@@ -292,4 +293,68 @@ if [[ $what == all || $what == durability ]]; then
   demo_up REDIS_URL="redis://127.0.0.1:$MPORT" CLAIM_RATE=100000 CLAIM_DURABILITY=replica
   run "claims-200-durability-replica-down" claims --players 200 --rate 200 --duration 10
   demo_down; pair_down
+fi
+if [[ $what == side-by-side ]]; then
+  # arena (2 `arena serve`) and the Node stack (2 socket.io processes with the redis
+  # adapter), each on a fresh Redis of its own with the same settings, the same
+  # `arena bench` load against each, alternating, 3 runs of each. Server CPU is read from
+  # /proc/<pid>/stat for both (--proc-cpu), RSS from /proc/<pid>/statm (both /status).
+  # Each JSON line carries the 1-minute load average before the run (a shared machine).
+  RPORT=$((PORT + 30))
+  side_up() { # arena|node
+    redis-server --port "$RPORT" --save '' --appendonly no >/dev/null 2>&1 & SIDE_REDIS=$!
+    for _ in $(seq 50); do redis-cli -p "$RPORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
+    SIDE_PIDS=()
+    if [[ $1 == arena ]]; then
+      SIDE_DATA=$(mktemp -d)
+      for k in 0 1; do
+        env "${LIFT_LIMITS[@]}" ARENA_AUTH=dev REDIS_URL="redis://127.0.0.1:$RPORT" PORT=$((PORT + k)) \
+          INSTANCE_ID="arena-$k" DATA_DIR="$SIDE_DATA/$k" RUST_LOG=warn "$BIN" serve \
+          >>/tmp/arena-bench-side.log 2>&1 & SIDE_PIDS+=($!)
+      done
+    else
+      REDIS_URL="redis://127.0.0.1:$RPORT" PORT=$PORT INSTANCES=2 node bench/node-stack/server.js \
+        >>/tmp/arena-bench-side.log 2>&1 & SIDE_PIDS+=($!)
+    fi
+    for k in 0 1; do
+      for _ in $(seq 100); do curl -sf "http://127.0.0.1:$((PORT + k))/health" >/dev/null 2>&1 && break; sleep 0.1; done
+    done
+  }
+  side_down() {
+    kill -TERM "${SIDE_PIDS[@]}" 2>/dev/null || true; wait "${SIDE_PIDS[@]}" 2>/dev/null || true
+    kill -TERM "$SIDE_REDIS" 2>/dev/null || true; wait "$SIDE_REDIS" 2>/dev/null || true
+    rm -rf "${SIDE_DATA:-}"; SIDE_DATA=
+  }
+  side_run() { # side, label, then the bench arguments
+    local side=$1 label=$2 load; shift 2
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    echo "==> $label ($side, load $load)" >&2
+    "$BIN" bench "$@" --url "$URLS" --json |
+      sed "s/^{/{\"label\":\"$label\",\"side\":\"$side\",\"load1\":$load,/" | tee -a "$OUT" ||
+      echo "run $label ($side) failed (see above)" >&2
+  }
+  for i in 1 2 3; do for side in arena node; do
+    side_up $side; side_run $side "side-fanout-20000" fanout --rate 20000 --duration 10 --proc-cpu; side_down
+  done; done
+  for n in 1000 5000; do for i in 1 2 3; do for side in arena node; do
+    side_up $side; side_run $side "side-connections-$n" connections --clients "$n"; side_down
+  done; done; done
+  # Medians per side and the ratio arena / Node of CPU per delivery (this run's lines).
+  python3 - "$OUT" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{"label":"side-')]
+def med(label, side, f):
+    xs = [f(r) for r in rows if r["label"] == label and r["side"] == side]
+    return statistics.median(xs[-3:]) if xs else float("nan")
+cpu = lambda r: r["result"]["server_cpu_us_per_delivery"]
+p99 = lambda r: r["result"]["cross"]["p99_ms"]
+a, n = med("side-fanout-20000", "arena", cpu), med("side-fanout-20000", "node", cpu)
+print(f"CPU per delivery at 20k/s: arena {a:.2f} us, node {n:.2f} us, arena/node {a / n:.2f}")
+print(f"cross-instance p99 at 20k/s: arena {med('side-fanout-20000', 'arena', p99):.2f} ms, "
+      f"node {med('side-fanout-20000', 'node', p99):.2f} ms")
+for c in (1000, 5000):
+    per = lambda r: r["bytes_per_client"] / 1024
+    print(f"RSS per idle client at {c}: arena {med(f'side-connections-{c}', 'arena', per):.1f} KiB, "
+          f"node {med(f'side-connections-{c}', 'node', per):.1f} KiB")
+PY
 fi

@@ -4,6 +4,8 @@
 #   scripts/deps.sh test   -> the same, redis-tools, chromium, node + npm, tests/ui npm packages,
 #                             postgresql (the records tests' private server); `arena problems check`
 #                             runs the bank's solutions with python3, gcc, g++
+#   scripts/deps.sh node-stack -> the demo's, node + npm, bench/node-stack's npm packages (the
+#                             Node stack of `scripts/bench.sh side-by-side`)
 #   scripts/deps.sh fuzz   -> schemathesis (PyPI, pinned) in a venv under target/fuzz/ for
 #                             scripts/fuzz.sh; python3-venv from Debian if venv is missing
 set -euo pipefail
@@ -15,6 +17,7 @@ venv=target/fuzz/venv
 
 want=(redis-server bwrap gcc g++ python3)
 [ "${1:-demo}" = test ] && want+=(redis-cli chromium node npm)
+[ "${1:-demo}" = node-stack ] && want+=(redis-cli node npm)
 
 pkg_for() {
   case "$1" in
@@ -76,6 +79,15 @@ if [ "${1:-demo}" = test ]; then
     echo "==> npm ci (tests/ui)"
     npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error ||
       { sleep 10; npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error; }
+  fi
+fi
+
+if [ "${1:-demo}" = node-stack ] || [ "${1:-demo}" = test ]; then
+  # The Node stack compared with arena (lock file pinned); its start is tested too.
+  if [ ! -d bench/node-stack/node_modules ] || [ bench/node-stack/package-lock.json -nt bench/node-stack/node_modules ]; then
+    echo "==> npm ci (bench/node-stack)"
+    npm ci --prefix bench/node-stack --no-audit --no-fund --loglevel=error ||
+      { sleep 10; npm ci --prefix bench/node-stack --no-audit --no-fund --loglevel=error; }
   fi
 fi
 

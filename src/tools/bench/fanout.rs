@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::common::{BenchError, Common, Outcome, emit, progress, targets, write_plot};
 use super::report::{Latency, histogram, plot_svg};
-use super::status::{cpu_between, statuses};
+use super::status::{ServerStatus, cpu_between, statuses, with_proc_cpu};
 use super::wire::{Reader, Wire, Writer, scan_u64};
 
 #[derive(Debug, Clone, Args)]
@@ -49,6 +49,11 @@ pub struct FanoutArgs {
     /// (PUBLISH + SPUBLISH calls, also from scripts) and bytes sent, per delivery.
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// Read each server's CPU from `/proc/<pid>/stat` (the pid its `/status` names) instead
+    /// of the figure its `/status` reports: one method for arena and other servers alike
+    /// (`scripts/bench.sh side-by-side`). The servers must run on this host.
+    #[arg(long)]
+    pub proc_cpu: bool,
 }
 
 /// Counters of the Redis the instances share, from `INFO` (`--redis-url`).
@@ -318,6 +323,7 @@ pub async fn run(args: FanoutArgs) -> Result<Outcome, BenchError> {
             "spread": args.spread.unwrap_or(addrs.len()),
             "max_rate": if args.find_max { best.as_ref().map(|b| json!(b.rate)).unwrap_or(json!(null)) } else { json!(null) },
             "max_p99_ms": args.max_p99_ms,
+            "cpu_from": if args.proc_cpu { "proc" } else { "status" },
             "result": r.json(),
             "steps": results.iter().map(StepResult::json).collect::<Vec<_>>(),
         });
@@ -424,6 +430,16 @@ async fn receive(
     shared.closed.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The servers' figures at one moment (CPU from `/proc` with `--proc-cpu`).
+async fn snapshot(args: &FanoutArgs, addrs: &[String]) -> Result<Vec<ServerStatus>, BenchError> {
+    let now = statuses(addrs).await?;
+    if args.proc_cpu {
+        with_proc_cpu(now)
+    } else {
+        Ok(now)
+    }
+}
+
 /// One run at `rate` deliveries/s for `--duration` seconds, then drain.
 async fn step(
     args: &FanoutArgs,
@@ -439,7 +455,7 @@ async fn step(
     for s in stats {
         *s.lock().unwrap_or_else(|e| e.into_inner()) = RecvStats::default();
     }
-    let before = statuses(addrs).await?;
+    let before = snapshot(args, addrs).await?;
     let mut redis = shared.redis.clone();
     let redis_before = RedisCounters::read(&mut redis).await?;
     let members = rooms.first().map(|r| r.members).unwrap_or(1) as f64;
@@ -485,7 +501,7 @@ async fn step(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     pb.finish_and_clear();
-    let after = statuses(addrs).await?;
+    let after = snapshot(args, addrs).await?;
     let redis_after = RedisCounters::read(&mut redis).await?;
     // Stop counting this step before reading the histograms.
     shared.generation.fetch_add(1, Ordering::SeqCst);
