@@ -401,3 +401,73 @@ async fn replay_scenario_recovers_every_missed_attack_on_the_other_instance() {
     assert_eq!(r["resyncs"], 0, "{r}");
     assert_eq!(r["latency"]["count"], 6, "{r}");
 }
+
+/// The Node stack of `scripts/bench.sh side-by-side` (bench/node-stack): its two processes
+/// on one Redis speak the rooms events the bench uses, deliver every attack across
+/// instances, and `--proc-cpu` reads their CPU from /proc.
+#[tokio::test]
+async fn the_node_stack_delivers_across_its_instances_to_the_bench() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/node-stack");
+    assert!(
+        std::path::Path::new(dir).join("node_modules").exists(),
+        "bench/node-stack/node_modules is missing: run `scripts/deps.sh test` (or `npm ci --prefix bench/node-stack`)"
+    );
+    let redis = redis();
+    let port = crate::harness::free_port_pair_n(2);
+    let mut node = tokio::process::Command::new("node")
+        .arg("server.js")
+        .current_dir(dir)
+        .env("REDIS_URL", redis.url())
+        .env("PORT", port.to_string())
+        .env("INSTANCES", "2")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is required for the Node stack (scripts/deps.sh test installs it)");
+    let addrs = [
+        format!("127.0.0.1:{port}"),
+        format!("127.0.0.1:{}", port + 1),
+    ];
+    for a in &addrs {
+        crate::harness::wait_healthy(a, "the node stack").await;
+    }
+    let urls = format!("http://{},http://{}", addrs[0], addrs[1]);
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        bench(&[
+            "fanout",
+            "--url",
+            &urls,
+            "--rooms",
+            "2",
+            "--clients",
+            "4",
+            "--rate",
+            "200",
+            "--duration",
+            "2",
+            "--proc-cpu",
+            "--json",
+        ])
+    })
+    .await
+    .unwrap();
+    // SIGTERM to the parent stops both instances.
+    if let Some(pid) = node.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let stopped = tokio::time::timeout(Duration::from_secs(10), node.wait()).await;
+    assert!(stopped.is_ok(), "the node stack did not stop on SIGTERM");
+    assert!(ok, "{err}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let r = &report["result"];
+    let sent = r["sent"].as_u64().unwrap();
+    assert!(sent >= 50, "{r}"); // 50 attacks/s for 2 s
+    assert_eq!(r["delivered"], r["expected"], "{r}");
+    assert_eq!(r["cross"]["count"].as_u64().unwrap(), sent * 2);
+    assert_eq!(report["cpu_from"], "proc");
+    assert!(r["server_cpu_s"].as_f64().unwrap() > 0.0, "{r}");
+}

@@ -5,8 +5,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::payload::{Attack, JoinAck, RoomAck, RoomReq};
+use super::payload::{Attack, JoinAck, RoomAck, RoomReq, check_size};
 use super::settings::Fanout;
 use super::state::Rooms;
 use crate::base::error::{AckError, ErrorCode};
@@ -143,35 +144,39 @@ pub struct Empty {}
 
 /// `attack {room, damage, ...}`: to every member of the room on every instance, with
 /// `from` and `instanceId` set by the server.
+///
+/// The broadcast body is serialized once, here: that text is what the size limit
+/// measures (what the attack costs every receiver) and what is published; nothing on the
+/// way to the members serializes it again.
 pub async fn attack(
     rooms: Rooms,
     s: Socket,
     v: Result<Value, AckError>,
 ) -> Result<Empty, AckError> {
-    let v = v?;
     let app = &rooms.ctx.app;
-    // Serialized size: what the payload costs every receiver.
-    let size = serde_json::to_vec(&v)
-        .map(|b| b.len())
-        .unwrap_or(usize::MAX);
-    let attack = Attack::parse(v, size, app.settings.max_payload_bytes)?;
-    if !s.rooms().contains(&Cow::Borrowed(attack.room.as_str())) {
-        return Err(AckError::new(
-            ErrorCode::NOT_IN_ROOM,
-            format!(
-                "join room {:?} before attacking in it",
-                attack.room.as_str()
-            ),
-        ));
-    }
+    let attack = Attack::parse(v?)?;
     let room = attack.room.as_str().to_string();
     let body = attack.into_broadcast(&player_of(&s), &app.instance_id);
+    let body = serde_json::to_string(&body)
+        .map_err(|e| AckError::bad_request(format!("attack payload: {e}")))?;
+    check_size(body.len(), app.settings.max_payload_bytes)?;
+    let member = match rooms.settings.room_fanout {
+        // The bus's own member table: no copy of the socket's room set per attack.
+        Fanout::Sharded => rooms.bus.holds(s.id, &room),
+        Fanout::Namespace => s.rooms().contains(&Cow::Borrowed(room.as_str())),
+    };
+    if !member {
+        return Err(AckError::new(
+            ErrorCode::NOT_IN_ROOM,
+            format!("join room {room:?} before attacking in it"),
+        ));
+    }
     match rooms.settings.room_fanout {
         // On the room's own channel, with its position; `unavailable`: nothing was done,
         // `timeout`: outcome unknown.
         Fanout::Sharded => rooms
             .bus
-            .publish(&room, "attack", &body)
+            .publish_json(&room, "attack", &body)
             .await
             .map(|_| ())
             .map_err(|e| {
@@ -180,11 +185,15 @@ pub async fn attack(
                 ack
             })?,
         // Through socketioxide-redis (see realtime::outcome for the acks).
-        Fanout::Namespace => outcome::broadcast(
-            &app.metrics,
-            "attack",
-            s.within(room).emit("attack", &body).await,
-        )?,
+        Fanout::Namespace => {
+            let raw = RawValue::from_string(body)
+                .map_err(|e| AckError::bad_request(format!("attack payload: {e}")))?;
+            outcome::broadcast(
+                &app.metrics,
+                "attack",
+                s.within(room).emit("attack", &raw).await,
+            )?
+        }
     }
     rooms.metrics.attacks.increment(1);
     Ok(Empty {})

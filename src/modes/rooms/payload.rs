@@ -94,6 +94,17 @@ pub struct ServerTick {
     pub at: u64,
 }
 
+/// `payload_too_large` for a body of `size` bytes over `max`.
+pub fn check_size(size: usize, max: usize) -> Result<(), AckError> {
+    if size > max {
+        return Err(AckError::new(
+            ErrorCode::PAYLOAD_TOO_LARGE,
+            format!("payload is {size} bytes; the limit is {max}"),
+        ));
+    }
+    Ok(())
+}
+
 /// A validated attack, ready to broadcast: the client's object with every extra field
 /// kept, and `from` / `instanceId` / `eventId` set by the server (a client cannot forge
 /// them; its own `id`, if valid, becomes the `eventId`).
@@ -107,14 +118,9 @@ pub struct Attack {
 }
 
 impl Attack {
-    /// Validate a raw `attack` payload of `size` bytes (as serialized).
-    pub fn parse(v: Value, size: usize, max: usize) -> Result<Self, AckError> {
-        if size > max {
-            return Err(AckError::new(
-                ErrorCode::PAYLOAD_TOO_LARGE,
-                format!("payload is {size} bytes; the limit is {max}"),
-            ));
-        }
+    /// Validate a raw `attack` payload (its size is checked on the broadcast body, see
+    /// [`check_size`]).
+    pub fn parse(v: Value) -> Result<Self, AckError> {
         let Value::Object(payload) = v else {
             return Err(AckError::bad_request("attack payload must be an object"));
         };
@@ -165,7 +171,7 @@ mod tests {
     #[test]
     fn attack_keeps_extras_and_overrides_identity() {
         let v = json!({"room": "r", "damage": 3, "combo": [1, 2], "from": "forged"});
-        let a = Attack::parse(v, 10, 100).unwrap();
+        let a = Attack::parse(v).unwrap();
         let p = PlayerId::parse("alice").unwrap();
         let out = a.into_broadcast(&p, "i1");
         assert_eq!(out["combo"], json!([1, 2]));
@@ -177,11 +183,11 @@ mod tests {
     fn the_clients_id_is_the_event_id() {
         let p = PlayerId::parse("alice").unwrap();
         let v = json!({"room": "r", "damage": 3, "id": "a-1:x", "eventId": "forged"});
-        let out = Attack::parse(v, 10, 100).unwrap().into_broadcast(&p, "i1");
+        let out = Attack::parse(v).unwrap().into_broadcast(&p, "i1");
         assert_eq!(out["eventId"], json!("a-1:x"));
         // Without one, each attack gets its own server-made id.
         let once = || {
-            Attack::parse(json!({"room": "r", "damage": 3}), 10, 100)
+            Attack::parse(json!({"room": "r", "damage": 3}))
                 .unwrap()
                 .into_broadcast(&p, "i1")["eventId"]
                 .clone()
@@ -198,7 +204,7 @@ mod tests {
     #[test]
     fn bad_ids_are_refused() {
         let code = |id: Value| {
-            Attack::parse(json!({"room": "r", "damage": 1, "id": id}), 5, 100)
+            Attack::parse(json!({"room": "r", "damage": 1, "id": id}))
                 .unwrap_err()
                 .code
         };
@@ -208,26 +214,19 @@ mod tests {
         assert_eq!(code(json!(7)), ErrorCode::BAD_REQUEST);
         assert_eq!(code(json!(null)), ErrorCode::BAD_REQUEST);
         assert!(
-            Attack::parse(
-                json!({"room": "r", "damage": 1, "id": "x".repeat(64)}),
-                5,
-                100
-            )
-            .is_ok()
+            Attack::parse(json!({"room": "r", "damage": 1, "id": "x".repeat(64)})).is_ok()
         );
     }
 
     #[test]
     fn attack_errors() {
-        let code = |v: Value, size| Attack::parse(v, size, 100).unwrap_err().code;
-        assert_eq!(code(json!("str"), 5), ErrorCode::BAD_REQUEST);
-        assert_eq!(code(json!({"damage": 1}), 5), ErrorCode::BAD_REQUEST);
+        let code = |v: Value| Attack::parse(v).unwrap_err().code;
+        assert_eq!(code(json!("str")), ErrorCode::BAD_REQUEST);
+        assert_eq!(code(json!({"damage": 1})), ErrorCode::BAD_REQUEST);
+        assert_eq!(code(json!({"room": 5, "damage": 1})), ErrorCode::BAD_REQUEST);
+        assert!(check_size(100, 100).is_ok());
         assert_eq!(
-            code(json!({"room": 5, "damage": 1}), 5),
-            ErrorCode::BAD_REQUEST
-        );
-        assert_eq!(
-            code(json!({"room": "r", "damage": 1}), 101),
+            check_size(101, 100).unwrap_err().code,
             ErrorCode::PAYLOAD_TOO_LARGE
         );
     }
@@ -235,9 +234,8 @@ mod tests {
     proptest::proptest! {
         /// Any JSON as an attack: never a panic; an accepted one is a valid room and damage.
         #[test]
-        fn any_attack_payload_is_parsed_or_refused(v in crate::base::arbitrary::json(), size in 0usize..200) {
-            if let Ok(a) = Attack::parse(v, size, 100) {
-                proptest::prop_assert!(size <= 100);
+        fn any_attack_payload_is_parsed_or_refused(v in crate::base::arbitrary::json()) {
+            if let Ok(a) = Attack::parse(v) {
                 proptest::prop_assert!(a.damage <= 1000);
                 proptest::prop_assert!(RoomName::parse(a.room.as_str()).is_ok());
             }

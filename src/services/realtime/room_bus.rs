@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use metrics::Counter;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use socketioxide::BroadcastError;
 use socketioxide::socket::Sid;
@@ -265,12 +266,23 @@ impl RoomBus {
         event: &str,
         body: &impl Serialize,
     ) -> Result<Position, BusError> {
+        let body = serde_json::to_string(body).map_err(|_| BusError::Body)?;
+        self.publish_json(room, event, &body).await
+    }
+
+    /// [`RoomBus::publish`] of a body already serialized (the text of a JSON object):
+    /// published as it is, never parsed or serialized again on the way to the members.
+    pub async fn publish_json(
+        &self,
+        room: &str,
+        event: &str,
+        body: &str,
+    ) -> Result<Position, BusError> {
         let inner = &self.inner;
         let keys = inner.parts.room(room);
         if !inner.sub.live_for(&keys.channel) || inner.stalled.load(Ordering::SeqCst) {
             return Err(BusError::NotLive);
         }
-        let body = serde_json::to_string(body).map_err(|_| BusError::Body)?;
         if !body.starts_with('{') {
             return Err(BusError::Body);
         }
@@ -285,7 +297,7 @@ impl RoomBus {
                 &epoch,
                 &inner.instance,
                 event,
-                &body,
+                body,
             ),
         )
         .await;
@@ -409,6 +421,15 @@ impl RoomBus {
         }
     }
 
+    /// Does `sid` hold `room` through the bus (joined, or its join under way)? One lookup,
+    /// where the socket's own room set would be copied.
+    pub fn holds(&self, sid: Sid, room: &str) -> bool {
+        lock(&self.inner.members)
+            .rooms
+            .get(room)
+            .is_some_and(|local| local.sids.contains(&sid))
+    }
+
     /// Rooms with local members (their channels are the wanted set).
     pub fn rooms(&self) -> usize {
         lock(&self.inner.members).rooms.len()
@@ -496,16 +517,25 @@ impl Delivery {
     /// dropped in between (a member who left and came back must not be told that the
     /// room stopped where this instance last heard it).
     fn delivered(&self, room: &str) -> Option<Position> {
+        self.delivered_at(room).cloned()
+    }
+
+    /// [`Delivery::delivered`] by reference: the live path reads it for every message.
+    fn delivered_at(&self, room: &str) -> Option<&Position> {
         let (period, at) = self.delivered.get(room)?;
-        (Some(*period) == self.period(room)).then(|| at.clone())
+        (Some(*period) == self.period(room)).then_some(at)
     }
 
     /// Record `at` as delivered in the room's current period (forgotten when it has none).
+    /// In place when the room has an entry: no key allocated per live message.
     fn set_delivered(&mut self, room: &str, at: Position) {
         match self.period(room) {
-            Some(period) => {
-                self.delivered.insert(room.to_string(), (period, at));
-            }
+            Some(period) => match self.delivered.get_mut(room) {
+                Some(slot) => *slot = (period, at),
+                None => {
+                    self.delivered.insert(room.to_string(), (period, at));
+                }
+            },
             None => {
                 self.delivered.remove(room);
             }
@@ -521,7 +551,9 @@ impl Delivery {
     }
 
     async fn emit_room(&self, room: &str, e: &RoomEvent) {
-        let Ok(data) = serde_json::from_str::<Value>(&e.data) else {
+        // Checked as JSON but not parsed into a tree: socketioxide writes the text as it
+        // is into the one packet all the room's members here are sent.
+        let Ok(data) = serde_json::from_str::<&RawValue>(&e.data) else {
             return;
         };
         let r = self
@@ -561,28 +593,30 @@ impl Delivery {
     }
 
     /// A live message: deliver it after whatever came before it and is not delivered yet.
+    /// The usual case (the next offset) allocates nothing here.
     async fn live(&mut self, room: &str, e: RoomEvent) {
         if !self.has_members(room) {
             return;
         }
-        let Some(last) = self.delivered(room) else {
+        let Some(last) = self.delivered_at(room) else {
             // No join of this period has read the room's position yet: whoever joins
             // starts after it.
             return;
         };
-        let from = if last.epoch == e.at.epoch {
+        // Where missed events start, if `e` is not the next one.
+        let gap_from = if last.epoch == e.at.epoch {
             if e.at.offset <= last.offset {
                 return; // delivered already (live or from the history)
             }
-            last
+            (e.at.offset > last.offset + 1).then(|| last.clone())
         } else {
             // A new epoch: its events from the first.
-            Position {
+            (e.at.offset > 1).then(|| Position {
                 epoch: e.at.epoch.clone(),
                 offset: 0,
-            }
+            })
         };
-        if e.at.offset > from.offset + 1 {
+        if let Some(from) = gap_from {
             match history(&self.inner, room, &from, Some(e.at.offset - 1)).await {
                 Since::Covered { events, .. } => {
                     self.inner.metrics.replayed.increment(events.len() as u64);
