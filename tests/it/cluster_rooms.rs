@@ -53,16 +53,6 @@ fn room_per_master(c: &Cluster, prefix: &str) -> Vec<(String, u16)> {
     found
 }
 
-/// Attacks with ids `<prefix>-<i>`, each acked ok.
-async fn send(c: &Client, room: &str, prefix: &str, n: usize) {
-    for i in 0..n {
-        let a = c
-            .attack_with(room, 1, &json!({"id": format!("{prefix}-{i}")}))
-            .await;
-        assert_eq!(a, json!({"ok": true}), "{prefix}-{i}");
-    }
-}
-
 /// Every attack `c` gets until none comes for `quiet`.
 async fn drain(c: &mut Client, quiet: Duration) -> Vec<Value> {
     let mut got = Vec::new();
@@ -109,8 +99,8 @@ async fn rooms_on_every_master_deliver_across_two_instances() {
         assert_eq!(inst.metric("arena_room_channels_subscribed").await, 3.0);
     }
     for ((room, _), (a, b)) in rooms.iter().zip(&members) {
-        send(a, room, "a", 3).await;
-        send(b, room, "b", 3).await;
+        a.attacks(room, "a", 3).await;
+        b.attacks(room, "b", 3).await;
     }
     for ((room, _), (a, b)) in rooms.iter().zip(&mut members) {
         for (who, m) in [("instance 0", a), ("instance 1", b)] {
@@ -129,13 +119,13 @@ async fn a_rejoin_with_a_position_replays_on_a_cluster() {
     let room = "replay-c";
     let sender = arena[1].client_in("s", room).await;
     let mut c = arena[0].client_in("c", room).await;
-    send(&sender, room, "seen", 3).await;
+    sender.attacks(room, "seen", 3).await;
     let seen = drain(&mut c, Duration::from_millis(700)).await;
     assert_eq!(seen.len(), 3, "{seen:?}");
     let last = &seen[2];
     let (epoch, offset) = (last["epoch"].clone(), last["offset"].clone());
     drop(c);
-    send(&sender, room, "missed", 4).await;
+    sender.attacks(room, "missed", 4).await;
 
     let mut c = arena[0].client("c").await;
     let ack = ack(
@@ -153,7 +143,7 @@ async fn a_rejoin_with_a_position_replays_on_a_cluster() {
         assert_eq!(e["eventId"], format!("missed-{i}"), "{e}");
         assert_eq!(e["offset"], json!(4 + i), "{e}");
     }
-    send(&sender, room, "live", 1).await;
+    sender.attacks(room, "live", 1).await;
     let e = c.next_event("attack", WAIT).await.unwrap();
     assert_eq!(e["eventId"], "live-0", "{e}");
     assert!(drain(&mut c, Duration::from_millis(300)).await.is_empty());
@@ -168,7 +158,7 @@ async fn delivery_resumes_after_the_subscriber_connections_of_a_master_are_kille
     let sender = arena[0].client_in("s", &room).await;
     let mut r0 = arena[0].client_in("r0", &room).await;
     let mut r1 = arena[1].client_in("r1", &room).await;
-    send(&sender, &room, "before", 3).await;
+    sender.attacks(&room, "before", 3).await;
 
     let killed = cli(port, &["CLIENT", "KILL", "TYPE", "pubsub"]).unwrap();
     assert!(killed.trim().parse::<u32>().unwrap() >= 2, "{killed}");

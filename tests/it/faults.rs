@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::rooms::stuck_reader;
+use crate::harness::rooms::{stuck_reader, until_attacks_cross};
 use crate::harness::{Arena, RoomsClient, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -37,22 +37,14 @@ async fn ready_follows_redis_and_broadcasts_resume_after_a_restart() {
     })
     .await;
     // Broadcasts flow again across instances within a few seconds, without restarting arena.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "attacks did not cross instances after the restart"
-        );
-        let ack = a.attack("r", 2).await;
-        if ack["ok"] == json!(true)
-            && b.next_event("attack", Duration::from_millis(300))
-                .await
-                .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_attacks_cross(
+        &a,
+        &mut b,
+        "r",
+        Duration::from_secs(10),
+        "attacks did not cross instances after the restart",
+    )
+    .await;
     assert!(arena[1].metric("arena_pubsub_reconnects_total").await >= 1.0);
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{Arena, BattleClient, eventually, redis, wait_healthy};
+use crate::harness::{Arena, BattleClient, eventually, redis, redis_conn, wait_healthy};
 
 /// What a raw exchange saw: the status and body of the response (if one came), and how
 /// long after connecting the server closed the connection (if it did within the wait).
@@ -400,14 +400,6 @@ async fn extractor_rejections_answer_in_the_envelope() {
     s.write_all(format!("{head}{{}}").as_bytes()).await.unwrap();
     let seen = read_until_close(&mut s, Instant::now(), Duration::from_secs(5)).await;
     assert_envelope(&seen, 400, "bad_request");
-}
-
-async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
 }
 
 async fn config_set(conn: &mut redis::aio::MultiplexedConnection, key: &str, value: &str) {

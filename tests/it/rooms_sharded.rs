@@ -9,7 +9,8 @@ use arena::services::realtime::room_channel::Partitions;
 use arena::tools::client::Client;
 use serde_json::{Value, json};
 
-use crate::harness::{Arena, RoomsClient, ack, eventually, redis};
+use crate::harness::rooms::until_attacks_cross;
+use crate::harness::{Arena, RoomsClient, ack, eventually, redis, redis_conn};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -18,14 +19,6 @@ fn channel(room: &str) -> String {
     Partitions::new(arena::modes::rooms::settings::ROOM_PARTITIONS)
         .room(room)
         .channel
-}
-
-async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
 }
 
 /// `PUBSUB SHARDNUMSUB chan`: how many connections subscribe to the room's channel.
@@ -50,16 +43,6 @@ async fn rejoin(c: &Client, room: &str, epoch: &Value, offset: &Value) -> Value 
     .await
 }
 
-/// Attacks with ids `<prefix>-<i>`, each acked ok.
-async fn send(c: &Client, room: &str, prefix: &str, n: usize) {
-    for i in 0..n {
-        let a = c
-            .attack_with(room, 1, &json!({"id": format!("{prefix}-{i}")}))
-            .await;
-        assert_eq!(a, json!({"ok": true}), "{prefix}-{i}");
-    }
-}
-
 #[tokio::test]
 async fn members_on_two_instances_get_every_attack_once_and_in_order() {
     let redis = redis();
@@ -74,8 +57,8 @@ async fn members_on_two_instances_get_every_attack_once_and_in_order() {
     ];
     let n = 40;
     let (a, b) = tokio::join!(
-        send(&senders[0], "war", "a", n),
-        send(&senders[1], "war", "b", n)
+        senders[0].attacks("war", "a", n),
+        senders[1].attacks("war", "b", n)
     );
     let _ = (a, b);
     let mut sequences = Vec::new();
@@ -128,7 +111,7 @@ async fn an_instance_subscribes_only_rooms_with_members_there_and_drops_them_whe
     for inst in [&arena[0], &arena[1]] {
         assert_eq!(inst.metric("arena_room_channels_subscribed").await, 1.0);
     }
-    send(&a1, "alpha", "x", 5).await;
+    a1.attacks("alpha", "x", 5).await;
     assert!(
         b.collect("attack", Duration::from_millis(300))
             .await
@@ -160,28 +143,20 @@ async fn delivery_resumes_after_a_redis_restart() {
     let arena = Arena::spawn(&redis.url(), 2).await;
     let a = arena[0].client_in("a", "r").await;
     let mut b = arena[1].client_in("b", "r").await;
-    send(&a, "r", "before", 1).await;
+    a.attacks("r", "before", 1).await;
     b.next_event("attack", WAIT).await.unwrap();
 
     redis.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.restart().expect("restart redis");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "attacks did not cross again after the restart"
-        );
-        let ack = a.attack("r", 2).await;
-        if ack["ok"] == json!(true)
-            && b.next_event("attack", Duration::from_millis(300))
-                .await
-                .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_attacks_cross(
+        &a,
+        &mut b,
+        "r",
+        Duration::from_secs(15),
+        "attacks did not cross again after the restart",
+    )
+    .await;
     let mut conn = redis_conn(&redis.url()).await;
     assert_eq!(shard_subscribers(&mut conn, "r").await, 2);
     assert!(arena[1].metric("arena_room_resubscribes_total").await >= 1.0);
@@ -193,7 +168,7 @@ async fn a_client_whose_instance_died_gets_what_it_missed_on_the_other() {
     let mut arena = Arena::spawn(&redis.url(), 2).await;
     let sender = arena[1].client_in("s", "r").await;
     let mut c = arena[0].client_in("c", "r").await;
-    send(&sender, "r", "seen", 3).await;
+    sender.attacks("r", "seen", 3).await;
     let mut last = Value::Null;
     for _ in 0..3 {
         last = c.next_event("attack", WAIT).await.unwrap();
@@ -205,7 +180,7 @@ async fn a_client_whose_instance_died_gets_what_it_missed_on_the_other() {
     let gone = arena.instances.remove(0);
     gone.stop().await.ok();
     drop(c);
-    send(&sender, "r", "missed", 4).await;
+    sender.attacks("r", "missed", 4).await;
 
     let mut c = arena[0].client("c").await;
     let ack = rejoin(&c, "r", &epoch, &offset).await;
@@ -219,7 +194,7 @@ async fn a_client_whose_instance_died_gets_what_it_missed_on_the_other() {
         assert_eq!(e["offset"], json!(4 + i), "{e}");
     }
     // Then live, with nothing twice.
-    send(&sender, "r", "live", 1).await;
+    sender.attacks("r", "live", 1).await;
     let e = c.next_event("attack", WAIT).await.unwrap();
     assert_eq!(e["eventId"], "live-0", "{e}");
     assert_eq!(e["offset"], json!(8));
@@ -240,7 +215,7 @@ async fn a_member_who_comes_back_to_an_instance_the_room_left_gets_what_it_misse
     let arena = Arena::spawn(&redis.url(), 2).await;
     let sender = arena[1].client_in("s", "r").await;
     let mut c = arena[0].client_in("c", "r").await;
-    send(&sender, "r", "seen", 2).await;
+    sender.attacks("r", "seen", 2).await;
     let mut last = Value::Null;
     for _ in 0..2 {
         last = c.next_event("attack", WAIT).await.unwrap();
@@ -256,7 +231,7 @@ async fn a_member_who_comes_back_to_an_instance_the_room_left_gets_what_it_misse
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    send(&sender, "r", "missed", 3).await;
+    sender.attacks("r", "missed", 3).await;
     let mut c = arena[0].client("c").await;
     let ack = rejoin(&c, "r", &epoch, &offset).await;
     assert_eq!(ack["resync"], json!(false), "{ack}");
@@ -266,7 +241,7 @@ async fn a_member_who_comes_back_to_an_instance_the_room_left_gets_what_it_misse
         let e = c.next_event("attack", WAIT).await.unwrap();
         assert_eq!(e["offset"], json!(3 + i), "{e}");
     }
-    send(&sender, "r", "live", 1).await;
+    sender.attacks("r", "live", 1).await;
     let e = c.next_event("attack", WAIT).await.unwrap();
     assert_eq!(e["offset"], json!(6), "{e}");
 }
@@ -285,11 +260,11 @@ async fn a_replay_longer_than_the_clients_queue_arrives_whole_and_in_order() {
     .await;
     let sender = arena[1].client_in("s", "r").await;
     let mut c = arena[0].client_in("c", "r").await;
-    send(&sender, "r", "seen", 1).await;
+    sender.attacks("r", "seen", 1).await;
     let first = c.next_event("attack", WAIT).await.unwrap();
     let (epoch, offset) = (first["epoch"].clone(), first["offset"].clone());
     drop(c);
-    send(&sender, "r", "missed", 60).await;
+    sender.attacks("r", "missed", 60).await;
     let mut c = arena[0].client("c").await;
     let ack = rejoin(&c, "r", &epoch, &offset).await;
     assert_eq!(ack["resync"], json!(false), "{ack}");
@@ -299,7 +274,7 @@ async fn a_replay_longer_than_the_clients_queue_arrives_whole_and_in_order() {
         let e = c.next_event("attack", WAIT).await.unwrap();
         assert_eq!(e["offset"], json!(2 + i), "{e}");
     }
-    send(&sender, "r", "live", 1).await;
+    sender.attacks("r", "live", 1).await;
     let e = c.next_event("attack", WAIT).await.unwrap();
     assert_eq!(e["offset"], json!(62), "{e}");
 }
@@ -315,7 +290,7 @@ async fn a_position_the_history_no_longer_covers_gets_resync() {
     .await;
     let sender = arena[0].client_in("s", "r").await;
     // Trimming is approximate (whole stream nodes of 100): send well past one node.
-    send(&sender, "r", "x", 250).await;
+    sender.attacks("r", "x", 250).await;
     let c = arena[0].client("c").await;
     let first = rejoin(&c, "r", &json!("0000000000000000"), &json!(1)).await;
     assert_eq!(first["ok"], json!(true), "{first}");

@@ -30,6 +30,16 @@ pub fn redis() -> RedisServer {
     RedisServer::start(RedisOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A plain connection to the test's Redis at `url`, for reading or changing it beside
+/// arena (`PUBSUB`, `CONFIG`, `CLIENT KILL`, ...).
+pub async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap_or_else(|e| panic!("redis url {url}: {e}"))
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+}
+
 /// Logs are silent unless `TEST_LOG=1`; the layer that counts drops of broadcasts from
 /// other instances (`services::realtime::drops`) is always installed, as in the binary.
 pub fn init_logs() {

@@ -22,6 +22,8 @@ pub trait RoomsClient {
     /// `attack {room, damage, ..extras}`: the fields of the object `extras` ride along
     /// (the server forwards them to the room); `room` and `damage` win over theirs.
     async fn attack_with(&self, room: &str, damage: u32, extras: &Value) -> Value;
+    /// `n` attacks with ids `<prefix>-<i>`, each asserted acked `{ok: true}`.
+    async fn attacks(&self, room: &str, prefix: &str, n: usize);
 }
 
 impl RoomsClient for Client {
@@ -51,6 +53,41 @@ impl RoomsClient for Client {
         fields.insert("room".into(), json!(room));
         fields.insert("damage".into(), json!(damage));
         ack(self, "attack", &payload, WAIT).await
+    }
+
+    async fn attacks(&self, room: &str, prefix: &str, n: usize) {
+        for i in 0..n {
+            let a = self
+                .attack_with(room, 1, &json!({"id": format!("{prefix}-{i}")}))
+                .await;
+            assert_eq!(a, json!({"ok": true}), "{prefix}-{i}");
+        }
+    }
+}
+
+/// Attack `room` from `from` until an attack is acked ok and `to` (a member on another
+/// instance) receives one, within `within`: broadcasts cross instances again (after a
+/// Redis restart, a failover). Panics with `what` when they do not.
+pub async fn until_attacks_cross(
+    from: &Client,
+    to: &mut Client,
+    room: &str,
+    within: Duration,
+    what: &str,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        let ack = from.attack(room, 2).await;
+        if ack["ok"] == json!(true)
+            && to
+                .next_event("attack", Duration::from_millis(300))
+                .await
+                .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
