@@ -284,11 +284,7 @@ async fn cluster_battle_records_reach_sql_from_every_outbox_partition() {
 #[tokio::test]
 async fn cluster_ticks_and_attacks_resume_after_a_master_is_killed() {
     // Its own 3 masters + 3 replicas: this test kills one.
-    crate::harness::init_logs();
-    let mut cluster = tokio::task::spawn_blocking(|| cluster::Cluster::start(3, 1))
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut cluster = cluster::own(3, 1).await;
     // The master of the tick race dies; pub/sub stays on another master (the first seed).
     let victim = cluster.master_of("arena:{tick}:last");
     let pubsub = cluster

@@ -175,11 +175,7 @@ async fn claimer(
 
 #[tokio::test]
 async fn durable_claims_survive_kill_of_their_master_and_everything_resumes() {
-    crate::harness::init_logs();
-    let mut cluster = tokio::task::spawn_blocking(|| cluster::Cluster::start(3, 1))
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut cluster = cluster::own(3, 1).await;
     // Maps 3, 7, … live in partition 3, whose slot shares a master with `{tick}` (the
     // tick race) and `{lb}` (the leaderboard): that master dies, so one kill stops
     // claims, ticks and the projection. Pub/sub stays on another master.

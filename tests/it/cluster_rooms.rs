@@ -252,12 +252,8 @@ async fn record(
 
 #[tokio::test]
 async fn a_slot_migration_mid_traffic_resumes_delivery_without_a_gap() {
-    crate::harness::init_logs();
     // Its own cluster: the move would change the shared one under other tests.
-    let c = tokio::task::spawn_blocking(|| Cluster::start(3, 0))
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let c = cluster::own(3, 0).await;
     let arena = Arena::spawn(&c.url(), 2).await;
     let room = "busy";
     let chan = channel(room);

@@ -242,6 +242,16 @@ pub struct Lease {
     _guard: tokio::sync::MutexGuard<'static, ()>,
 }
 
+/// A cluster of the test's own (`masters` masters, `replicas` replicas each), for tests
+/// that kill nodes or move slots; logs initialised, a clear panic if it cannot start.
+pub async fn own(masters: usize, replicas: usize) -> Cluster {
+    super::init_logs();
+    tokio::task::spawn_blocking(move || Cluster::start(masters, replicas))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("cannot start the test's cluster: {e}"))
+}
+
 /// Wait for the shared cluster (started on first use), empty it, and hold it until the
 /// lease is dropped.
 pub async fn shared() -> Lease {
