@@ -731,8 +731,7 @@ impl Delivery {
                 });
             }
             (Some(_), now) => {
-                self.inner.metrics.resyncs.increment(1);
-                let _ = s.emit(RESYNC, &resync_body(&room, now.as_ref()));
+                resync_joiner(&self.inner, &s, &room, now.as_ref());
                 let joined = Joined {
                     resync: true,
                     ..joined
@@ -748,8 +747,7 @@ impl Delivery {
         match self.delivered(&r.room).filter(|p| !p.epoch.is_empty()) {
             // The room moved to a new epoch meanwhile (its history was lost).
             Some(now) if now.epoch != r.reached.epoch => {
-                self.inner.metrics.resyncs.increment(1);
-                let _ = r.socket.emit(RESYNC, &resync_body(&r.room, Some(&now)));
+                resync_joiner(&self.inner, &r.socket, &r.room, Some(&now));
                 let joined = Joined {
                     at: Some(now),
                     resync: true,
@@ -769,9 +767,15 @@ impl Delivery {
             Some(now) if now.offset > r.reached.offset => {
                 let inner = self.inner.clone();
                 tokio::spawn(async move {
-                    replay(&inner, &mut r, now).await;
-                    // The delivery task is the only one that makes members: back to it.
-                    let _ = inner.work.send(Work::Replayed(r)).await;
+                    if replay(&inner, &mut r, now).await {
+                        // The delivery task is the only one that makes members: back to it.
+                        let _ = inner.work.send(Work::Replayed(r)).await;
+                    } else {
+                        // The socket went away mid-replay: nothing to make a member of
+                        // (and replaying again would only fail again); the join is
+                        // answered as failed, which forgets it.
+                        let _ = r.done.send(Err(AckError::unavailable()));
+                    }
                 });
             }
             now => {
@@ -800,8 +804,8 @@ impl Delivery {
 /// Send `r.socket` the room's events after `r.reached` up to `upto`, from the history,
 /// each when its queue has room: a client that reads slowly gets them all, in order; one
 /// that reads nothing for `REPLAY_PATIENCE` gets `resync` (and so does one whose
-/// position the history no longer covers).
-async fn replay(inner: &Inner, r: &mut Replay, upto: Position) {
+/// position the history no longer covers). False when the socket went away.
+async fn replay(inner: &Inner, r: &mut Replay, upto: Position) -> bool {
     match history(inner, &r.room, &r.reached, Some(upto.offset)).await {
         Since::Covered { events, .. } => {
             for e in &events {
@@ -814,10 +818,10 @@ async fn replay(inner: &Inner, r: &mut Replay, upto: Position) {
                         r.joined.replayed += 1;
                         r.reached = e.at.clone();
                     }
-                    Err(Paced::Closed) => return,
+                    Err(Paced::Closed) => return false,
                     Err(Paced::Slow) => {
-                        resync_one(inner, r, &upto);
-                        return;
+                        r.resync(inner, &upto);
+                        return true;
                     }
                 }
             }
@@ -825,8 +829,9 @@ async fn replay(inner: &Inner, r: &mut Replay, upto: Position) {
             // whole up to `upto`): level with it.
             r.reached = upto;
         }
-        Since::Gone { now } => resync_one(inner, r, now.as_ref().unwrap_or(&upto)),
+        Since::Gone { now } => r.resync(inner, now.as_ref().unwrap_or(&upto)),
     }
+    true
 }
 
 /// The room's events after `from` up to `upto` (the newest when `None`).
@@ -854,12 +859,20 @@ async fn history(inner: &Inner, room: &str, from: &Position, upto: Option<u64>) 
     }
 }
 
-/// Tell one joining socket to start over from `at`.
-fn resync_one(inner: &Inner, r: &mut Replay, at: &Position) {
+/// Tell one joining socket to start over from `at` (the room's newest position; none:
+/// no events yet).
+fn resync_joiner(inner: &Inner, s: &Socket, room: &str, at: Option<&Position>) {
     inner.metrics.resyncs.increment(1);
-    let _ = r.socket.emit(RESYNC, &resync_body(&r.room, Some(at)));
-    r.joined.resync = true;
-    r.reached = at.clone();
+    let _ = s.emit(RESYNC, &resync_body(room, at));
+}
+
+impl Replay {
+    /// The replay ends in `resync` from `at`: the socket starts over there.
+    fn resync(&mut self, inner: &Inner, at: &Position) {
+        resync_joiner(inner, &self.socket, &self.room, Some(at));
+        self.joined.resync = true;
+        self.reached = at.clone();
+    }
 }
 
 enum Paced {
