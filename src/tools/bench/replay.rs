@@ -272,7 +272,6 @@ async fn catch_up(
     loop {
         if let (Some(t), Some(l)) = (target, &last)
             && l.offset >= t
-            && (from.is_some() || l.offset > 0)
         {
             return Ok(l.clone());
         }
