@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|handshakes|claims|durability|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|memory-floor|handshakes|claims|durability|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
 #   scripts/bench.sh side-by-side   (arena against the Node stack in bench/node-stack; not in `all`)
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
@@ -73,6 +73,24 @@ if [[ $what == all || $what == connections ]]; then
       --settle-ms 3000 --rss-plot "target/bench-rss-100k-$i.svg" --json |
       sed 's/^{/{"label":"connections-100000",/' | tee -a "$OUT" || echo "run connections-100000 failed" >&2
     demo_down
+  done
+fi
+if [[ $what == all || $what == memory-floor ]]; then
+  # What one idle client costs the Socket.IO stack alone (examples/socketio_floor.rs:
+  # socketioxide, arena's engine settings, no handlers) against one arena instance, 10k
+  # clients on one process each, alternating.
+  cargo build --release --locked --example socketio_floor
+  for i in 1 2 3; do
+    INSTANCES=1 demo_up
+    "$BIN" bench connections --url "http://127.0.0.1:$PORT" --clients 10000 --json |
+      sed 's/^{/{"label":"memory-arena-1-instance",/' | tee -a "$OUT" || echo "run failed" >&2
+    demo_down
+    target/release/examples/socketio_floor "127.0.0.1:$((PORT + 90))" 2>/dev/null &
+    floor=$!
+    sleep 0.5
+    "$BIN" bench connections --url "http://127.0.0.1:$((PORT + 90))" --clients 10000 --json |
+      sed 's/^{/{"label":"memory-socketio-floor",/' | tee -a "$OUT" || echo "run failed" >&2
+    kill "$floor"; wait "$floor" 2>/dev/null || true
   done
 fi
 if [[ $what == all || $what == handshakes ]]; then
