@@ -202,6 +202,8 @@ export interface SubmissionResult {
   timeMs: number;
   submittedAt: number;
   judgedAt: number | null;
+  /** Only with BATTLE_DURABILITY=replica: did a replica confirm the change in time? */
+  durable?: boolean;
 }
 
 /** The whole battle (ack of `battle_state`): verdicts, never anyone's source. */
@@ -256,18 +258,29 @@ export interface Leaderboard {
   entries: { rank: number; player: string; score: number }[];
 }
 
+/**
+ * With BATTLE_DURABILITY=replica, a battle change's ack or event says whether one replica
+ * of its Redis master confirmed it within BATTLE_WAIT_MS: `true` survives that master's
+ * kill -9; `false` stands but a failover may undo it. Absent when the setting is off, or
+ * when the call changed nothing (a start that found the battle active).
+ */
+export interface Durable {
+  durable?: boolean;
+}
+
 export interface ServerToClientEvents {
   welcome: (w: Welcome) => void;
   attack: (a: AttackEvent) => void;
   resync: (r: Resync) => void;
   server_tick: (t: ServerTick) => void;
   battle_started: (b: BattleStarted) => void;
-  battle_ended: (b: Battle) => void;
+  /** `durable`: see {@link Durable}. */
+  battle_ended: (b: Battle & Durable) => void;
   submission_update: (u: SubmissionUpdate) => void;
   submission_result: (r: SubmissionResult) => void;
   battle_leaderboard: (l: { battleId: string; standings: Standing[] }) => void;
-  battle_paused: (p: { battleId: string; reason: string; remainingMs: number }) => void;
-  battle_resumed: (r: { battleId: string; endsAt: number; remainingMs: number }) => void;
+  battle_paused: (p: { battleId: string; reason: string; remainingMs: number } & Durable) => void;
+  battle_resumed: (r: { battleId: string; endsAt: number; remainingMs: number } & Durable) => void;
   map_created: (m: HuntMap) => void;
   tile_claimed: (c: TileClaimed) => void;
   leaderboard: (l: Leaderboard) => void;
@@ -279,18 +292,21 @@ export interface ClientToServerEvents {
   attack: (req: AttackReq, ack: (res: Ack) => void) => void;
   start_battle: (
     req: StartBattleReq,
-    ack: (res: Ack<{ battleId: string; players: string[]; created: boolean }>) => void,
+    ack: (res: Ack<{ battleId: string; players: string[]; created: boolean } & Durable>) => void,
   ) => void;
-  end_battle: (req: { battleId: string; winner?: string }, ack: (res: Ack<{ battleId: string }>) => void) => void;
-  submit: (req: SubmitReq, ack: (res: Ack<{ submissionId: string; duplicate: boolean }>) => void) => void;
-  forfeit: (req: { battleId: string }, ack: (res: Ack<{ battleId: string }>) => void) => void;
+  end_battle: (
+    req: { battleId: string; winner?: string },
+    ack: (res: Ack<{ battleId: string } & Durable>) => void,
+  ) => void;
+  submit: (req: SubmitReq, ack: (res: Ack<{ submissionId: string; duplicate: boolean } & Durable>) => void) => void;
+  forfeit: (req: { battleId: string }, ack: (res: Ack<{ battleId: string } & Durable>) => void) => void;
   battle_state: (req: { battleId: string }, ack: (res: Ack<BattleView>) => void) => void;
   /** Queue for a 1v1, or be paired at once (`queued: false`; both players get `battle_started`). */
   queue_battle: (
     req: { difficulty: "easy" | "medium" | "hard" | "any" },
-    ack: (res: Ack<{ queued: true } | { queued: false; battleId: string }>) => void,
+    ack: (res: Ack<({ queued: true } | { queued: false; battleId: string }) & Durable>) => void,
   ) => void;
-  leave_queue: (req: Record<string, never>, ack: (res: Ack<{ left: boolean }>) => void) => void;
+  leave_queue: (req: Record<string, never>, ack: (res: Ack<{ left: boolean } & Durable>) => void) => void;
   /** `durable` only with CLAIM_DURABILITY=replica: did a replica confirm the claim in time? */
   claim: (req: ClaimReq, ack: (res: Ack<{ value: number; durable?: boolean }>) => void) => void;
 }

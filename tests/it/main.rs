@@ -11,6 +11,7 @@ mod battles;
 mod bench;
 mod cli;
 mod cluster;
+mod cluster_battle_failover;
 mod cluster_failover;
 mod cluster_rooms;
 mod coding;

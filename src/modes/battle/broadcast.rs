@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::payload::{BattleStarted, Leaderboard, Paused, Resumed, SubmissionResult, SubmissionUpdate};
+use super::payload::{BattleEndedEvent, BattleStarted, Leaderboard, Paused, Resumed, SubmissionResult, SubmissionUpdate};
 use super::rooms::{player_room, room};
 use super::state::Battles;
 use super::store::{Battle, Ended, Started};
@@ -56,8 +56,9 @@ pub async fn update(b: &Battles, u: &SubmissionUpdate) {
     to_room(b, &u.battle_id, "submission_update", u).await;
 }
 
-/// `submission_result`: the verdict, never the source.
-pub async fn result(b: &Battles, s: &SubmissionRecord) {
+/// `submission_result`: the verdict, never the source; `durable`: did a replica confirm
+/// the verdict's record (BATTLE_DURABILITY=replica)?
+pub async fn result(b: &Battles, s: &SubmissionRecord, durable: Option<bool>) {
     let r = SubmissionResult {
         battle_id: s.battle_id.clone(),
         submission_id: s.submission_id.clone(),
@@ -70,6 +71,7 @@ pub async fn result(b: &Battles, s: &SubmissionRecord) {
         time_ms: s.time_ms,
         submitted_at: s.submitted_at,
         judged_at: s.judged_at,
+        durable,
     };
     to_room(b, &s.battle_id, "submission_result", &r).await;
 }
@@ -83,38 +85,47 @@ pub async fn leaderboard(b: &Battles, battle: &Battle) {
 }
 
 /// `battle_ended`: the final record (`winner` null when none, `reason`, `standings`).
-pub async fn ended(b: &Battles, battle: &Battle) {
+pub async fn ended(b: &Battles, battle: &Battle, durable: Option<bool>) {
     b.metrics.coding_ended.increment(1);
-    to_room(b, &battle.battle_id, "battle_ended", battle).await;
+    let e = BattleEndedEvent { battle, durable };
+    to_room(b, &battle.battle_id, "battle_ended", &e).await;
 }
 
 /// What an ending changed: an end (standings, then `battle_ended`), or a group playing
 /// on without the player who left (standings). A not-due ending changed nothing.
-pub async fn ending(b: &Battles, ended: &Ended) {
+pub async fn ending(b: &Battles, ended: &Ended, durable: Option<bool>) {
     match ended {
         Ended::Over(battle) => {
             leaderboard(b, battle).await;
-            self::ended(b, battle).await;
+            self::ended(b, battle, durable).await;
         }
         Ended::PlaysOn(battle) => leaderboard(b, battle).await,
         Ended::NotDue(_) => {}
     }
 }
 
-pub async fn paused(b: &Battles, battle_id: &str, reason: &str, remaining_ms: u64) {
+pub async fn paused(
+    b: &Battles,
+    battle_id: &str,
+    reason: &str,
+    remaining_ms: u64,
+    durable: Option<bool>,
+) {
     let p = Paused {
         battle_id,
         reason,
         remaining_ms,
+        durable,
     };
     to_room(b, battle_id, "battle_paused", &p).await;
 }
 
-pub async fn resumed(b: &Battles, battle: &Battle, now_ms: u64) {
+pub async fn resumed(b: &Battles, battle: &Battle, now_ms: u64, durable: Option<bool>) {
     let r = Resumed {
         battle_id: &battle.battle_id,
         ends_at: battle.ends_at,
         remaining_ms: battle.ends_at.saturating_sub(now_ms.max(battle.starts_at)),
+        durable,
     };
     to_room(b, &battle.battle_id, "battle_resumed", &r).await;
 }

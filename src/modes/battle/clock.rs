@@ -42,10 +42,10 @@ pub async fn deadlines(b: Battles, shutdown: CancellationToken) {
         let Ok(due) = deadline::due(&mut conn, now, BATCH).await else { continue };
         for id in due {
             match store::end(&b, &id, Ending::Time).await {
-                Ok(Ended::NotDue(at)) => {
+                Ok((Ended::NotDue(at), _)) => {
                     let _ = deadline::reschedule(&mut conn, &id, at).await;
                 }
-                Ok(ended) => broadcast::ending(&b, &ended).await,
+                Ok((ended, durable)) => broadcast::ending(&b, &ended, durable).await,
                 // Gone or already over: drop the entry.
                 Err(super::error::BattleError::NotFound(_)) => {
                     deadline::forget(&mut conn, &id).await;
@@ -93,23 +93,23 @@ async fn apply(b: &Battles, down: bool) -> Result<usize, redis::RedisError> {
             continue;
         };
         if down {
-            match store::pause(&mut conn, &keys, "judge unavailable").await? {
-                store::Pause::Paused(remaining) => {
+            match store::pause(&b.steps, &keys, "judge unavailable").await? {
+                (store::Pause::Paused(remaining), durable) => {
                     paused += 1;
                     deadline::reschedule(&mut conn, &id, None).await?;
-                    broadcast::paused(b, &id, "judge unavailable", remaining).await;
+                    broadcast::paused(b, &id, "judge unavailable", remaining, durable).await;
                 }
-                store::Pause::Same => paused += 1,
+                (store::Pause::Same, _) => paused += 1,
                 _ => {}
             }
-        } else if let store::Pause::Resumed(raw) = store::resume(&mut conn, &keys).await? {
+        } else if let (store::Pause::Resumed(raw), durable) = store::resume(&b.steps, &keys).await? {
             // A corrupt record is counted (and logged) by the parse; skip it.
             let Ok(battle) = store::parse_record(b, &raw) else {
                 continue;
             };
             deadline::reschedule(&mut conn, &id, Some(battle.ends_at)).await?;
             let now = redis_now(&mut conn).await?;
-            broadcast::resumed(b, &battle, now).await;
+            broadcast::resumed(b, &battle, now, durable).await;
         }
     }
     Ok(paused)

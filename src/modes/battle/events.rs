@@ -72,9 +72,10 @@ pub async fn end_battle(
     let how = Ending::Ended {
         winner: req.winner.as_deref(),
     };
-    announce_end(&b, store::end(&b, &req.battle_id, how).await?).await?;
+    let durable = announce_end(&b, store::end(&b, &req.battle_id, how).await?).await?;
     Ok(BattleIdAck {
         battle_id: req.battle_id,
+        durable,
     })
 }
 
@@ -93,21 +94,22 @@ pub async fn forfeit(
         player: me.as_str(),
         disconnect: false,
     };
-    announce_end(&b, store::end(&b, &req.battle_id, how).await?).await?;
+    let durable = announce_end(&b, store::end(&b, &req.battle_id, how).await?).await?;
     Ok(BattleIdAck {
         battle_id: req.battle_id,
+        durable,
     })
 }
 
 /// Tell the room what a player's ending changed (`store::end` already took an ended
-/// battle out of the deadline index).
-async fn announce_end(b: &Battles, ended: Ended) -> Result<(), AckError> {
+/// battle out of the deadline index); returns whether a replica confirmed the change.
+async fn announce_end(b: &Battles, (ended, durable): (Ended, Option<bool>)) -> Result<Option<bool>, AckError> {
     // Only a `time` ending can be not due; events never ask for one.
     if let Ended::NotDue(_) = ended {
         return Err(AckError::bad_request("the battle is not over"));
     }
-    broadcast::ending(b, &ended).await;
-    Ok(())
+    broadcast::ending(b, &ended, durable).await;
+    Ok(durable)
 }
 
 /// `battle_state {battleId}`: ack the whole battle (clock, problem, standings, every
@@ -195,7 +197,7 @@ pub async fn submit(
     let keys = store::keys_of(&battle.battle_id, b.settings.battle_outbox_partitions)?;
     let key = req.key.unwrap_or_else(|| id.clone());
     let ttl = store::BATTLE_TTL_S;
-    let opened = submission::open(&mut conn, &keys, &sub, &key, ttl)
+    let (opened, durable) = submission::open(&b.steps, &keys, &sub, &key, ttl)
         .await
         .map_err(BattleError::from)?;
     match opened {
@@ -210,11 +212,13 @@ pub async fn submit(
             Ok(SubmitAck {
                 submission_id: id,
                 duplicate: false,
+                durable,
             })
         }
         Opened::Duplicate(sub) => Ok(SubmitAck {
             submission_id: sub.submission_id,
             duplicate: true,
+            durable,
         }),
         Opened::NotFound => Err(BattleError::NotFound(format!("battle {}", battle.battle_id)).into()),
         Opened::NotAPlayer => Err(not_a_player(&b, &s, "submit")),

@@ -148,7 +148,7 @@ async fn record(b: &Battles, sub: &SubmissionRecord, outcome: &Outcome) {
     let mut conn = b.ctx.app.redis.clone();
     let mut done = None;
     for attempt in 0..RECORD_ATTEMPTS {
-        match submission::finalize(&mut conn, &keys, &sub.battle_id, &sub.submission_id, outcome)
+        match submission::finalize(&b.steps, &keys, &sub.battle_id, &sub.submission_id, outcome)
             .await
         {
             Ok(f) => {
@@ -161,26 +161,34 @@ async fn record(b: &Battles, sub: &SubmissionRecord, outcome: &Outcome) {
             }
         }
     }
-    let Some(done) = done else {
+    let Some((done, durable)) = done else {
         tracing::warn!(submission = %sub.submission_id, "verdict not recorded; left for recovery");
         return;
     };
     match done {
         Finalized::Scored(s, record) => {
-            broadcast::result(b, &s).await;
+            broadcast::result(b, &s, durable).await;
             if let Ok(battle) = store::parse_record(b, &record) {
                 broadcast::leaderboard(b, &battle).await;
             }
         }
         Finalized::Ended(s, record) => {
-            broadcast::result(b, &s).await;
-            deadline::forget(&mut conn, &sub.battle_id).await;
+            broadcast::result(b, &s, durable).await;
+            // As in `store::end`: an unconfirmed end keeps its deadline entry.
+            if durable != Some(false) {
+                deadline::forget(&mut conn, &sub.battle_id).await;
+            }
             if let Ok(battle) = store::parse_record(b, &record) {
-                broadcast::ending(b, &Ended::Over(battle)).await;
+                broadcast::ending(b, &Ended::Over(battle), durable).await;
             }
         }
-        Finalized::Judged(s) => broadcast::result(b, &s).await,
+        Finalized::Judged(s) => broadcast::result(b, &s, durable).await,
         Finalized::Already | Finalized::NotFound => {}
     }
-    deadline::judged(&mut conn, &sub.battle_id, &sub.submission_id).await;
+    // A verdict no replica confirmed stays in the judging index: should a failover undo
+    // it, recovery judges the submission again (`clock::recover`); if it held, recovery
+    // finds it judged and drops the entry.
+    if durable != Some(false) {
+        deadline::judged(&mut conn, &sub.battle_id, &sub.submission_id).await;
+    }
 }

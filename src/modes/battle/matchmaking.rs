@@ -14,18 +14,18 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use crate::redis::Conn;
 use redis::{RedisError, Script};
 use serde::{Deserialize, Serialize};
 
-use super::error::BattleError;
 use super::broadcast::announce;
+use super::durability::{Step, Steps, parse};
+use super::error::BattleError;
 use super::keys::{MM_QUEUED_PREFIX, mm_queue};
 use super::problem::Choice;
 use super::state::Battles;
 use super::store::{self, Started};
 use crate::base::error::AckError;
-use crate::redis::script::unexpected_reply;
+use crate::redis::script::{self, unexpected_reply};
 use crate::services::problems::problem::Difficulty;
 use crate::services::realtime::{Socket, player_of};
 
@@ -75,19 +75,26 @@ pub struct QueueReq {
 #[derive(Debug, Deserialize)]
 pub struct LeaveReq {}
 
-/// Ack of `queue_battle`: `{queued: true}` or `{queued: false, battleId}`.
+/// Ack of `queue_battle`: `{queued: true}` or `{queued: false, battleId}`; `durable`:
+/// of the queue entry, or of the battle when this call created it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueAck {
     pub queued: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub battle_id: Option<String>,
+    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }
 
 /// Ack of `leave_queue`: whether the player was queued.
 #[derive(Debug, Serialize)]
 pub struct LeaveAck {
     pub left: bool,
+    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }
 
 /// `queue_battle {difficulty}`: queue the socket's player, or pair them at once with the
@@ -110,8 +117,7 @@ pub async fn queue_battle(
         ))
     })?;
     let me = player_of(&s).as_str().to_string();
-    let mut conn = b.ctx.app.redis.clone();
-    let outcome = matchmake(&mut conn, Op::Queue, &me, wanted, 0)
+    let (outcome, durable) = matchmake(&b.steps, Op::Queue, &me, wanted, 0)
         .await
         .inspect_err(|e| b.ctx.app.metrics.redis_failure("matchmake", e))
         .map_err(BattleError::from)?;
@@ -120,6 +126,7 @@ pub async fn queue_battle(
             return Ok(QueueAck {
                 queued: true,
                 battle_id: None,
+                durable,
             });
         }
         Matchmake::Paired {
@@ -138,7 +145,7 @@ pub async fn queue_battle(
         Err(e) => {
             // The partner was taken out of the queue for this battle: put them back at
             // their place, so a failed start costs them nothing. The caller hears the error.
-            if let Err(re) = matchmake(&mut conn, Op::Restore, &partner, theirs, enqueued_ms).await
+            if let Err(re) = matchmake(&b.steps, Op::Restore, &partner, theirs, enqueued_ms).await
             {
                 tracing::warn!(error = %re, partner, "could not put a matched player back in the queue");
             }
@@ -151,6 +158,7 @@ pub async fn queue_battle(
     announce(&b, &started, Some(&s)).await;
     Ok(QueueAck {
         queued: false,
+        durable: started.durable,
         battle_id: Some(started.battle.battle_id),
     })
 }
@@ -178,13 +186,12 @@ pub async fn leave_queue(
 ) -> Result<LeaveAck, AckError> {
     req.map_err(|e| AckError::bad_request(format!("expected {{}}: {}", e.message)))?;
     let me = player_of(&s).as_str().to_string();
-    let mut conn = b.ctx.app.redis.clone();
-    let outcome = matchmake(&mut conn, Op::Leave, &me, Wanted::Any, 0)
+    let (outcome, durable) = matchmake(&b.steps, Op::Leave, &me, Wanted::Any, 0)
         .await
         .inspect_err(|e| b.ctx.app.metrics.redis_failure("matchmake", e))
         .map_err(BattleError::from)?;
     match outcome {
-        Matchmake::Left(left) => Ok(LeaveAck { left }),
+        Matchmake::Left(left) => Ok(LeaveAck { left, durable }),
         other => Err(BattleError::from(unexpected_reply("matchmake.lua", other)).into()),
     }
 }
@@ -219,33 +226,40 @@ pub enum Matchmake {
 }
 
 /// One matchmaking step for `player`; an unknown reply is an error.
+/// With `BATTLE_DURABILITY=replica`, also whether a replica confirmed it.
 pub async fn matchmake(
-    conn: &mut Conn,
+    steps: &Steps,
     op: Op,
     player: &str,
     wanted: Wanted,
     enqueued_ms: u64,
-) -> Result<Matchmake, RedisError> {
+) -> Result<(Matchmake, Option<bool>), RedisError> {
     let op_name = match op {
         Op::Queue => "queue",
         Op::Leave => "leave",
         Op::Restore => "restore",
     };
-    let reply: Vec<String> = MATCHMAKE
-        .key(mm_queue("easy"))
-        .key(mm_queue("medium"))
-        .key(mm_queue("hard"))
-        .key(mm_queue("any"))
-        .key(format!("{MM_QUEUED_PREFIX}{player}"))
-        .arg(op_name)
+    let queued = format!("{MM_QUEUED_PREFIX}{player}");
+    let mut cmd = script::evalsha(
+        &MATCHMAKE,
+        &[
+            mm_queue("easy"),
+            mm_queue("medium"),
+            mm_queue("hard"),
+            mm_queue("any"),
+            queued,
+        ],
+    );
+    cmd.arg(op_name)
         .arg(player)
         .arg(wanted.key())
         .arg(MM_QUEUED_PREFIX)
         .arg(QUEUE_TTL_MS)
-        .arg(enqueued_ms)
-        .invoke_async(conn)
-        .await?;
-    parse_reply(&reply).ok_or_else(|| unexpected_reply("matchmake.lua", &reply))
+        .arg(enqueued_ms);
+    let done = steps.run(Step::Matchmake, &MATCHMAKE, &cmd).await?;
+    let reply: Vec<String> = parse("matchmake.lua", done.reply)?;
+    let outcome = parse_reply(&reply).ok_or_else(|| unexpected_reply("matchmake.lua", &reply))?;
+    Ok((outcome, done.durable))
 }
 
 fn parse_reply(reply: &[String]) -> Option<Matchmake> {

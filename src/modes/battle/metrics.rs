@@ -24,6 +24,8 @@ pub const BATTLES_ENDED_TOTAL: &str = "arena_battles_ended_total";
 /// Verdict labels of `arena_battle_submissions_total` (a closed set).
 const VERDICTS: [&str; 8] = ["AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "IE"];
 pub const MATCHMAKING_WAIT_SECONDS: &str = "arena_matchmaking_wait_seconds";
+/// Per step (`step` label: `durability::Step::name`).
+pub const STEPS_NOT_DURABLE_TOTAL: &str = "arena_battle_steps_not_durable_total";
 
 #[derive(Clone)]
 pub struct BattleMetrics {
@@ -61,6 +63,7 @@ impl BattleMetrics {
         m.describe(PAUSED_BATTLES, "Battles paused because the judge is unavailable, as this instance last counted them (the same on every instance: take the max).");
         m.describe(BATTLES_ENDED_TOTAL, "Battle ends this instance announced (a win, time, forfeit or an end by a player).");
         m.describe(MATCHMAKING_WAIT_SECONDS, "Seconds a player waited from queue_battle to being paired (0 for the caller whose call made the pair).");
+        m.describe(STEPS_NOT_DURABLE_TOTAL, "Battle steps (by Lua step) told to clients without a replica's confirmation within BATTLE_WAIT_MS (BATTLE_DURABILITY=replica).");
         Self {
             submissions: VERDICTS
                 .iter()

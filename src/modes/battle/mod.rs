@@ -8,12 +8,14 @@
 //! staying away (`presence`). Every change appends an event to an outbox stream in the
 //! same Lua step, and each instance's consumer (`outbox`) applies those events to the SQL
 //! records exactly once; the HTTP API reads the records when Redis no longer has a
-//! battle, and serves players' histories.
+//! battle, and serves players' histories. Every Lua step runs through `durability::Steps`: with
+//! `BATTLE_DURABILITY=replica` it also waits for a replica and says `durable`.
 
 mod admin;
 mod broadcast;
 mod clock;
 mod deadline;
+mod durability;
 mod error;
 mod events;
 mod http;
@@ -39,4 +41,4 @@ mod submission;
 mod view;
 
 pub use mode::build;
-pub use settings::Settings;
+pub use settings::{Durability, Settings};

@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::durability::Steps;
 use super::metrics::BattleMetrics;
 use super::outbox::Outbox;
 use super::rooms::player_room;
@@ -26,6 +27,10 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
         ctx: ctx.clone(),
         settings: settings.clone(),
         metrics: BattleMetrics::new(m),
+        steps: Steps::new(&ctx.app, settings).map_err(|e| ModeError {
+            mode: "battle",
+            message: format!("battle durability connections: {e}"),
+        })?,
         bank: Arc::new(Bank::embedded().map_err(|e| ModeError {
             mode: "battle",
             message: format!("the problem bank does not load: {e}"),

@@ -27,6 +27,10 @@ pub struct StartBattleAck {
     pub battle_id: String,
     pub players: Vec<String>,
     pub created: bool,
+    /// With BATTLE_DURABILITY=replica, when this call created the battle: did a replica
+    /// confirm the creation in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }
 
 impl From<&Started> for StartBattleAck {
@@ -35,6 +39,7 @@ impl From<&Started> for StartBattleAck {
             battle_id: s.battle.battle_id.clone(),
             players: s.battle.players.clone(),
             created: s.created,
+            durable: s.durable,
         }
     }
 }
@@ -66,6 +71,9 @@ pub struct BattleIdReq {
 #[serde(rename_all = "camelCase")]
 pub struct BattleIdAck {
     pub battle_id: String,
+    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }
 
 /// `submit {battleId, language, source, key?}`.
@@ -87,6 +95,9 @@ pub struct SubmitAck {
     pub submission_id: String,
     /// The key named an earlier submission: this is that one, not judged again.
     pub duplicate: bool,
+    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }
 
 /// `submission_update`: one test judged (`test` 0 = the compile step failed).
@@ -117,6 +128,9 @@ pub struct SubmissionResult {
     pub time_ms: u64,
     pub submitted_at: u64,
     pub judged_at: Option<u64>,
+    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }
 
 /// `battle_leaderboard`.
@@ -134,6 +148,9 @@ pub struct Paused<'a> {
     pub battle_id: &'a str,
     pub reason: &'a str,
     pub remaining_ms: u64,
+    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }
 
 /// `battle_resumed`.
@@ -143,4 +160,19 @@ pub struct Resumed<'a> {
     pub battle_id: &'a str,
     pub ends_at: u64,
     pub remaining_ms: u64,
+    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
+}
+
+/// `battle_ended`: the final record, and with BATTLE_DURABILITY=replica whether a replica
+/// confirmed the end.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BattleEndedEvent<'a> {
+    #[serde(flatten)]
+    pub battle: &'a super::store::Battle,
+    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable: Option<bool>,
 }

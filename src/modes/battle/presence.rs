@@ -81,8 +81,8 @@ pub fn left(b: &Battles, s: &Socket) {
                 disconnect: true,
             };
             // An error: already over, or not a player's battle (a spectator).
-            if let Ok(ended) = store::end(&b, &id, how).await {
-                broadcast::ending(&b, &ended).await;
+            if let Ok((ended, durable)) = store::end(&b, &id, how).await {
+                broadcast::ending(&b, &ended, durable).await;
             }
         }
     });

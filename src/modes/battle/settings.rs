@@ -1,6 +1,6 @@
 //! Settings of the battle mode.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::base::config::{ConfigError, in_range};
 
@@ -25,6 +25,20 @@ pub const JUDGE_WAIT_MS: u64 = 60_000;
 pub const JUDGING_STALE_MS: u64 = 90_000;
 /// How long a battle player may be gone from every instance before forfeiting.
 pub const DISCONNECT_GRACE_MS: u64 = 30_000;
+pub const BATTLE_DURABILITY: Durability = Durability::None;
+/// How long a battle step waits for a replica (`BATTLE_DURABILITY=replica`).
+pub const BATTLE_WAIT_MS: u64 = 100;
+
+/// What a battle step waits for before the client is told (`durability.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Durability {
+    /// The master's answer only: a change told just before its master dies may be
+    /// missing on the replica that takes over (replication is asynchronous).
+    None,
+    /// Also one replica's confirmation (`WAIT 1 BATTLE_WAIT_MS` on the step's own
+    /// connection and node); the client is told `durable: false` when none came in time.
+    Replica,
+}
 
 #[derive(Debug, Clone, Args)]
 #[group(id = "battle")]
@@ -79,6 +93,18 @@ pub struct Settings {
     #[arg(long, env = "BATTLE_DISCONNECT_GRACE_MS", default_value_t = DISCONNECT_GRACE_MS)]
     pub battle_disconnect_grace_ms: u64,
 
+    /// `replica` makes every battle step (create, matchmake, submission open and verdict,
+    /// end, forfeit, pause) wait for one replica of its Redis master to confirm it (at
+    /// most BATTLE_WAIT_MS); acks and events then carry `durable: true|false`. `none`
+    /// tells clients on the master's answer alone.
+    #[arg(long, env = "BATTLE_DURABILITY", value_enum, default_value_t = BATTLE_DURABILITY)]
+    pub battle_durability: Durability,
+
+    /// With BATTLE_DURABILITY=replica, how long a battle step waits for a replica's
+    /// confirmation, in milliseconds.
+    #[arg(long, env = "BATTLE_WAIT_MS", default_value_t = BATTLE_WAIT_MS)]
+    pub battle_wait_ms: u64,
+
     #[arg(
         long,
         env = "ARENA_TEST_BATTLE_DELAY_MS",
@@ -112,6 +138,8 @@ impl Default for Settings {
             battle_judge_wait_ms: JUDGE_WAIT_MS,
             battle_judging_stale_ms: JUDGING_STALE_MS,
             battle_disconnect_grace_ms: DISCONNECT_GRACE_MS,
+            battle_durability: BATTLE_DURABILITY,
+            battle_wait_ms: BATTLE_WAIT_MS,
             test_battle_delay_ms: 0,
             test_outbox_stall_after: 0,
         }
@@ -147,6 +175,7 @@ impl Settings {
             3_600_000,
         )?;
         in_range("BATTLE_DISCONNECT_GRACE_MS", self.battle_disconnect_grace_ms, 0, 3_600_000)?;
+        in_range("BATTLE_WAIT_MS", self.battle_wait_ms, 1, 10_000)?;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::durability::Steps;
 use super::metrics::BattleMetrics;
 use super::settings::Settings;
 use crate::services::mode::Context;
@@ -33,6 +34,8 @@ pub struct Shared {
     pub(super) ctx: Context,
     pub(super) settings: Settings,
     pub(super) metrics: BattleMetrics,
+    /// How battle steps run (`BATTLE_DURABILITY`).
+    pub(super) steps: Steps,
     /// The problem bank battles are fought on (embedded in the binary).
     pub(super) bank: Arc<Bank>,
     pub(super) start: Event,

@@ -28,7 +28,8 @@ use super::problem::Choice;
 use super::standing::Standing;
 use super::state::Battles;
 use crate::base::clock::unix_ms;
-use crate::redis::script::unexpected_reply;
+use super::durability::{Step, Steps, parse};
+use crate::redis::script::{self, unexpected_reply};
 use crate::services::store::records::{BattleRecord, BattleState};
 
 /// Battles (and their pairing keys) expire after this long if never ended.
@@ -130,11 +131,13 @@ impl Battle {
     }
 }
 
-/// The answer to a start: the battle and whether this call created it.
+/// The answer to a start: the battle and whether this call created it; when it did,
+/// with `BATTLE_DURABILITY=replica`, whether a replica confirmed the creation.
 #[derive(Debug, Clone)]
 pub struct Started {
     pub battle: Battle,
     pub created: bool,
+    pub durable: Option<bool>,
 }
 
 /// `<hash>-<ms>-<n>` -> the battle's keys, in its pairing's partition.
@@ -184,6 +187,7 @@ pub async fn start(
             return Ok(Started {
                 battle: get(b, &id).await?,
                 created: false,
+                durable: None,
             });
         }
         let wait = Duration::from_millis(app.settings.lock_ttl_ms * 4).max(Duration::from_secs(5));
@@ -195,6 +199,7 @@ pub async fn start(
             return Ok(Started {
                 battle: get(b, &id).await?,
                 created: false,
+                durable: None,
             });
         }
         if b.settings.test_battle_delay_ms > 0 {
@@ -221,7 +226,7 @@ pub async fn start(
         let record =
             serde_json::to_string(&battle).map_err(|e| BattleError::BadRequest(e.to_string()))?;
         let outcome = battle_create(
-            &mut conn,
+            &b.steps,
             &keys,
             token,
             &battle.battle_id,
@@ -232,6 +237,7 @@ pub async fn start(
         .await;
         lease.release().await;
         let outcome = outcome.inspect_err(|e| app.metrics.redis_failure("battle_create", e))?;
+        let (outcome, durable) = outcome;
         match outcome {
             BattleCreate::Created(_) => {
                 b.metrics.created.increment(1);
@@ -248,6 +254,7 @@ pub async fn start(
                 return Ok(Started {
                     battle,
                     created: true,
+                    durable,
                 });
             }
             BattleCreate::Exists(id) => {
@@ -255,6 +262,7 @@ pub async fn start(
                 return Ok(Started {
                     battle: get(b, &id).await?,
                     created: false,
+                    durable: None,
                 });
             }
             BattleCreate::Stale(newest) => {
@@ -312,8 +320,13 @@ pub enum Ended {
     NotDue(Option<u64>),
 }
 
-/// End an active battle (see [`Ending`]); its pairing can then start a new one.
-pub async fn end(b: &Battles, id: &str, how: Ending<'_>) -> Result<Ended, BattleError> {
+/// End an active battle (see [`Ending`]); its pairing can then start a new one. With
+/// `BATTLE_DURABILITY=replica`, also whether a replica confirmed the change.
+pub async fn end(
+    b: &Battles,
+    id: &str,
+    how: Ending<'_>,
+) -> Result<(Ended, Option<bool>), BattleError> {
     let keys = keys_of(id, b.settings.battle_outbox_partitions)?;
     let mut conn = b.ctx.app.redis.clone();
     let (winner, reason, actor) = match how {
@@ -323,13 +336,15 @@ pub async fn end(b: &Battles, id: &str, how: Ending<'_>) -> Result<Ended, Battle
             ("", if disconnect { "disconnect" } else { "forfeit" }, player)
         }
     };
-    let ended = battle_end(&mut conn, &keys, id, winner, reason, actor)
+    let (ended, durable) = battle_end(&b.steps, &keys, id, winner, reason, actor)
         .await
         .inspect_err(|e| b.ctx.app.metrics.redis_failure("battle_end", e))?;
     let updated = match ended {
         BattleEnd::Ended(json) => json,
-        BattleEnd::Forfeited(json) => return Ok(Ended::PlaysOn(parse_record(b, &json)?)),
-        BattleEnd::NotDue(at) => return Ok(Ended::NotDue(at)),
+        BattleEnd::Forfeited(json) => {
+            return Ok((Ended::PlaysOn(parse_record(b, &json)?), durable));
+        }
+        BattleEnd::NotDue(at) => return Ok((Ended::NotDue(at), durable)),
         BattleEnd::None => return Err(BattleError::NotFound(format!("active battle {id}"))),
         BattleEnd::NotAPlayer => {
             return Err(BattleError::BadRequest(
@@ -337,8 +352,12 @@ pub async fn end(b: &Battles, id: &str, how: Ending<'_>) -> Result<Ended, Battle
             ));
         }
     };
-    super::deadline::forget(&mut conn, id).await;
-    Ok(Ended::Over(parse_record(b, &updated)?))
+    // An end no replica confirmed keeps its deadline entry: should a failover undo it,
+    // the clock still ends the battle (`durability.rs`).
+    if durable != Some(false) {
+        super::deadline::forget(&mut conn, id).await;
+    }
+    Ok((Ended::Over(parse_record(b, &updated)?), durable))
 }
 
 /// Redis's clock, ms since the epoch: battles are timed on it so every instance agrees.
@@ -404,39 +423,38 @@ pub enum Pause {
 }
 
 async fn pause_op(
-    conn: &mut Conn,
+    steps: &Steps,
     keys: &BattleKeys,
     op: &str,
     reason: &str,
-) -> Result<Pause, RedisError> {
-    let (kind, value): (String, String) = BATTLE_PAUSE
-        .key(&keys.record)
-        .arg(op)
-        .arg(reason)
-        .invoke_async(conn)
-        .await?;
+) -> Result<(Pause, Option<bool>), RedisError> {
+    let mut cmd = script::evalsha(&BATTLE_PAUSE, &[&keys.record]);
+    cmd.arg(op).arg(reason);
+    let done = steps.run(Step::Pause, &BATTLE_PAUSE, &cmd).await?;
+    let (kind, value): (String, String) = parse("battle_pause.lua", done.reply)?;
     let unexpected = || unexpected_reply("battle_pause.lua", (&kind, &value));
-    Ok(match kind.as_str() {
+    let pause = match kind.as_str() {
         "paused" => Pause::Paused(value.parse().map_err(|_| unexpected())?),
         "resumed" => Pause::Resumed(value),
         "same" => Pause::Same,
         "none" => Pause::None,
         _ => return Err(unexpected()),
-    })
+    };
+    Ok((pause, done.durable))
 }
 
-/// Stop the battle's clock (idempotent).
+/// Stop the battle's clock (idempotent); and whether a replica confirmed it.
 pub async fn pause(
-    conn: &mut Conn,
+    steps: &Steps,
     keys: &BattleKeys,
     reason: &str,
-) -> Result<Pause, RedisError> {
-    pause_op(conn, keys, "pause", reason).await
+) -> Result<(Pause, Option<bool>), RedisError> {
+    pause_op(steps, keys, "pause", reason).await
 }
 
-/// Restart it with the time it had left (idempotent).
-pub async fn resume(conn: &mut Conn, keys: &BattleKeys) -> Result<Pause, RedisError> {
-    pause_op(conn, keys, "resume", "").await
+/// Restart it with the time it had left (idempotent); and whether a replica confirmed it.
+pub async fn resume(steps: &Steps, keys: &BattleKeys) -> Result<(Pause, Option<bool>), RedisError> {
+    pause_op(steps, keys, "resume", "").await
 }
 
 /// What `battle_create.lua` did.
@@ -474,59 +492,53 @@ pub struct BattleKeys {
     pub subs: String,
 }
 
-/// Create the battle of a pairing if its fencing token is current and none is active.
+/// Create the battle of a pairing if its fencing token is current and none is active;
+/// and whether a replica confirmed it.
 pub async fn battle_create(
-    conn: &mut Conn,
+    steps: &Steps,
     keys: &BattleKeys,
     token: u64,
     battle_id: &str,
     record_json: &str,
     ttl_s: u64,
     at_ms: u64,
-) -> Result<BattleCreate, RedisError> {
-    let (kind, value): (String, String) = BATTLE_CREATE
-        .key(&keys.fence)
-        .key(&keys.active)
-        .key(&keys.record)
-        .key(&keys.outbox)
-        .arg(token)
-        .arg(battle_id)
-        .arg(record_json)
-        .arg(ttl_s)
-        .arg(at_ms)
-        .invoke_async(conn)
-        .await?;
+) -> Result<(BattleCreate, Option<bool>), RedisError> {
+    let mut cmd = script::evalsha(
+        &BATTLE_CREATE,
+        &[&keys.fence, &keys.active, &keys.record, &keys.outbox],
+    );
+    cmd.arg(token).arg(battle_id).arg(record_json).arg(ttl_s).arg(at_ms);
+    let done = steps.run(Step::Create, &BATTLE_CREATE, &cmd).await?;
+    let (kind, value): (String, String) = parse("battle_create.lua", done.reply)?;
     let unexpected = || unexpected_reply("battle_create.lua", (&kind, &value));
-    Ok(match kind.as_str() {
+    let created = match kind.as_str() {
         "created" => BattleCreate::Created(value),
         "exists" => BattleCreate::Exists(value),
         "stale" => BattleCreate::Stale(value.parse().map_err(|_| unexpected())?),
         _ => return Err(unexpected()),
-    })
+    };
+    Ok((created, done.durable))
 }
 
-/// Run `battle_end.lua` (see there for what each reason does).
+/// Run `battle_end.lua` (see there for what each reason does); and whether a replica
+/// confirmed it.
 pub async fn battle_end(
-    conn: &mut Conn,
+    steps: &Steps,
     keys: &BattleKeys,
     battle_id: &str,
     winner: &str,
     reason: &str,
     actor: &str,
-) -> Result<BattleEnd, RedisError> {
-    let (kind, value): (String, String) = BATTLE_END
-        .key(&keys.active)
-        .key(&keys.record)
-        .key(&keys.outbox)
-        .key(&keys.subs)
-        .arg(battle_id)
-        .arg(winner)
-        .arg(reason)
-        .arg(actor)
-        .invoke_async(conn)
-        .await?;
+) -> Result<(BattleEnd, Option<bool>), RedisError> {
+    let mut cmd = script::evalsha(
+        &BATTLE_END,
+        &[&keys.active, &keys.record, &keys.outbox, &keys.subs],
+    );
+    cmd.arg(battle_id).arg(winner).arg(reason).arg(actor);
+    let done = steps.run(Step::End, &BATTLE_END, &cmd).await?;
+    let (kind, value): (String, String) = parse("battle_end.lua", done.reply)?;
     let unexpected = || unexpected_reply("battle_end.lua", (&kind, &value));
-    Ok(match kind.as_str() {
+    let ended = match kind.as_str() {
         "ended" => BattleEnd::Ended(value),
         "forfeited" => BattleEnd::Forfeited(value),
         "not_due" if value == "paused" => BattleEnd::NotDue(None),
@@ -534,7 +546,8 @@ pub async fn battle_end(
         "none" => BattleEnd::None,
         "not_a_player" => BattleEnd::NotAPlayer,
         _ => return Err(unexpected()),
-    })
+    };
+    Ok((ended, done.durable))
 }
 
 #[cfg(test)]

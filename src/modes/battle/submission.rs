@@ -6,13 +6,15 @@ use std::sync::LazyLock;
 
 use crate::redis::Conn;
 use redis::{RedisError, Script};
+
+use super::durability::{Step, Steps, parse};
 use serde::{Deserialize, Serialize};
 
 use super::error::BattleError;
 use super::keys;
 use super::standing::lenient_vec;
 use super::store::BattleKeys;
-use crate::redis::script::unexpected_reply;
+use crate::redis::script::{self, unexpected_reply};
 
 /// Longest idempotency key.
 pub const MAX_KEY_CHARS: usize = 64;
@@ -140,26 +142,22 @@ fn decode(script: &'static str, raw: &str) -> Result<SubmissionRecord, RedisErro
 }
 
 /// Open `sub` (its id, player, language, source filled in) under `key`.
+/// With `BATTLE_DURABILITY=replica`, also whether a replica confirmed it.
 pub async fn open(
-    conn: &mut Conn,
+    steps: &Steps,
     keys: &BattleKeys,
     sub: &SubmissionRecord,
     key: &str,
     ttl_s: u64,
-) -> Result<Opened, RedisError> {
+) -> Result<(Opened, Option<bool>), RedisError> {
     let json = serde_json::to_string(sub).map_err(|e| unexpected_reply("submission", e.to_string()))?;
-    let (kind, value): (String, String) = OPEN
-        .key(&keys.record)
-        .key(&keys.subs)
-        .key(keys::submit_key(&keys.record, &sub.player, key))
-        .arg(&sub.player)
-        .arg(&sub.submission_id)
-        .arg(json)
-        .arg(ttl_s)
-        .invoke_async(conn)
-        .await?;
+    let submit_key = keys::submit_key(&keys.record, &sub.player, key);
+    let mut cmd = script::evalsha(&OPEN, &[&keys.record, &keys.subs, &submit_key]);
+    cmd.arg(&sub.player).arg(&sub.submission_id).arg(json).arg(ttl_s);
     const S: &str = "submission_open.lua";
-    Ok(match kind.as_str() {
+    let done = steps.run(Step::SubmissionOpen, &OPEN, &cmd).await?;
+    let (kind, value): (String, String) = parse(S, done.reply)?;
+    let opened = match kind.as_str() {
         "opened" => Opened::New(decode(S, &value)?),
         "duplicate" => Opened::Duplicate(decode(S, &value)?),
         "none" => Opened::NotFound,
@@ -173,38 +171,38 @@ pub async fn open(
                 .map_err(|_| unexpected_reply(S, (&kind, &value)))?,
         ),
         _ => return Err(unexpected_reply(S, (&kind, &value))),
-    })
+    };
+    Ok((opened, done.durable))
 }
 
-/// Record `outcome` for submission `id` of `battle_id`, once.
+/// Record `outcome` for submission `id` of `battle_id`, once. With
+/// `BATTLE_DURABILITY=replica`, also whether a replica confirmed it.
 pub async fn finalize(
-    conn: &mut Conn,
+    steps: &Steps,
     keys: &BattleKeys,
     battle_id: &str,
     id: &str,
     outcome: &Outcome,
-) -> Result<Finalized, RedisError> {
+) -> Result<(Finalized, Option<bool>), RedisError> {
     let json =
         serde_json::to_string(outcome).map_err(|e| unexpected_reply("outcome", e.to_string()))?;
-    let (kind, sub, record): (String, String, String) = FINAL
-        .key(&keys.record)
-        .key(&keys.subs)
-        .key(&keys.active)
-        .key(&keys.outbox)
-        .arg(battle_id)
-        .arg(id)
-        .arg(json)
-        .invoke_async(conn)
-        .await?;
+    let mut cmd = script::evalsha(
+        &FINAL,
+        &[&keys.record, &keys.subs, &keys.active, &keys.outbox],
+    );
+    cmd.arg(battle_id).arg(id).arg(json);
     const S: &str = "submission_final.lua";
-    Ok(match kind.as_str() {
+    let done = steps.run(Step::SubmissionFinal, &FINAL, &cmd).await?;
+    let (kind, sub, record): (String, String, String) = parse(S, done.reply)?;
+    let finalized = match kind.as_str() {
         "scored" => Finalized::Scored(decode(S, &sub)?, record),
         "ended" => Finalized::Ended(decode(S, &sub)?, record),
         "judged" => Finalized::Judged(decode(S, &sub)?),
         "already" => Finalized::Already,
         "none" => Finalized::NotFound,
         _ => return Err(unexpected_reply(S, (&kind, &sub, &record))),
-    })
+    };
+    Ok((finalized, done.durable))
 }
 
 /// Every submission of a battle (any order).
