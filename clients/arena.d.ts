@@ -279,8 +279,8 @@ export interface ServerToClientEvents {
   submission_update: (u: SubmissionUpdate) => void;
   submission_result: (r: SubmissionResult) => void;
   battle_leaderboard: (l: { battleId: string; standings: Standing[] }) => void;
-  battle_paused: (p: { battleId: string; reason: string; remainingMs: number } & Durable) => void;
-  battle_resumed: (r: { battleId: string; endsAt: number; remainingMs: number } & Durable) => void;
+  battle_paused: (p: { battleId: string; reason: string; remainingMs: number }) => void;
+  battle_resumed: (r: { battleId: string; endsAt: number; remainingMs: number }) => void;
   map_created: (m: HuntMap) => void;
   tile_claimed: (c: TileClaimed) => void;
   leaderboard: (l: Leaderboard) => void;

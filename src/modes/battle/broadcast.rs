@@ -104,28 +104,20 @@ pub async fn ending(b: &Battles, ended: &Ended, durable: Option<bool>) {
     }
 }
 
-pub async fn paused(
-    b: &Battles,
-    battle_id: &str,
-    reason: &str,
-    remaining_ms: u64,
-    durable: Option<bool>,
-) {
+pub async fn paused(b: &Battles, battle_id: &str, reason: &str, remaining_ms: u64) {
     let p = Paused {
         battle_id,
         reason,
         remaining_ms,
-        durable,
     };
     to_room(b, battle_id, "battle_paused", &p).await;
 }
 
-pub async fn resumed(b: &Battles, battle: &Battle, now_ms: u64, durable: Option<bool>) {
+pub async fn resumed(b: &Battles, battle: &Battle, now_ms: u64) {
     let r = Resumed {
         battle_id: &battle.battle_id,
         ends_at: battle.ends_at,
         remaining_ms: battle.ends_at.saturating_sub(now_ms.max(battle.starts_at)),
-        durable,
     };
     to_room(b, &battle.battle_id, "battle_resumed", &r).await;
 }

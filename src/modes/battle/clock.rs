@@ -94,22 +94,22 @@ async fn apply(b: &Battles, down: bool) -> Result<usize, redis::RedisError> {
         };
         if down {
             match store::pause(&b.steps, &keys, "judge unavailable").await? {
-                (store::Pause::Paused(remaining), durable) => {
+                store::Pause::Paused(remaining) => {
                     paused += 1;
                     deadline::reschedule(&mut conn, &id, None).await?;
-                    broadcast::paused(b, &id, "judge unavailable", remaining, durable).await;
+                    broadcast::paused(b, &id, "judge unavailable", remaining).await;
                 }
-                (store::Pause::Same, _) => paused += 1,
+                store::Pause::Same => paused += 1,
                 _ => {}
             }
-        } else if let (store::Pause::Resumed(raw), durable) = store::resume(&b.steps, &keys).await? {
+        } else if let store::Pause::Resumed(raw) = store::resume(&b.steps, &keys).await? {
             // A corrupt record is counted (and logged) by the parse; skip it.
             let Ok(battle) = store::parse_record(b, &raw) else {
                 continue;
             };
             deadline::reschedule(&mut conn, &id, Some(battle.ends_at)).await?;
             let now = redis_now(&mut conn).await?;
-            broadcast::resumed(b, &battle, now, durable).await;
+            broadcast::resumed(b, &battle, now).await;
         }
     }
     Ok(paused)

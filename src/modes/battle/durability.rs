@@ -1,6 +1,6 @@
-//! `BATTLE_DURABILITY=replica`: every Lua step that changes a battle (create, matchmake,
-//! submission open and verdict, end or forfeit, pause and resume) runs with a `WAIT 1
-//! BATTLE_WAIT_MS` in the same pipeline on the script's node
+//! `BATTLE_DURABILITY=replica`: every Lua step that changes a battle and is told to a
+//! client (create, matchmake, submission open and verdict, end or forfeit) runs with a
+//! `WAIT 1 BATTLE_WAIT_MS` in the same pipeline on the script's node
 //! (`crate::redis::wait::eval_and_wait`), and what the client is told says whether a
 //! replica confirmed it (`durable: true|false`).
 //!
@@ -22,9 +22,14 @@
 //! battle) and decides a match, a claim is the hot path; an operator may well want the
 //! wait for battles only. The two share the mechanism (`redis::wait`), not the knob.
 //!
-//! Why no pause when a master has no replica (claims skip the wait for a while then):
-//! a battle step waits at most `BATTLE_WAIT_MS` on connections of its own, so a master
-//! without a replica slows battle steps by that bound and nothing else.
+//! Pause and resume (`battle_pause.lua`) do not wait: the pause driver re-applies the
+//! judge's state to every active battle every 5 s (`clock::pauses`), so a pause a
+//! failover undid comes back on its own, and a wait there would cost a replica-less
+//! master one `BATTLE_WAIT_MS` per active battle per pass, one after another.
+//!
+//! Why no skip-the-wait pause when a master has no replica (claims have one): a battle
+//! step waits at most `BATTLE_WAIT_MS` on connections of its own and steps are few, so
+//! a master without a replica slows battle steps by that bound and nothing else.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -61,6 +66,12 @@ impl Step {
         Step::End,
         Step::Pause,
     ];
+
+    /// Does this step wait for a replica (with `BATTLE_DURABILITY=replica`)? Not pauses
+    /// (see the module's docs).
+    pub fn waits(self) -> bool {
+        self != Step::Pause
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -117,6 +128,7 @@ impl Steps {
         };
         let not_durable = Step::ALL
             .iter()
+            .filter(|s| s.waits())
             .map(|s| (*s, app.metrics.counter_with(STEPS_NOT_DURABLE_TOTAL, "step", s.name())))
             .collect();
         Ok(Self {
@@ -132,7 +144,7 @@ impl Steps {
     /// Steps that wrote nothing (a refusal) are confirmed as well as the connection's
     /// earlier writes are: their `durable` says nothing a client relies on.
     pub async fn run(&self, step: Step, script: &Script, evalsha: &Cmd) -> Result<Stepped, RedisError> {
-        let Some(d) = &self.durable else {
+        let Some(d) = self.durable.as_ref().filter(|_| step.waits()) else {
             let reply = script::eval(&mut self.redis.clone(), script, evalsha).await?;
             return Ok(Stepped { reply, durable: None });
         };

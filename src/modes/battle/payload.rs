@@ -148,9 +148,6 @@ pub struct Paused<'a> {
     pub battle_id: &'a str,
     pub reason: &'a str,
     pub remaining_ms: u64,
-    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub durable: Option<bool>,
 }
 
 /// `battle_resumed`.
@@ -160,9 +157,6 @@ pub struct Resumed<'a> {
     pub battle_id: &'a str,
     pub ends_at: u64,
     pub remaining_ms: u64,
-    /// With BATTLE_DURABILITY=replica: did a replica confirm the change in time?
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub durable: Option<bool>,
 }
 
 /// `battle_ended`: the final record, and with BATTLE_DURABILITY=replica whether a replica

@@ -93,8 +93,8 @@ pub struct Settings {
     #[arg(long, env = "BATTLE_DISCONNECT_GRACE_MS", default_value_t = DISCONNECT_GRACE_MS)]
     pub battle_disconnect_grace_ms: u64,
 
-    /// `replica` makes every battle step (create, matchmake, submission open and verdict,
-    /// end, forfeit, pause) wait for one replica of its Redis master to confirm it (at
+    /// `replica` makes every battle step told to a client (create, matchmake, submission
+    /// open and verdict, end, forfeit) wait for one replica of its Redis master to confirm it (at
     /// most BATTLE_WAIT_MS); acks and events then carry `durable: true|false`. `none`
     /// tells clients on the master's answer alone.
     #[arg(long, env = "BATTLE_DURABILITY", value_enum, default_value_t = BATTLE_DURABILITY)]

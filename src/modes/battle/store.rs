@@ -427,7 +427,7 @@ async fn pause_op(
     keys: &BattleKeys,
     op: &str,
     reason: &str,
-) -> Result<(Pause, Option<bool>), RedisError> {
+) -> Result<Pause, RedisError> {
     let mut cmd = script::evalsha(&BATTLE_PAUSE, &[&keys.record]);
     cmd.arg(op).arg(reason);
     let done = steps.run(Step::Pause, &BATTLE_PAUSE, &cmd).await?;
@@ -440,20 +440,16 @@ async fn pause_op(
         "none" => Pause::None,
         _ => return Err(unexpected()),
     };
-    Ok((pause, done.durable))
+    Ok(pause)
 }
 
-/// Stop the battle's clock (idempotent); and whether a replica confirmed it.
-pub async fn pause(
-    steps: &Steps,
-    keys: &BattleKeys,
-    reason: &str,
-) -> Result<(Pause, Option<bool>), RedisError> {
+/// Stop the battle's clock (idempotent). Never waits for a replica (`durability.rs`).
+pub async fn pause(steps: &Steps, keys: &BattleKeys, reason: &str) -> Result<Pause, RedisError> {
     pause_op(steps, keys, "pause", reason).await
 }
 
-/// Restart it with the time it had left (idempotent); and whether a replica confirmed it.
-pub async fn resume(steps: &Steps, keys: &BattleKeys) -> Result<(Pause, Option<bool>), RedisError> {
+/// Restart it with the time it had left (idempotent). Never waits for a replica.
+pub async fn resume(steps: &Steps, keys: &BattleKeys) -> Result<Pause, RedisError> {
     pause_op(steps, keys, "resume", "").await
 }
 
