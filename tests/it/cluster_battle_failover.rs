@@ -2,8 +2,8 @@
 //! Redis whose replica is frozen (steps stand, told `durable: false`), and kill -9 of the
 //! Redis Cluster master that holds battles right after their creations and ends were
 //! acknowledged: every change acknowledged `durable: true` is read back through the
-//! socket API once a replica took over. Battles are started and ended by players, so
-//! no judge is needed.
+//! socket API once a replica took over (battles started and ended by players: no judge);
+//! and a judged submission's verdict and end carry `durable`.
 
 use std::time::{Duration, Instant};
 
@@ -325,5 +325,69 @@ async fn measure_battle_step_latency_with_and_without_durability() {
                 inst.stop().await.unwrap();
             }
         }
+    }
+}
+
+/// A submission's verdict and the end it decides (`submission_final.lua`) say `durable`
+/// too, with a real judge.
+#[tokio::test]
+async fn submission_steps_say_durable_with_a_replica() {
+    let _turn = crate::coding::turn().await;
+    crate::harness::init_logs();
+    let m = RedisServer::start(RedisOptions {
+        extra: ["--repl-diskless-sync-delay", "0"]
+            .map(String::from)
+            .to_vec(),
+        ..RedisOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let replica = RedisServer::start(RedisOptions {
+        extra: vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            m.port().to_string(),
+        ],
+        ..RedisOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    eventually(WAIT, "the replica's first sync", || async {
+        cli(replica.port(), &["INFO", "replication"])
+            .ok()
+            .filter(|i| i.contains("master_link_status:up"))
+    })
+    .await;
+    let arena = Arena::spawn_with(&m.url(), 1, |c| {
+        c.modes.battle.battle_durability = Durability::Replica;
+        c.modes.battle.battle_wait_ms = 1000;
+        c.modes.battle.battle_countdown_ms = 300;
+    })
+    .await;
+    let _judge = crate::coding::spawn_judge(&m.url(), "judge-d");
+    crate::coding::wait_judge(&m.url()).await;
+    let mut alice = arena[0].client("alice").await;
+    let started = ack(
+        &alice,
+        "start_battle",
+        &json!({"players": ["alice", "bob"], "problemId": "a-plus-b", "durationS": 120}),
+        WAIT,
+    )
+    .await;
+    assert_eq!(started["durable"], json!(true), "{started}");
+    let id = started["battleId"].as_str().unwrap();
+    let sub = crate::coding::submit_ok(&alice, id, crate::coding::RIGHT).await;
+    let r = crate::coding::result_of(&mut alice, &sub).await;
+    assert_eq!(
+        (r["verdict"].as_str(), &r["durable"]),
+        (Some("AC"), &json!(true)),
+        "{r}"
+    );
+    let ended = alice
+        .next_event("battle_ended", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(ended["reason"], json!("solved"), "{ended}");
+    assert_eq!(ended["durable"], json!(true), "{ended}");
+    for inst in arena.instances {
+        inst.stop().await.unwrap();
     }
 }

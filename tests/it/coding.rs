@@ -16,18 +16,19 @@ use crate::harness::{Arena, ack, eventually, redis};
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Correct for a-plus-b.
-const RIGHT: &str = "import sys\na, b = map(int, sys.stdin.read().split())\nprint(a + b)\n";
+pub(crate) const RIGHT: &str =
+    "import sys\na, b = map(int, sys.stdin.read().split())\nprint(a + b)\n";
 /// Right on small numbers only: fails a later hidden test.
 const WRONG: &str = "import sys\na, b = map(int, sys.stdin.read().split())\nprint(a + b if abs(a + b) < 1000 else 0)\n";
 
 /// The judge is a host-wide resource (cgroups, CPU, the judge tests' checks that no
 /// sandbox is left behind): these tests take turns with every other test that runs one.
-async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+pub(crate) async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
     crate::judge::turn().await
 }
 
 /// An `arena judge` process on `url`.
-fn spawn_judge(url: &str, id: &str) -> tokio::process::Child {
+pub(crate) fn spawn_judge(url: &str, id: &str) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_arena"))
         .arg("judge")
         .env("REDIS_URL", url)
@@ -63,7 +64,7 @@ async fn fleet_on(url: &str, db: Option<&TestDb>) -> (Arena, tokio::process::Chi
 }
 
 /// Until a judge's heartbeat is in Redis (the breaker then lets submissions through).
-async fn wait_judge(url: &str) {
+pub(crate) async fn wait_judge(url: &str) {
     let c = redis::Client::open(url)
         .unwrap()
         .get_multiplexed_async_connection()
@@ -108,7 +109,7 @@ async fn submit(
 }
 
 /// Submit once the countdown is over.
-async fn submit_ok(c: &Client, battle: &str, source: &str) -> String {
+pub(crate) async fn submit_ok(c: &Client, battle: &str, source: &str) -> String {
     let a = eventually(WAIT, "the countdown to end", || async {
         let a = submit(c, battle, "python", source, None).await;
         let counting = a["error"]["message"]
@@ -126,7 +127,7 @@ async fn submit_ok(c: &Client, battle: &str, source: &str) -> String {
 }
 
 /// The `submission_result` of `id`.
-async fn result_of(c: &mut Client, id: &str) -> Value {
+pub(crate) async fn result_of(c: &mut Client, id: &str) -> Value {
     loop {
         let r = c.next_event("submission_result", WAIT).await.unwrap();
         if r["submissionId"] == id {
