@@ -115,11 +115,15 @@ impl App {
         }
         let redis = crate::redis::command_connection(&endpoint, timeout).map_err(redis_err)?;
         // On a cluster, socketioxide-redis's channels use classic PUBLISH/SUBSCRIBE on one
-        // node: a cluster copies PUBLISH to every node, so one node hears every instance.
-        let pubsub = endpoint.first_node(check_within).await.map_err(redis_err)?;
-        let driver = ReconnectingDriver::connect(&pubsub, timeout, metrics.clone())
-            .await
-            .map_err(redis_err)?;
+        // node, the master of the pub/sub slot, which the driver follows after a failover
+        // (`adapter.rs` says why not sharded channels).
+        let driver = if endpoint.is_cluster() {
+            ReconnectingDriver::connect_cluster(&endpoint, redis.clone(), timeout, metrics.clone())
+                .await
+        } else {
+            ReconnectingDriver::connect(&endpoint, timeout, metrics.clone()).await
+        }
+        .map_err(redis_err)?;
         let redlock = crate::services::lock::Redlock::new(&masters, settings.lock_config())?
             .with_data(redis.clone())
             .with_metrics(crate::services::lock::LockMetrics {

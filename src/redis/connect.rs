@@ -10,8 +10,9 @@
 //! verified against the system's roots, or against a private CA given with [`Tls::load`]).
 //! A Redis Cluster: `redis+cluster://[user:password@]host:port[,host:port…]` (or
 //! `rediss+cluster://…`), the seed nodes; the command connections are then cluster
-//! connections ([`Conn::Cluster`]) and pub/sub uses one reachable seed
-//! ([`Endpoint::first_node`]).
+//! connections ([`Conn::Cluster`]), the namespace's pub/sub uses the master of
+//! [`PUBSUB_SLOT`] as the live cluster names it ([`Endpoint::pubsub_node`]), and `arena
+//! doctor` one reachable seed ([`Endpoint::first_node`]).
 //! A password never leaves this module unredacted: [`Endpoint`]'s `Debug` and
 //! [`Endpoint::redacted`] print `user:***`.
 
@@ -29,6 +30,7 @@ use redis::{
 };
 
 use super::conn::Conn;
+use super::slot_map::SlotMap;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -422,6 +424,64 @@ impl Endpoint {
                 "a cluster URL without seeds",
             ))
         }))
+    }
+}
+
+/// On a cluster, the slot whose master carries the namespace's classic pub/sub (see
+/// [`Endpoint::pubsub_node`]). Any fixed slot would do; every instance must use the same.
+pub const PUBSUB_SLOT: u16 = 0;
+
+impl Endpoint {
+    /// The server for the namespace's classic pub/sub: this endpoint itself, or for a
+    /// cluster the master serving [`PUBSUB_SLOT`] as `conn` (the live cluster connection)
+    /// reads it from `CLUSTER SLOTS` now, as a standalone endpoint of this cluster.
+    ///
+    /// Why one slot's master rather than the first seed: a cluster copies a classic
+    /// PUBLISH to every node, so any node would deliver, but `PUBSUB NUMSUB` (how the
+    /// driver knows its peers are subscribed) counts one node's subscribers only, so every
+    /// instance must sit on the same node, and must land on the same one again when that
+    /// node dies. The live map names the promoted replica after a failover (seeds are
+    /// only where the cluster was at start), and every instance reading it agrees.
+    pub async fn pubsub_node(
+        &self,
+        conn: &Conn,
+        timeout: Duration,
+    ) -> Result<Endpoint, RedisError> {
+        if !self.is_cluster() {
+            return Ok(self.clone());
+        }
+        let mut conn = conn.clone();
+        let mut cmd = redis::cmd("CLUSTER");
+        cmd.arg("SLOTS");
+        let ask = cmd.query_async::<redis::Value>(&mut conn);
+        let reply = tokio::time::timeout(timeout, ask).await.map_err(|_| {
+            RedisError::from((
+                ErrorKind::Io,
+                "CLUSTER SLOTS",
+                format!("no answer within {timeout:?}"),
+            ))
+        })??;
+        // An empty host in the reply means the node that answered; redis-rs does not say
+        // which one did, so the first seed's host stands in (nodes of one cluster
+        // announce one kind of address; an empty one is seen on single-host clusters).
+        let seed = self.seeds().into_iter().next().and_then(|s| s.addr());
+        let host = seed
+            .as_deref()
+            .and_then(|a| a.rsplit_once(':'))
+            .map_or("", |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let map = SlotMap::parse(&reply, &host).map_err(|e| {
+            RedisError::from((ErrorKind::UnexpectedReturnType, "CLUSTER SLOTS", e.0))
+        })?;
+        match map.owner(PUBSUB_SLOT) {
+            Some(node) => Ok(self.node(node)),
+            None => Err(RedisError::from((
+                ErrorKind::ClusterConnectionNotFound,
+                "no master serves the pub/sub slot",
+            ))),
+        }
     }
 }
 

@@ -20,6 +20,6 @@ pub mod wait;
 
 pub use conn::Conn;
 pub use connect::{
-    Endpoint, Tls, TlsError, TlsFile, check, command_connection, is_auth_error, ping,
+    Endpoint, PUBSUB_SLOT, Tls, TlsError, TlsFile, check, command_connection, is_auth_error, ping,
     stream_connection,
 };

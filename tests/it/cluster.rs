@@ -285,7 +285,8 @@ async fn cluster_battle_records_reach_sql_from_every_outbox_partition() {
 async fn cluster_ticks_and_attacks_resume_after_a_master_is_killed() {
     // Its own 3 masters + 3 replicas: this test kills one.
     let mut cluster = cluster::own(3, 1).await;
-    // The master of the tick race dies; pub/sub stays on another master (the first seed).
+    // The master of the tick race dies; the first seed is another master. (Pub/sub is on
+    // the master of `PUBSUB_SLOT`, on a fresh cluster the same as `{tick}`'s: it moves too.)
     let victim = cluster.master_of("arena:{tick}:last");
     let pubsub = cluster
         .master_ports()

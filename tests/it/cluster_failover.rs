@@ -178,7 +178,8 @@ async fn durable_claims_survive_kill_of_their_master_and_everything_resumes() {
     let mut cluster = cluster::own(3, 1).await;
     // Maps 3, 7, … live in partition 3, whose slot shares a master with `{tick}` (the
     // tick race) and `{lb}` (the leaderboard): that master dies, so one kill stops
-    // claims, ticks and the projection. Pub/sub stays on another master.
+    // claims, ticks and the projection. The first seed is another master; pub/sub is on
+    // the master of `PUBSUB_SLOT`, on a fresh cluster this one too, and follows the slot.
     let maps: Vec<u64> = (0..4).map(|i| 3 + u64::from(PARTITIONS) * i).collect();
     let victim = cluster.master_of(&keys::hunt_claims(keys::partition_of(maps[0], PARTITIONS)));
     assert_eq!(victim, cluster.master_of("arena:{tick}:last"));

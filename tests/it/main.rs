@@ -13,6 +13,7 @@ mod cli;
 mod cluster;
 mod cluster_battle_failover;
 mod cluster_failover;
+mod cluster_namespace;
 mod cluster_rooms;
 mod coding;
 mod demo;

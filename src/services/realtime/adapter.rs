@@ -20,10 +20,27 @@
 //! unknown. A watchdog task re-subscribes, pings the publisher and waits for the peers,
 //! then lets publishes through again.
 //!
+//! On a Redis Cluster both connections go to one node, the master of
+//! [`crate::redis::PUBSUB_SLOT`] (`Endpoint::pubsub_node`), and follow it: when the path
+//! is lost, and every [`PLACE_EVERY`] while it is live, the watchdog asks the live
+//! cluster which node that is now, and after a failover opens both connections there,
+//! subscribes every channel again and settles as after any loss. Every instance reads
+//! the same map, so all of them meet on the promoted replica.
+//!
+//! Why classic channels on one node rather than sharded channels (SPUBLISH/SSUBSCRIBE
+//! on each channel's slot owner, as the room bus does): a cluster copies a classic
+//! PUBLISH to every node, which costs cluster-bus traffic, but the namespace's traffic
+//! is small beside the rooms' (ticks, mode broadcasts, admin requests: the rooms' events
+//! go over the room bus), and one node keeps the driver's honest outcomes as they are:
+//! one subscriber connection whose loss is one `Disconnection`, one `PUBSUB NUMSUB` that
+//! counts every peer, one publisher to ping. Sharded channels would spread this over up
+//! to one node per request channel, each with its own loss, settling and count.
+//!
 //! No crate does both parts, hence this module.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use redis::aio::{AsyncPushSender, ConnectionManager, ConnectionManagerConfig, SendError};
@@ -33,7 +50,7 @@ use tokio::sync::mpsc;
 
 use super::drops;
 use super::health::{Health, Refusal, Snapshot};
-use crate::redis::Endpoint;
+use crate::redis::{Conn, Endpoint};
 use crate::services::metrics::Metrics;
 
 type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
@@ -42,6 +59,9 @@ type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// How often it tries to bring the path back while it is not.
 const RECOVER_EVERY: Duration = Duration::from_millis(100);
+/// On a cluster, how often the watchdog checks, while the path is live, that the pub/sub
+/// node is still the one the cluster names (a manual failover leaves the old master up).
+pub const PLACE_EVERY: Duration = Duration::from_secs(5);
 
 /// Errors of the pub/sub driver. [`DriverError::nothing_done`] tells the two kinds apart.
 #[derive(Debug, thiserror::Error)]
@@ -99,11 +119,30 @@ pub struct ReconnectingDriver {
 
 struct Inner {
     handlers: Handlers,
-    publisher: ConnectionManager,
-    subscriber: ConnectionManager,
+    /// The two connections, replaced when the pub/sub node moves (cluster only).
+    link: RwLock<Arc<Link>>,
+    /// The generation of `link`: pushes of an older link are ignored.
+    current: Arc<AtomicU64>,
+    /// On a cluster: how to find the node the connections belong on.
+    cluster: Option<Cluster>,
+    /// When the watchdog next checks the node while live.
+    next_place: Mutex<Instant>,
     publish_timeout: Duration,
     health: Health,
     metrics: Metrics,
+}
+
+/// A publisher and a subscriber on one server.
+struct Link {
+    node: Endpoint,
+    publisher: ConnectionManager,
+    subscriber: ConnectionManager,
+}
+
+/// The cluster the pub/sub node is chosen from.
+struct Cluster {
+    endpoint: Endpoint,
+    conn: Conn,
 }
 
 /// Routes push messages from the subscriber connection to the adapter's queues.
@@ -111,10 +150,17 @@ struct PushRouter {
     handlers: Handlers,
     metrics: Metrics,
     health: Health,
+    generation: u64,
+    current: Arc<AtomicU64>,
 }
 
 impl AsyncPushSender for PushRouter {
     fn send(&self, info: PushInfo) -> Result<(), SendError> {
+        // A link being replaced: its messages come over the new one once subscribed, and
+        // its loss is not the path's.
+        if self.current.load(Ordering::SeqCst) != self.generation {
+            return Ok(());
+        }
         match info.kind {
             PushKind::Message | PushKind::SMessage => {
                 let mut data = info.data.into_iter();
@@ -148,6 +194,47 @@ impl AsyncPushSender for PushRouter {
     }
 }
 
+impl Link {
+    /// Connect both sides to `node`; the subscriber's pushes go to `router`.
+    async fn open(
+        node: Endpoint,
+        router: PushRouter,
+        timeout: Duration,
+        follows_cluster: bool,
+    ) -> Result<Self, RedisError> {
+        let publisher = ConnectionManager::new_with_config(
+            node.client(false)?,
+            ConnectionManagerConfig::new()
+                .set_response_timeout(Some(timeout))
+                .set_connection_timeout(Some(timeout))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_millis(200)),
+        )
+        .await?;
+        // Standalone: keep trying for as long as Redis is away, nothing else would revive
+        // a connection that only receives. Cluster: a few tries, then the watchdog asks
+        // the cluster where to go (the node may be gone for good, and a link left behind
+        // must not retry a dead address for ever); its next command retries again.
+        let retries = if follows_cluster { 3 } else { usize::MAX };
+        let subscriber = ConnectionManager::new_with_config(
+            node.client(true)?,
+            ConnectionManagerConfig::new()
+                .set_push_sender(router)
+                .set_automatic_resubscription()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(Duration::from_secs(5)))
+                .set_number_of_retries(retries)
+                .set_max_delay(Duration::from_millis(500)),
+        )
+        .await?;
+        Ok(Self {
+            node,
+            publisher,
+            subscriber,
+        })
+    }
+}
+
 impl ReconnectingDriver {
     /// Connect both sides. Fails if Redis cannot be reached now (start-up needs it once).
     /// Starts the watchdog, which ends when the last clone of the driver is dropped.
@@ -156,38 +243,51 @@ impl ReconnectingDriver {
         timeout: Duration,
         metrics: Metrics,
     ) -> Result<Self, RedisError> {
+        Self::start(endpoint.clone(), None, timeout, metrics).await
+    }
+
+    /// On a Redis Cluster (`endpoint` a cluster URL, `conn` its command connection):
+    /// connect both sides to the master of the pub/sub slot, and follow it to whichever
+    /// node serves that slot after a failover.
+    pub async fn connect_cluster(
+        endpoint: &Endpoint,
+        conn: Conn,
+        timeout: Duration,
+        metrics: Metrics,
+    ) -> Result<Self, RedisError> {
+        let within = timeout.max(Duration::from_secs(2));
+        let node = endpoint.pubsub_node(&conn, within).await?;
+        let cluster = Cluster {
+            endpoint: endpoint.clone(),
+            conn,
+        };
+        Self::start(node, Some(cluster), timeout, metrics).await
+    }
+
+    async fn start(
+        node: Endpoint,
+        cluster: Option<Cluster>,
+        timeout: Duration,
+        metrics: Metrics,
+    ) -> Result<Self, RedisError> {
         let handlers: Handlers = Arc::default();
         let health = Health::new(metrics.pubsub_live.clone());
-        let publisher = ConnectionManager::new_with_config(
-            endpoint.client(false)?,
-            ConnectionManagerConfig::new()
-                .set_response_timeout(Some(timeout))
-                .set_connection_timeout(Some(timeout))
-                .set_number_of_retries(2)
-                .set_max_delay(Duration::from_millis(200)),
-        )
-        .await?;
-        let subscriber = ConnectionManager::new_with_config(
-            endpoint.client(true)?,
-            ConnectionManagerConfig::new()
-                .set_push_sender(PushRouter {
-                    handlers: handlers.clone(),
-                    metrics: metrics.clone(),
-                    health: health.clone(),
-                })
-                .set_automatic_resubscription()
-                .set_connection_timeout(Some(timeout))
-                .set_response_timeout(Some(Duration::from_secs(5)))
-                // Keep trying for as long as Redis is away: nothing else would revive a
-                // connection that only receives.
-                .set_number_of_retries(usize::MAX)
-                .set_max_delay(Duration::from_millis(500)),
-        )
-        .await?;
+        let current = Arc::new(AtomicU64::new(0));
+        let router = PushRouter {
+            handlers: handlers.clone(),
+            metrics: metrics.clone(),
+            health: health.clone(),
+            generation: 0,
+            current: current.clone(),
+        };
+        let link = Link::open(node, router, timeout, cluster.is_some()).await?;
+        tracing::info!(node = %link.node, "pub/sub connected");
         let inner = Arc::new(Inner {
             handlers,
-            publisher,
-            subscriber,
+            link: RwLock::new(Arc::new(link)),
+            current,
+            cluster,
+            next_place: Mutex::new(Instant::now() + PLACE_EVERY),
             publish_timeout: timeout,
             health,
             metrics,
@@ -198,7 +298,15 @@ impl ReconnectingDriver {
 
     /// `PING` on the subscriber connection (a failed ping also triggers its reconnect).
     pub async fn ping_subscriber(&self) -> Result<(), RedisError> {
-        crate::redis::ping(&self.inner.subscriber, self.inner.publish_timeout * 4).await
+        let link = self.inner.link();
+        crate::redis::ping(&link.subscriber, self.inner.publish_timeout * 4).await
+    }
+
+    /// The server the pub/sub connections are on now (`host:port`; for operators and
+    /// tests: on a cluster it moves after a failover).
+    pub fn node(&self) -> String {
+        let link = self.inner.link();
+        link.node.addr().unwrap_or_else(|| link.node.redacted())
     }
 
     /// A message published to our own channel did not come back: the subscriptions are in
@@ -215,6 +323,11 @@ impl ReconnectingDriver {
 }
 
 impl Inner {
+    /// The current link (a clone of the `Arc`: a round keeps the link it started with).
+    fn link(&self) -> Arc<Link> {
+        self.link.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn channels(&self) -> Vec<String> {
         self.handlers
             .read()
@@ -229,7 +342,7 @@ impl Inner {
         if chans.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut conn = self.publisher.clone();
+        let mut conn = self.link().publisher.clone();
         let mut cmd = redis::cmd("PUBSUB");
         cmd.arg("NUMSUB").arg(chans);
         match tokio::time::timeout(self.publish_timeout, cmd.query_async(&mut conn)).await {
@@ -240,19 +353,33 @@ impl Inner {
 
     /// One round of the watchdog; returns how long to wait before the next.
     async fn tend(&self) -> Duration {
-        let seen = self.health.snapshot();
+        let now = Instant::now;
+        let mut seen = self.health.snapshot();
         if seen.live() {
             self.sample(&seen).await;
-            return SAMPLE_EVERY;
+            let due = {
+                let mut next = self.next_place.lock().unwrap_or_else(|e| e.into_inner());
+                let due = now() >= *next;
+                if due {
+                    *next = now() + PLACE_EVERY;
+                }
+                due
+            };
+            if !(due && self.follow().await) {
+                return SAMPLE_EVERY;
+            }
+            seen = self.health.snapshot();
+        } else if self.follow().await {
+            seen = self.health.snapshot();
         }
-        let now = Instant::now;
+        let link = self.link();
         if !seen.sub_ok {
             // Subscribing again is harmless for channels redis-rs already re-subscribed,
             // and it is the proof that every channel is subscribed on the live connection.
             let chans = self.channels();
             let again = async {
                 if !chans.is_empty() {
-                    self.subscriber.clone().subscribe(&chans).await?;
+                    link.subscriber.clone().subscribe(&chans).await?;
                 }
                 Ok::<_, RedisError>(())
             };
@@ -267,7 +394,7 @@ impl Inner {
             }
         }
         if !seen.pub_ok
-            && crate::redis::ping(&self.publisher, self.publish_timeout)
+            && crate::redis::ping(&link.publisher, self.publish_timeout)
                 .await
                 .is_ok()
         {
@@ -284,6 +411,57 @@ impl Inner {
             }
         }
         RECOVER_EVERY
+    }
+
+    /// On a cluster: move both connections to the node that serves the pub/sub slot now,
+    /// if that is not the one they are on. Returns whether they moved; the path is then
+    /// lost (publishes refused) until the round after has subscribed every channel on
+    /// the new node and the peers are back there.
+    async fn follow(&self) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return false;
+        };
+        let within = self.publish_timeout.max(Duration::from_secs(1));
+        let node = match cluster.endpoint.pubsub_node(&cluster.conn, within).await {
+            Ok(node) => node,
+            Err(e) => {
+                tracing::debug!(error = %e, "pub/sub node not known yet; retrying");
+                return false;
+            }
+        };
+        let old = self.link();
+        if node.same_url(&old.node) {
+            return false;
+        }
+        let generation = self.current.load(Ordering::SeqCst) + 1;
+        let router = PushRouter {
+            handlers: self.handlers.clone(),
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
+            generation,
+            current: self.current.clone(),
+        };
+        let open = Link::open(node, router, self.publish_timeout, true);
+        let link = match tokio::time::timeout(self.publish_timeout * 4, open).await {
+            Ok(Ok(link)) => link,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "new pub/sub node not reachable yet; retrying");
+                return false;
+            }
+            Err(_) => {
+                tracing::debug!("new pub/sub node did not answer in time; retrying");
+                return false;
+            }
+        };
+        // Lost first, so no publish goes out on the new node before every channel is
+        // subscribed there; then the swap (the old link's pushes are ignored from here).
+        self.health.subscriber_lost();
+        self.health.publisher_stalled();
+        tracing::warn!(from = %old.node, to = %link.node, "pub/sub moving to the node that serves its slot now; re-subscribing (publishes refused until then)");
+        *self.link.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(link);
+        self.current.store(generation, Ordering::SeqCst);
+        self.metrics.pubsub_reconnects.increment(1);
+        true
     }
 
     /// While live: how many subscribers each of our channels has (what settling after
@@ -321,7 +499,7 @@ impl Driver for ReconnectingDriver {
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
         let inner = &self.inner;
         inner.health.check()?;
-        let mut conn = inner.publisher.clone();
+        let mut conn = inner.link().publisher.clone();
         let mut cmd = redis::cmd("PUBLISH");
         cmd.arg(&chan).arg(val);
         let publish = cmd.query_async::<u64>(&mut conn);
@@ -370,7 +548,7 @@ impl Driver for ReconnectingDriver {
         if let Some(uid) = drops::uid_of_request_channel(&chan) {
             drops::register(uid, &inner.metrics);
         }
-        inner.subscriber.clone().subscribe(&chan).await?;
+        inner.link().subscriber.clone().subscribe(&chan).await?;
         // Sample the subscriber counts now, so settling after an early loss knows them.
         inner.health.wake().notify_one();
         Ok(MessageStream::new(rx))
@@ -386,17 +564,70 @@ impl Driver for ReconnectingDriver {
         if let Some(uid) = drops::uid_of_request_channel(&chan) {
             drops::unregister(uid);
         }
-        inner.subscriber.clone().unsubscribe(chan).await?;
+        inner.link().subscriber.clone().unsubscribe(chan).await?;
         Ok(())
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
-        let mut conn = self.inner.publisher.clone();
+        let mut conn = self.inner.link().publisher.clone();
         let (_, count): (String, u16) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(chan)
             .query_async(&mut conn)
             .await?;
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router(generation: u64, current: &Arc<AtomicU64>, handlers: &Handlers) -> PushRouter {
+        let metrics = Metrics::new();
+        PushRouter {
+            handlers: handlers.clone(),
+            health: Health::new(metrics.pubsub_live.clone()),
+            metrics,
+            generation,
+            current: current.clone(),
+        }
+    }
+
+    fn push(kind: PushKind, data: Vec<Value>) -> PushInfo {
+        PushInfo { kind, data }
+    }
+
+    /// After a move to another node, the old link's loss and late messages are not the
+    /// path's: only the current link's pushes count.
+    #[test]
+    fn only_the_current_link_is_heard() -> Result<(), SendError> {
+        let current = Arc::new(AtomicU64::new(1));
+        let handlers: Handlers = Arc::default();
+        let (tx, mut rx) = mpsc::channel(4);
+        handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert("c".into(), tx);
+        let message = || {
+            let data = vec![
+                Value::BulkString(b"c".to_vec()),
+                Value::BulkString(b"m".to_vec()),
+            ];
+            push(PushKind::Message, data)
+        };
+
+        let old = router(0, &current, &handlers);
+        old.send(push(PushKind::Disconnection, vec![]))?;
+        assert_eq!(old.health.check(), Ok(()));
+        old.send(message())?;
+        assert!(rx.try_recv().is_err());
+
+        let new = router(1, &current, &handlers);
+        new.send(message())?;
+        assert_eq!(rx.try_recv().ok(), Some(("c".to_string(), b"m".to_vec())));
+        new.send(push(PushKind::Disconnection, vec![]))?;
+        assert_eq!(new.health.check(), Err(Refusal::SubscriberDown));
+        Ok(())
     }
 }

@@ -91,8 +91,8 @@ impl Cluster {
         format!("redis+cluster://{}", seeds.join(","))
     }
 
-    /// `redis+cluster://` with the node on `port` as the first seed (the one arena's
-    /// pub/sub uses), then the others.
+    /// `redis+cluster://` with the node on `port` as the first seed (the one `arena
+    /// doctor` examines), then the others.
     pub fn url_from(&self, port: u16) -> String {
         let mut ports: Vec<u16> = self.nodes.iter().map(RedisServer::port).collect();
         ports.sort_by_key(|&p| p != port);
