@@ -212,10 +212,15 @@ impl Link {
         )
         .await?;
         // Standalone: keep trying for as long as Redis is away, nothing else would revive
-        // a connection that only receives. Cluster: a few tries, then the watchdog asks
-        // the cluster where to go (the node may be gone for good, and a link left behind
-        // must not retry a dead address for ever); its next command retries again.
-        let retries = if follows_cluster { 3 } else { usize::MAX };
+        // a connection that only receives. Cluster: one quick retry, then the watchdog
+        // asks the cluster where to go (the node may be gone for good: a failover, and a
+        // link left behind must not retry a dead address for ever); its next re-subscribe
+        // tries again, so a node that comes back is found within a round.
+        let (retries, max_delay) = if follows_cluster {
+            (1, Duration::from_millis(100))
+        } else {
+            (usize::MAX, Duration::from_millis(500))
+        };
         let subscriber = ConnectionManager::new_with_config(
             node.client(true)?,
             ConnectionManagerConfig::new()
@@ -224,7 +229,7 @@ impl Link {
                 .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(Duration::from_secs(5)))
                 .set_number_of_retries(retries)
-                .set_max_delay(Duration::from_millis(500)),
+                .set_max_delay(max_delay),
         )
         .await?;
         Ok(Self {
@@ -383,7 +388,14 @@ impl Inner {
                 }
                 Ok::<_, RedisError>(())
             };
-            match tokio::time::timeout(self.publish_timeout * 4, again).await {
+            // On a cluster a round must not wait on a dead node: the next asks the
+            // cluster again whether another node serves the slot now.
+            let bound = if self.cluster.is_some() {
+                self.publish_timeout
+            } else {
+                self.publish_timeout * 4
+            };
+            match tokio::time::timeout(bound, again).await {
                 Ok(Ok(())) => {
                     if self.health.subscriber_back(seen.sub_epoch, now()) {
                         tracing::info!(channels = chans.len(), "pub/sub subscriber re-subscribed");
