@@ -6,7 +6,9 @@
 //! - publishes go over their own [`ConnectionManager`] (reconnects on demand, bounded by a
 //!   timeout so a dead Redis fails a broadcast quickly instead of hanging a handler);
 //! - subscriptions live on a RESP3 [`ConnectionManager`] with automatic re-subscription and
-//!   unbounded reconnect retries, so after a restart every channel is subscribed again.
+//!   unbounded reconnect retries (one quick retry on a cluster, where the watchdog moves
+//!   the connections instead: below), so after a restart every
+//!   channel is subscribed again.
 //!   The per-channel queues handed to the adapter outlive reconnects, so the adapter never
 //!   notices. A full queue drops the message and counts it (`arena_pubsub_dropped_total`).
 //!
@@ -305,13 +307,6 @@ impl ReconnectingDriver {
     pub async fn ping_subscriber(&self) -> Result<(), RedisError> {
         let link = self.inner.link();
         crate::redis::ping(&link.subscriber, self.inner.publish_timeout * 4).await
-    }
-
-    /// The server the pub/sub connections are on now (`host:port`; for operators and
-    /// tests: on a cluster it moves after a failover).
-    pub fn node(&self) -> String {
-        let link = self.inner.link();
-        link.node.addr().unwrap_or_else(|| link.node.redacted())
     }
 
     /// A message published to our own channel did not come back: the subscriptions are in
