@@ -47,6 +47,56 @@ async fn rejoin(c: &Client, room: &str, epoch: &Value, offset: &Value) -> Value 
 async fn members_on_two_instances_get_every_attack_once_and_in_order() {
     let redis = redis();
     let arena = Arena::spawn(&redis.url(), 2).await;
+    every_attack_once_and_in_order(&arena).await;
+}
+
+#[tokio::test]
+async fn with_a_write_window_every_attack_still_arrives_once_and_in_order() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        c.modes.rooms.room_write_delay_ms = 20;
+    })
+    .await;
+    every_attack_once_and_in_order(&arena).await;
+
+    // A join while a window holds live events: the ack's position is what the socket
+    // has, and it gets each later event once, in order (window or not).
+    let sender = arena[0].client_in("s2", "w2").await;
+    let _early = arena[1].client_in("e2", "w2").await;
+    sender.attacks("w2", "x", 5).await;
+    let ((), (mut late, joined)) = tokio::join!(sender.attacks("w2", "y", 30), async {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let late = arena[1].client("late").await;
+        let joined = ack_of(&late, json!({"room": "w2"})).await;
+        (late, joined)
+    });
+    assert_eq!(joined["ok"], json!(true), "{joined}");
+    let from = joined["offset"].as_u64().unwrap_or(0);
+    for offset in from + 1..=35 {
+        let e = late.next_event("attack", WAIT).await.unwrap();
+        assert_eq!(e["offset"], json!(offset), "{e}");
+    }
+    assert!(
+        late.collect("attack", Duration::from_millis(300))
+            .await
+            .is_empty(),
+        "a duplicate"
+    );
+
+    // And a rejoin with a position replays what was missed, then goes on live.
+    let mut back = arena[0].client("back").await;
+    let ack = rejoin(&back, "w2", &joined["epoch"], &json!(30)).await;
+    assert_eq!(ack["replayed"], json!(5), "{ack}");
+    for offset in 31..=35 {
+        let e = back.next_event("attack", WAIT).await.unwrap();
+        assert_eq!(e["offset"], json!(offset), "{e}");
+    }
+}
+
+/// Two receivers (one per instance) and two senders (one per instance) in room `war`:
+/// every attack reaches both receivers once, with consecutive offsets, each sender's in
+/// the order sent, and both receivers see one order.
+async fn every_attack_once_and_in_order(arena: &Arena) {
     let mut recv = [
         arena[0].client_in("r0", "war").await,
         arena[1].client_in("r1", "war").await,

@@ -35,6 +35,7 @@ pub fn build(ctx: &Context, settings: &Settings) -> Result<Arc<dyn Mode>, ModeEr
             },
             timeout: Duration::from_millis(app.settings.redis_timeout_ms),
             queue: app.settings.pubsub_buffer,
+            write_delay: Duration::from_millis(settings.room_write_delay_ms),
         },
     );
     Ok(Arc::new(Rooms::new(Shared {

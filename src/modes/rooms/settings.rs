@@ -10,6 +10,10 @@ pub const ROOM_FANOUT: Fanout = Fanout::Sharded;
 pub const ROOM_PARTITIONS: usize = 256;
 pub const ROOM_HISTORY_LEN: usize = 1000;
 pub const ROOM_HISTORY_TTL_S: u64 = 600;
+/// Off: every live room event is delivered as soon as it arrives.
+pub const ROOM_WRITE_DELAY_MS: u64 = 0;
+/// A longer window would be a delay, not a batching of writes.
+pub const ROOM_WRITE_DELAY_MAX_MS: u64 = 1000;
 
 /// How a room's attacks reach its members on other instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +58,12 @@ pub struct Settings {
     /// and clients holding an old position get `resync`.
     #[arg(long, env = "ROOM_HISTORY_TTL_S", default_value_t = ROOM_HISTORY_TTL_S)]
     pub room_history_ttl_s: u64,
+
+    /// Write window in milliseconds (0: off): live room events that arrive within it of
+    /// the first are delivered together, so a member's events of the window leave in one
+    /// write. Trades up to this much extra latency for fewer syscalls per delivery.
+    #[arg(long, env = "ROOM_WRITE_DELAY_MS", default_value_t = ROOM_WRITE_DELAY_MS)]
+    pub room_write_delay_ms: u64,
 }
 
 impl Default for Settings {
@@ -65,6 +75,7 @@ impl Default for Settings {
             room_partitions: ROOM_PARTITIONS,
             room_history_len: ROOM_HISTORY_LEN,
             room_history_ttl_s: ROOM_HISTORY_TTL_S,
+            room_write_delay_ms: ROOM_WRITE_DELAY_MS,
         }
     }
 }
@@ -81,6 +92,51 @@ impl Settings {
         in_range("ROOM_PARTITIONS", self.room_partitions, 1, 16_384)?;
         in_range("ROOM_HISTORY_LEN", self.room_history_len, 1, 1_000_000)?;
         in_range("ROOM_HISTORY_TTL_S", self.room_history_ttl_s, 1, 30 * 24 * 3600)?;
+        in_range(
+            "ROOM_WRITE_DELAY_MS",
+            self.room_write_delay_ms,
+            0,
+            ROOM_WRITE_DELAY_MAX_MS,
+        )?;
+        if self.room_write_delay_ms > 0 && self.room_fanout == Fanout::Namespace {
+            return Err(bad(
+                "ROOM_WRITE_DELAY_MS",
+                "needs ROOM_FANOUT=sharded (the namespace channel has no write window)",
+            ));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_window_is_off_by_default_and_bounded() {
+        let s = Settings::default();
+        assert_eq!(s.room_write_delay_ms, 0);
+        assert!(s.validate().is_ok());
+        for ms in [1, 20, ROOM_WRITE_DELAY_MAX_MS] {
+            let s = Settings {
+                room_write_delay_ms: ms,
+                ..Settings::default()
+            };
+            assert!(s.validate().is_ok(), "{ms}");
+        }
+        let s = Settings {
+            room_write_delay_ms: ROOM_WRITE_DELAY_MAX_MS + 1,
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("ROOM_WRITE_DELAY_MS"), "{e}");
+        assert!(e.contains("between 0 and 1000"), "{e}");
+        let s = Settings {
+            room_write_delay_ms: 5,
+            room_fanout: Fanout::Namespace,
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("ROOM_FANOUT=sharded"), "{e}");
     }
 }

@@ -20,7 +20,9 @@
 //! order. A replay runs in a task of its own, paced to what the client reads (its queue
 //! holds `CLIENT_BUFFER` packets), and comes back to the delivery task, which replays what
 //! arrived meanwhile or makes the socket a member: a long replay neither drops events nor
-//! holds up the other rooms.
+//! holds up the other rooms. An optional write window (`BusConfig::write_delay`) gathers
+//! the live messages of a few milliseconds and delivers them back to back: the same
+//! steps in the same order, later, with each member's frames leaving in one write.
 //!
 //! Guarantee: an event acked ok is in the room's history and reaches every member on every
 //! instance, live or through the history, while the history holds it
@@ -72,6 +74,10 @@ pub struct BusConfig {
     /// Live messages queued for delivery before the live copy is dropped (the history
     /// still has them).
     pub queue: usize,
+    /// The write window (`ROOM_WRITE_DELAY_MS`; zero: off): live messages that arrive
+    /// within it of the first are delivered together, so each member's frames of the
+    /// window reach its queue back to back and leave in one write.
+    pub write_delay: Duration,
 }
 
 /// Why a publish failed; [`BusError::nothing_done`] tells the two kinds apart.
@@ -471,10 +477,15 @@ async fn deliver(
     mut work: mpsc::Receiver<Work>,
     shutdown: CancellationToken,
 ) {
+    let delay = inner.config.write_delay;
+    // A window holds at most what the live queue would: a burst past it is delivered
+    // at once rather than held in memory the queue bound was meant to cap.
+    let cap = inner.config.queue.max(1);
     let mut d = Delivery {
         inner,
         delivered: HashMap::new(),
     };
+    let mut batch = Vec::new();
     loop {
         let next = tokio::select! {
             biased;
@@ -484,10 +495,67 @@ async fn deliver(
             else => return,
         };
         match next {
-            Work::Live(Incoming::Event { room, event }) => d.live(&room, event).await,
+            Work::Live(first) if !delay.is_zero() => {
+                batch.push(first);
+                let after = gather(&mut batch, delay, cap, &mut live, &mut work, &shutdown).await;
+                // In arrival order and without a pause in between: the frames of one
+                // member reach its queue back to back, and its writer sends them in one
+                // write (engineioxide flushes once its queue is empty).
+                for i in batch.drain(..) {
+                    d.handle(Work::Live(i)).await;
+                }
+                match after {
+                    WindowEnd::Deadline => {}
+                    WindowEnd::Work(w) => d.handle(w).await,
+                    WindowEnd::Shutdown => return,
+                }
+            }
+            w => d.handle(w).await,
+        }
+        d.prune();
+    }
+}
+
+/// What ended a write window.
+enum WindowEnd {
+    /// Its time ran out, or it held `cap` messages.
+    Deadline,
+    /// A join or a replay's return: handled after the window's messages, so the bus
+    /// sees joins and live messages in the same order as without a window.
+    Work(Work),
+    Shutdown,
+}
+
+/// Add to `batch` the live messages that arrive within `delay` of the first, until it
+/// holds `cap` or other work comes.
+async fn gather(
+    batch: &mut Vec<Incoming>,
+    delay: Duration,
+    cap: usize,
+    live: &mut mpsc::Receiver<Incoming>,
+    work: &mut mpsc::Receiver<Work>,
+    shutdown: &CancellationToken,
+) -> WindowEnd {
+    let deadline = tokio::time::Instant::now() + delay;
+    while batch.len() < cap {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return WindowEnd::Shutdown,
+            Some(w) = work.recv() => return WindowEnd::Work(w),
+            Some(i) = live.recv() => batch.push(i),
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    WindowEnd::Deadline
+}
+
+impl Delivery {
+    async fn handle(&mut self, w: Work) {
+        match w {
+            Work::Live(Incoming::Event { room, event }) => self.live(&room, event).await,
             Work::Live(Incoming::CatchUp(rooms)) => {
                 for room in rooms {
-                    d.catch_up(&room).await;
+                    self.catch_up(&room).await;
                 }
             }
             Work::Join {
@@ -495,14 +563,11 @@ async fn deliver(
                 room,
                 from,
                 done,
-            } => d.join(socket, room, from, done).await,
-            Work::Replayed(r) => d.replayed(r),
+            } => self.join(socket, room, from, done).await,
+            Work::Replayed(r) => self.replayed(r),
         }
-        d.prune();
     }
-}
 
-impl Delivery {
     fn has_members(&self, room: &str) -> bool {
         lock(&self.inner.members).rooms.contains_key(room)
     }
