@@ -3,7 +3,10 @@
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
 #   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|memory-floor|handshakes|claims|durability|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
-#   scripts/bench.sh side-by-side   (arena against the Node stack in bench/node-stack; not in `all`)
+#   scripts/bench.sh side-by-side   (arena against the Node stack in bench/node-stack; not in `all`;
+#     SIDE_DELAYS="0 5 10 20" and SIDE_THREADS="default 1 2" add arena variants with
+#     ROOM_WRITE_DELAY_MS / TOKIO_WORKER_THREADS, SIDE_PERF=1 counts the servers' syscalls,
+#     SIDE_RUNS=3, SIDE_CONNECTIONS=0 skips the idle-client runs)
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
@@ -319,14 +322,29 @@ if [[ $what == side-by-side ]]; then
   # /proc/<pid>/stat for both (--proc-cpu), RSS from /proc/<pid>/statm (both /status).
   # Each JSON line carries the 1-minute load average before the run (a shared machine).
   RPORT=$((PORT + 30))
-  side_up() { # arena|node
+  # arena's variants: each write window (ROOM_WRITE_DELAY_MS) × each tokio worker count
+  # ("default": tokio's own, one per core); side "arena" is the defaults, the others are
+  # named arena-d<ms>-t<threads>. All variants and Node take turns within each run.
+  SIDE_DELAYS=${SIDE_DELAYS:-0}; SIDE_THREADS=${SIDE_THREADS:-default}; SIDE_RUNS=${SIDE_RUNS:-3}
+  sides=()
+  for d in $SIDE_DELAYS; do for t in $SIDE_THREADS; do
+    if [[ $d == 0 && $t == default ]]; then sides+=(arena); else sides+=("arena-d$d-t$t"); fi
+  done; done
+  sides+=(node)
+  side_up() { # arena|arena-d<ms>-t<threads>|node
     redis-server --port "$RPORT" --save '' --appendonly no >/dev/null 2>&1 & SIDE_REDIS=$!
     for _ in $(seq 50); do redis-cli -p "$RPORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
     SIDE_PIDS=()
-    if [[ $1 == arena ]]; then
+    if [[ $1 == arena* ]]; then
+      local knobs=() d t
+      if [[ $1 =~ ^arena-d([0-9]+)-t([a-z0-9]+)$ ]]; then
+        d=${BASH_REMATCH[1]}; t=${BASH_REMATCH[2]}
+        knobs+=(ROOM_WRITE_DELAY_MS="$d")
+        [[ $t != default ]] && knobs+=(TOKIO_WORKER_THREADS="$t")
+      fi
       SIDE_DATA=$(mktemp -d)
       for k in 0 1; do
-        env "${LIFT_LIMITS[@]}" ARENA_AUTH=dev REDIS_URL="redis://127.0.0.1:$RPORT" PORT=$((PORT + k)) \
+        env "${LIFT_LIMITS[@]}" "${knobs[@]}" ARENA_AUTH=dev REDIS_URL="redis://127.0.0.1:$RPORT" PORT=$((PORT + k)) \
           INSTANCE_ID="arena-$k" DATA_DIR="$SIDE_DATA/$k" RUST_LOG=warn "$BIN" serve \
           >>/tmp/arena-bench-side.log 2>&1 & SIDE_PIDS+=($!)
       done
@@ -343,20 +361,53 @@ if [[ $what == side-by-side ]]; then
     kill -TERM "$SIDE_REDIS" 2>/dev/null || true; wait "$SIDE_REDIS" 2>/dev/null || true
     rm -rf "${SIDE_DATA:-}"; SIDE_DATA=
   }
+  # SIDE_PERF=1: the servers' syscalls (every write-family call, and all of them) from
+  # perf's tracepoints over PERF_SECS in the middle of the run, added to the JSON line as
+  # "perf": {secs, write, writev, sendto, all} (both instances together).
+  side_perf_start() {
+    local pids=() k
+    for k in 0 1; do pids+=("$(curl -sf "http://127.0.0.1:$((PORT + k))/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')"); done
+    PERF_OUT=$(mktemp)
+    (sleep 2; perf stat -x, -o "$PERF_OUT" -p "$(IFS=,; echo "${pids[*]}")" \
+      -e syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,raw_syscalls:sys_enter \
+      -- sleep "${PERF_SECS:-6}" >/dev/null 2>&1) & PERF_JOB=$!
+  }
+  side_perf_json() { # the "perf" member from perf's CSV
+    wait "$PERF_JOB" 2>/dev/null || true
+    python3 - "$PERF_OUT" "${PERF_SECS:-6}" <<'PY'
+import json, sys
+names = {"syscalls:sys_enter_write": "write", "syscalls:sys_enter_writev": "writev",
+         "syscalls:sys_enter_sendto": "sendto", "raw_syscalls:sys_enter": "all"}
+out = {"secs": float(sys.argv[2])}
+for line in open(sys.argv[1]):
+    f = line.strip().split(",")
+    if len(f) > 2 and f[2] in names and f[0].isdigit():
+        out[names[f[2]]] = int(f[0])
+print(json.dumps(out, separators=(",", ":")))
+PY
+    rm -f "$PERF_OUT"
+  }
   side_run() { # side, label, then the bench arguments
-    local side=$1 label=$2 load; shift 2
+    local side=$1 label=$2 load perf="" line; shift 2
     load=$(cut -d' ' -f1 /proc/loadavg)
     echo "==> $label ($side, load $load)" >&2
-    "$BIN" bench "$@" --url "$URLS" --json |
-      sed "s/^{/{\"label\":\"$label\",\"side\":\"$side\",\"load1\":$load,/" | tee -a "$OUT" ||
+    [[ ${SIDE_PERF:-0} == 1 && $label == side-fanout-* ]] && side_perf_start
+    if line=$("$BIN" bench "$@" --url "$URLS" --json); then
+      [[ -n ${PERF_JOB:-} ]] && perf="\"perf\":$(side_perf_json),"
+      echo "$line" | sed "s/^{/{\"label\":\"$label\",\"side\":\"$side\",\"load1\":$load,$perf/" | tee -a "$OUT"
+    else
       echo "run $label ($side) failed (see above)" >&2
+    fi
+    PERF_JOB=
   }
-  for i in 1 2 3; do for side in arena node; do
-    side_up $side; side_run $side "side-fanout-20000" fanout --rate 20000 --duration 10 --proc-cpu; side_down
+  for i in $(seq "$SIDE_RUNS"); do for side in "${sides[@]}"; do
+    side_up "$side"; side_run "$side" "side-fanout-20000" fanout --rate 20000 --duration 10 --proc-cpu; side_down
   done; done
-  for n in 1000 5000; do for i in 1 2 3; do for side in arena node; do
-    side_up $side; side_run $side "side-connections-$n" connections --clients "$n"; side_down
-  done; done; done
+  if [[ ${SIDE_CONNECTIONS:-1} == 1 ]]; then
+    for n in 1000 5000; do for i in $(seq "$SIDE_RUNS"); do for side in arena node; do
+      side_up $side; side_run $side "side-connections-$n" connections --clients "$n"; side_down
+    done; done; done
+  fi
   # Medians per side and the ratio arena / Node of CPU per delivery (this run's lines).
   python3 - "$OUT" <<'PY'
 import json, statistics, sys
@@ -366,10 +417,21 @@ def med(label, side, f):
     return statistics.median(xs[-3:]) if xs else float("nan")
 cpu = lambda r: r["result"]["server_cpu_us_per_delivery"]
 p99 = lambda r: r["result"]["cross"]["p99_ms"]
-a, n = med("side-fanout-20000", "arena", cpu), med("side-fanout-20000", "node", cpu)
-print(f"CPU per delivery at 20k/s: arena {a:.2f} us, node {n:.2f} us, arena/node {a / n:.2f}")
-print(f"cross-instance p99 at 20k/s: arena {med('side-fanout-20000', 'arena', p99):.2f} ms, "
-      f"node {med('side-fanout-20000', 'node', p99):.2f} ms")
+n = med("side-fanout-20000", "node", cpu)
+print(f"CPU per delivery at 20k/s: node {n:.2f} us, "
+      f"cross-instance p99 {med('side-fanout-20000', 'node', p99):.2f} ms")
+# Syscalls per delivery: perf's count over its window at the offered rate (20k/s).
+per_delivery = lambda k: (lambda r: r["perf"].get(k, 0) / (20000 * r["perf"]["secs"]))
+for side in sorted({r["side"] for r in rows}):
+    a = med("side-fanout-20000", side, cpu)
+    line = (f"  {side}: {a:.2f} us, arena/node {a / n:.2f}, "
+            f"p99 {med('side-fanout-20000', side, p99):.2f} ms")
+    if any("perf" in r for r in rows if r["side"] == side):
+        sub = [r for r in rows if r["side"] == side and "perf" in r]
+        wr = lambda r: per_delivery("write")(r) + per_delivery("writev")(r) + per_delivery("sendto")(r)
+        line += (f", writes/delivery {statistics.median([wr(r) for r in sub[-3:]]):.3f}"
+                 f", syscalls/delivery {statistics.median([per_delivery('all')(r) for r in sub[-3:]]):.3f}")
+    print(line)
 for c in (1000, 5000):
     per = lambda r: r["bytes_per_client"] / 1024
     print(f"RSS per idle client at {c}: arena {med(f'side-connections-{c}', 'arena', per):.1f} KiB, "
