@@ -433,6 +433,8 @@ for side in sorted({r["side"] for r in rows}):
                  f", syscalls/delivery {statistics.median([per_delivery('all')(r) for r in sub[-3:]]):.3f}")
     print(line)
 for c in (1000, 5000):
+    if not any(r["label"] == f"side-connections-{c}" for r in rows):
+        continue  # SIDE_CONNECTIONS=0
     per = lambda r: r["bytes_per_client"] / 1024
     print(f"RSS per idle client at {c}: arena {med(f'side-connections-{c}', 'arena', per):.1f} KiB, "
           f"node {med(f'side-connections-{c}', 'node', per):.1f} KiB")
