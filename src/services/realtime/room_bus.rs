@@ -536,14 +536,16 @@ async fn gather(
     work: &mut mpsc::Receiver<Work>,
     shutdown: &CancellationToken,
 ) -> WindowEnd {
-    let deadline = tokio::time::Instant::now() + delay;
+    // One timer for the window, not one per message.
+    let deadline = tokio::time::sleep(delay);
+    tokio::pin!(deadline);
     while batch.len() < cap {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => return WindowEnd::Shutdown,
             Some(w) = work.recv() => return WindowEnd::Work(w),
             Some(i) = live.recv() => batch.push(i),
-            _ = tokio::time::sleep_until(deadline) => break,
+            _ = &mut deadline => break,
         }
     }
     WindowEnd::Deadline
