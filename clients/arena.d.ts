@@ -235,9 +235,11 @@ export interface BattleView {
 
 export interface HuntMap {
   mapId: number;
+  /** HUNT_MAP_WIDTH x HUNT_MAP_HEIGHT of the server (16 x 16 by default, up to 4096 each). */
   width: number;
   height: number;
-  /** tile (y·width+x) as a string -> value. */
+  /** Only the tiles with a treasure (HUNT_MAP_TREASURES, at most 4096): tile (y·width+x)
+   *  as a string -> value. Every other tile of the map is claimable and worth 0. */
   treasures: Record<string, number>;
   expiresAt: number;
 }

@@ -13,6 +13,9 @@ let huntNext = null; // the newest map not shown yet (when not following every m
 // Read by tests: the current map, every tile_claimed seen, the last leaderboard.
 arena.hunt = { map: null, claims: [], board: [] };
 let huntExpiryTimer = null;
+// One button per tile: past this many (HUNT_MAP_WIDTH x HUNT_MAP_HEIGHT can reach 16M, for
+// load tests) the page says so instead of building a grid the browser cannot lay out.
+const MAX_DRAWN_TILES = 4096;
 
 function tileNode(tile) {
   return huntEl.grid.querySelector(`[data-tile="${CSS.escape(String(tile))}"]`);
@@ -51,7 +54,8 @@ function showHuntMap(map) {
   huntEl.grid.style.setProperty('--cols', String(map.width));
   huntEl.grid.classList.remove('expired');
   const tiles = [];
-  for (let tile = 0; tile < map.width * map.height; tile++) {
+  const drawn = map.width * map.height <= MAX_DRAWN_TILES;
+  for (let tile = 0; drawn && tile < map.width * map.height; tile++) {
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'tile';
@@ -68,7 +72,8 @@ function showHuntMap(map) {
   }
   huntEl.grid.replaceChildren(...tiles);
   const total = Object.values(map.treasures).reduce((a, v) => a + Number(v || 0), 0);
-  huntEl.info.textContent = `Map #${map.mapId}: ${Object.keys(map.treasures).length} treasures worth ${total}.`;
+  huntEl.info.textContent = `Map #${map.mapId}: ${Object.keys(map.treasures).length} treasures worth ${total}.`
+    + (drawn ? '' : ` ${map.width}×${map.height} tiles: too many to draw here.`);
   clearTimeout(huntExpiryTimer);
   const left = Number(map.expiresAt) - Date.now();
   huntExpiryTimer = setTimeout(() => {

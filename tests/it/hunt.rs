@@ -787,3 +787,53 @@ async fn hunt_projection_readers_per_partition_group_apply_batches_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn hunt_map_size_setting_shapes_new_maps_to_their_far_corner() {
+    const W: u32 = 1000;
+    const H: u32 = 300;
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |cfg| {
+        tweak(cfg);
+        cfg.modes.hunt.map_ms = 200;
+        cfg.modes.hunt.hunt_key_ttl_s = 120;
+        cfg.modes.hunt.hunt_map_width = W;
+        cfg.modes.hunt.hunt_map_height = H;
+        cfg.modes.hunt.hunt_map_treasures = 7;
+    })
+    .await;
+    let mut c = arena[0].client_in("corner", "hunt").await;
+    let map = c.next_event("map_created", WAIT).await.unwrap();
+    assert_eq!(
+        (map["width"].as_u64(), map["height"].as_u64()),
+        (Some(W.into()), Some(H.into()))
+    );
+    let treasures = map["treasures"].as_object().unwrap();
+    assert_eq!(treasures.len(), 7, "{map}");
+    assert!(treasures.keys().all(|t| t.parse::<u32>().unwrap() < W * H));
+    let id = map["mapId"].as_u64().unwrap();
+    // The map as stored is the map as announced.
+    let stored = arena[0].get_json(&format!("/api/hunt/maps/{id}")).await;
+    assert_eq!(stored["width"], json!(W));
+    assert_eq!(stored["height"], json!(H));
+    // The far corner (x = W-1, y = H-1) is on the map; one past it and below 0 are not.
+    let corner = i64::from(W * H) - 1;
+    let ack = c.claim(id, corner).await;
+    assert_eq!(ack["ok"], json!(true), "{ack}");
+    for off in [i64::from(W * H), -1] {
+        let ack = c.claim(id, off).await;
+        assert_eq!(code(&ack), "invalid_tile", "tile {off}: {ack}");
+    }
+    let mut r = conn(&redis.url()).await;
+    let logged: Vec<ClaimEntry> = log(&mut r)
+        .await
+        .into_iter()
+        .filter(|e| e.map_id == id)
+        .collect();
+    assert_eq!(
+        logged.len(),
+        1,
+        "only the corner reached the log: {logged:?}"
+    );
+    assert_eq!(logged[0].tile, corner);
+}

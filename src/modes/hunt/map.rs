@@ -16,14 +16,38 @@ use tokio_util::sync::CancellationToken;
 
 use super::keys;
 use super::payload::ROOM;
-use super::settings::LIFETIME_PERIODS;
+use super::settings::{LIFETIME_PERIODS, MAP_HEIGHT, MAP_TREASURES, MAP_WIDTH, Settings};
 use super::state::Hunt;
 use crate::base::clock::unix_ms;
 use crate::services::period::{self, Race};
 
-pub const WIDTH: u32 = 16;
-pub const HEIGHT: u32 = 16;
-pub const TREASURES: usize = 20;
+/// The shape of new maps (`HUNT_MAP_WIDTH`, `HUNT_MAP_HEIGHT`, `HUNT_MAP_TREASURES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapShape {
+    pub width: u32,
+    pub height: u32,
+    pub treasures: u32,
+}
+
+impl MapShape {
+    pub fn of(s: &Settings) -> Self {
+        Self {
+            width: s.hunt_map_width,
+            height: s.hunt_map_height,
+            treasures: s.hunt_map_treasures,
+        }
+    }
+}
+
+impl Default for MapShape {
+    fn default() -> Self {
+        Self {
+            width: MAP_WIDTH,
+            height: MAP_HEIGHT,
+            treasures: MAP_TREASURES,
+        }
+    }
+}
 
 /// An immutable map; also the `map_created` payload.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -39,18 +63,19 @@ pub struct HuntMap {
 }
 
 impl HuntMap {
-    /// A `WIDTH` x `HEIGHT` map with `TREASURES` treasures on distinct random tiles.
-    pub fn random(map_id: u64, expires_at: u64, rng: &mut impl Rng) -> Self {
-        let size = (WIDTH * HEIGHT) as usize;
-        let tiles = rand::seq::index::sample(rng, size, TREASURES.min(size));
+    /// A map of `shape`: its treasures on distinct random tiles.
+    pub fn random(map_id: u64, expires_at: u64, shape: MapShape, rng: &mut impl Rng) -> Self {
+        // Settings bound a side to 4096, so the tile count fits a usize on any target.
+        let size = shape.width as usize * shape.height as usize;
+        let tiles = rand::seq::index::sample(rng, size, (shape.treasures as usize).min(size));
         let treasures = tiles
             .into_iter()
             .map(|t| (t.to_string(), rng.random_range(1..=100)))
             .collect();
         Self {
             map_id,
-            width: WIDTH,
-            height: HEIGHT,
+            width: shape.width,
+            height: shape.height,
             treasures,
             expires_at,
         }
@@ -165,7 +190,7 @@ async fn create(hunt: &Hunt, n: u64) {
     let cfg = &hunt.settings;
     let mut conn = hunt.ctx.app.redis.clone();
     let expires_at = unix_ms() + LIFETIME_PERIODS * cfg.map_ms;
-    let map = HuntMap::random(n, expires_at, &mut rand::rng());
+    let map = HuntMap::random(n, expires_at, MapShape::of(cfg), &mut rand::rng());
     if let Err(e) = store(&mut conn, &map, cfg.hunt_partitions, cfg.hunt_key_ttl_s).await {
         // Period n is spent (the fence moved): no map for it rather than two.
         tracing::warn!(map = n, error = %e, "map not stored");
@@ -184,14 +209,32 @@ mod tests {
 
     #[test]
     fn random_maps_have_distinct_treasures_on_the_board() {
-        let m = HuntMap::random(7, 1, &mut rand::rng());
-        assert_eq!(m.treasures.len(), TREASURES);
+        let m = HuntMap::random(7, 1, MapShape::default(), &mut rand::rng());
+        assert_eq!((m.width, m.height), (16, 16));
+        assert_eq!(m.treasures.len(), 20);
         for (t, v) in &m.treasures {
-            assert!(t.parse::<u32>().unwrap() < WIDTH * HEIGHT);
+            assert!(t.parse::<u32>().unwrap() < 16 * 16);
             assert!((1..=100).contains(v));
         }
         let json = serde_json::to_value(&m).unwrap();
         assert_eq!(json["mapId"], 7);
         assert!(json["treasures"].is_object());
+    }
+
+    #[test]
+    fn maps_take_their_shape_from_the_settings() {
+        let shape = MapShape {
+            width: 1000,
+            height: 3,
+            treasures: 50,
+        };
+        let m = HuntMap::random(1, 1, shape, &mut rand::rng());
+        assert_eq!((m.width, m.height, m.treasures.len()), (1000, 3, 50));
+        assert!(m.treasures.keys().all(|t| t.parse::<u32>().unwrap() < 3000));
+        // A full map: every tile a treasure; an empty one: none.
+        let full = MapShape { width: 3, height: 2, treasures: 6 };
+        assert_eq!(HuntMap::random(1, 1, full, &mut rand::rng()).treasures.len(), 6);
+        let bare = MapShape { treasures: 0, ..full };
+        assert!(HuntMap::random(1, 1, bare, &mut rand::rng()).treasures.is_empty());
     }
 }

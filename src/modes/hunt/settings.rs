@@ -17,6 +17,16 @@ pub const STREAM_MAXLEN: u64 = 1_000_000;
 pub const PROJECTION_PARTITIONS: u32 = 16;
 pub const CLAIM_DURABILITY: Durability = Durability::None;
 pub const CLAIM_WAIT_MS: u64 = 100;
+pub const MAP_WIDTH: u32 = 16;
+pub const MAP_HEIGHT: u32 = 16;
+pub const MAP_TREASURES: u32 = 20;
+/// Upper bound of a map's width and of its height: 4096 x 4096 tiles keeps a tile number
+/// below 2^24, exact in Lua's numbers and in JavaScript's.
+pub const MAP_SIDE_MAX: u32 = 4096;
+/// Upper bound of the treasures on one map: `map_created` carries every treasure (about
+/// 16 bytes of JSON each) to every client in the room, so 4096 keeps it near 64 KiB.
+/// Tiles without treasure are not sent, so a map's size costs the payload nothing.
+pub const MAP_TREASURES_MAX: u32 = 4096;
 
 /// What a claim's ack waits for before it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,6 +95,20 @@ pub struct Settings {
     /// replica's confirmation, in milliseconds.
     #[arg(long, env = "CLAIM_WAIT_MS", default_value_t = CLAIM_WAIT_MS)]
     pub claim_wait_ms: u64,
+
+    /// Treasure hunt: tiles per row of every new map (1..=4096). Larger maps let more
+    /// claims succeed (a tile is claimed once), e.g. for load tests.
+    #[arg(long, env = "HUNT_MAP_WIDTH", default_value_t = MAP_WIDTH)]
+    pub hunt_map_width: u32,
+
+    /// Treasure hunt: rows of every new map (1..=4096).
+    #[arg(long, env = "HUNT_MAP_HEIGHT", default_value_t = MAP_HEIGHT)]
+    pub hunt_map_height: u32,
+
+    /// Treasure hunt: treasures on every new map, on distinct random tiles (0..=4096 and
+    /// at most width x height); `map_created` carries each one.
+    #[arg(long, env = "HUNT_MAP_TREASURES", default_value_t = MAP_TREASURES)]
+    pub hunt_map_treasures: u32,
 }
 
 impl Default for Settings {
@@ -100,6 +124,9 @@ impl Default for Settings {
             hunt_projection_partitions: PROJECTION_PARTITIONS,
             claim_durability: CLAIM_DURABILITY,
             claim_wait_ms: CLAIM_WAIT_MS,
+            hunt_map_width: MAP_WIDTH,
+            hunt_map_height: MAP_HEIGHT,
+            hunt_map_treasures: MAP_TREASURES,
         }
     }
 }
@@ -125,6 +152,19 @@ impl Settings {
         in_range("HUNT_PROJECTION_PARTITIONS", self.hunt_projection_partitions, 1, 1024)?;
         // WAIT 0 would wait for ever; past 10 s a claim's ack is later than any client waits.
         in_range("CLAIM_WAIT_MS", self.claim_wait_ms, 1, 10_000)?;
+        in_range("HUNT_MAP_WIDTH", self.hunt_map_width, 1, MAP_SIDE_MAX)?;
+        in_range("HUNT_MAP_HEIGHT", self.hunt_map_height, 1, MAP_SIDE_MAX)?;
+        in_range("HUNT_MAP_TREASURES", self.hunt_map_treasures, 0, MAP_TREASURES_MAX)?;
+        let tiles = u64::from(self.hunt_map_width) * u64::from(self.hunt_map_height);
+        if u64::from(self.hunt_map_treasures) > tiles {
+            return Err(bad(
+                "HUNT_MAP_TREASURES",
+                format!(
+                    "{} treasures do not fit on {tiles} tiles (HUNT_MAP_WIDTH x HUNT_MAP_HEIGHT)",
+                    self.hunt_map_treasures
+                ),
+            ));
+        }
         if self.hunt_stream_maxlen < 1000 {
             return Err(bad("HUNT_STREAM_MAXLEN", "must be at least 1000"));
         }
@@ -153,5 +193,44 @@ mod tests {
             assert!(e.contains("CLAIM_WAIT_MS"), "{e}");
         }
         assert_eq!(Settings::default().claim_durability, Durability::None);
+    }
+
+    #[test]
+    fn map_size_is_bounded_and_named() {
+        let d = Settings::default();
+        assert_eq!((d.hunt_map_width, d.hunt_map_height, d.hunt_map_treasures), (16, 16, 20));
+        let big = Settings {
+            hunt_map_width: 4096,
+            hunt_map_height: 4096,
+            hunt_map_treasures: 4096,
+            ..d.clone()
+        };
+        assert!(big.validate().is_ok());
+        let no_treasure = Settings {
+            hunt_map_width: 1,
+            hunt_map_height: 1,
+            hunt_map_treasures: 0,
+            ..d.clone()
+        };
+        assert!(no_treasure.validate().is_ok());
+        let cases = [
+            (0, 16, 20, "HUNT_MAP_WIDTH"),
+            (4097, 16, 20, "HUNT_MAP_WIDTH"),
+            (16, 0, 20, "HUNT_MAP_HEIGHT"),
+            (16, 4097, 20, "HUNT_MAP_HEIGHT"),
+            (100, 100, 4097, "HUNT_MAP_TREASURES"),
+            (4, 4, 17, "HUNT_MAP_TREASURES"),
+        ];
+        for (w, h, t, name) in cases {
+            let s = Settings {
+                hunt_map_width: w,
+                hunt_map_height: h,
+                hunt_map_treasures: t,
+                ..d.clone()
+            };
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains(name), "{w}x{h} with {t}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
     }
 }

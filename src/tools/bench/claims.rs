@@ -15,7 +15,6 @@ use clap::Args;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use rand::Rng;
-use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
 use super::common::{BenchError, Common, Outcome, emit, progress, targets, write_plot};
@@ -51,8 +50,60 @@ const LAG_DRAIN: Duration = Duration::from_secs(10);
 struct LiveMap {
     id: u64,
     expires_at: u64,
-    fresh: Vec<u64>,
+    fresh: Fresh,
     hot: Vec<u64>,
+}
+
+/// The tiles of a map not aimed at yet, in an order spread over the whole map:
+/// `(offset + i * stride) mod size` for i = 0, 1, ... with `stride` coprime to `size` visits
+/// every tile once. Constant memory, where a shuffled list of every tile would cost 8 bytes
+/// a tile and a pause of the reader that learns the map (maps go up to 16M tiles).
+struct Fresh {
+    size: u64,
+    offset: u64,
+    stride: u64,
+    next: u64,
+}
+
+impl Fresh {
+    fn new(size: u64, rng: &mut impl Rng) -> Self {
+        let size = size.max(1);
+        let mut stride = 1;
+        // Random strides until one is coprime to size (a few tries at most: about 6 in 10
+        // numbers are coprime to a given one); 1 always is.
+        for _ in 0..64 {
+            let s = rng.random_range(1..size.max(2));
+            if gcd(s, size) == 1 {
+                stride = s;
+                break;
+            }
+        }
+        Self {
+            size,
+            offset: rng.random_range(0..size),
+            stride,
+            next: 0,
+        }
+    }
+
+    /// The next tile never aimed at that is not in `skip`, or `None` when used up.
+    fn pop(&mut self, skip: &[u64]) -> Option<u64> {
+        while self.next < self.size {
+            let t = (self.offset + self.next * self.stride) % self.size;
+            self.next += 1;
+            if !skip.contains(&t) {
+                return Some(t);
+            }
+        }
+        None
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 #[derive(Default)]
@@ -232,8 +283,9 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
         )
     })?;
     let lag_ms = |q| scrape::quantile(&lag_before, &lag_after, q).map(|s| s * 1000.0);
+    let applied = scrape::count(&lag_before, &lag_after);
     let lag = json!({
-        "applied": scrape::count(&lag_before, &lag_after),
+        "applied": applied, "applied_per_s": applied / seconds,
         "p50_ms": lag_ms(0.5), "p99_ms": lag_ms(0.99),
     });
     let ok = double_owned == 0 && unanswered == 0;
@@ -256,6 +308,14 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
             ),
         ),
         ("outcomes".into(), format!("{:?}", tally.outcomes)),
+        (
+            "claims into the log (ok) / applied to the board".into(),
+            format!(
+                "{:.0}/s / {:.0}/s",
+                ok_claims as f64 / seconds,
+                applied / seconds
+            ),
+        ),
         ("unanswered".into(), unanswered.to_string()),
         (
             "tiles acknowledged to two players".into(),
@@ -292,7 +352,8 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
     let j = json!({
         "scenario": "claims", "instances": addrs.len(), "players": args.players, "rate": args.rate,
         "conflict": args.conflict, "seconds": seconds, "sent": sent, "unsent": unsent,
-        "claims_per_s": sent as f64 / seconds, "ok_claims": ok_claims, "outcomes": tally.outcomes,
+        "claims_per_s": sent as f64 / seconds, "ok_claims": ok_claims,
+        "ok_per_s": ok_claims as f64 / seconds, "outcomes": tally.outcomes,
         "unanswered": unanswered, "double_owned": double_owned, "latency": latency,
         "leaderboard_lag": lag, "server_cpu_s": cpu, "ok": ok,
     });
@@ -335,10 +396,10 @@ fn on_map(shared: &Shared, ev: &str) {
         .map(|t| t.keys().filter_map(|k| k.parse().ok()).collect())
         .unwrap_or_default();
     hot.truncate(8);
-    let mut fresh: Vec<u64> = (0..w * h).filter(|t| !hot.contains(t)).collect();
-    fresh.shuffle(&mut rand::rng());
+    let mut rng = rand::rng();
+    let mut fresh = Fresh::new(w * h, &mut rng);
     if hot.is_empty() {
-        hot = fresh.split_off(fresh.len().saturating_sub(4));
+        hot.extend((0..4).filter_map(|_| fresh.pop(&[])));
     }
     let mut maps = shared.maps.lock().unwrap_or_else(|e| e.into_inner());
     maps.push(LiveMap {
@@ -360,17 +421,16 @@ fn pick(shared: &Shared, rng: &mut impl Rng, conflict: f64) -> Option<(u64, u64)
         let t = m.hot[rng.random_range(0..m.hot.len())];
         return Some((m.id, t));
     }
-    if let Some(t) = m.fresh.pop() {
+    if let Some(t) = m.fresh.pop(&m.hot) {
         return Some((m.id, t));
     }
     // The newest map is used up: older live maps may still have fresh tiles; else claim
     // a random (taken) tile, which still runs the whole claim script.
-    let size = m.fresh.capacity().max(1) as u64;
-    let (id, fallback) = (m.id, rng.random_range(0..size));
+    let (id, fallback) = (m.id, rng.random_range(0..m.fresh.size));
     Some(
         maps.iter_mut()
             .rev()
-            .find_map(|m| m.fresh.pop().map(|t| (m.id, t)))
+            .find_map(|m| m.fresh.pop(&m.hot).map(|t| (m.id, t)))
             .unwrap_or((id, fallback)),
     )
 }
@@ -402,4 +462,25 @@ fn on_ack(shared: &Shared, player: usize, id: u64, body: &str) {
         t.owners.entry((map, tile)).or_default().push(player);
     }
     *t.outcomes.entry(outcome).or_default() += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_tiles_cover_the_map_once_skipping_hot_ones() {
+        let mut rng = rand::rng();
+        for size in [1u64, 2, 7, 256, 1000, 65_536] {
+            let mut f = Fresh::new(size, &mut rng);
+            let hot = [0u64, size - 1];
+            let mut seen = std::collections::HashSet::new();
+            while let Some(t) = f.pop(&hot) {
+                assert!(t < size && !hot.contains(&t));
+                assert!(seen.insert(t), "tile {t} of {size} twice");
+            }
+            let expected = size - hot.iter().collect::<std::collections::HashSet<_>>().len() as u64;
+            assert_eq!(seen.len() as u64, expected, "size {size}");
+        }
+    }
 }
