@@ -187,6 +187,9 @@ async fn claims_scenario_never_sees_a_tile_with_two_owners() {
     let arena = Arena::spawn_with(&redis.url(), 2, |c| {
         c.modes.hunt.map_ms = 200;
         c.modes.hunt.claim_rate = 100_000;
+        // A map larger than the default: the tool aims at tiles all over it.
+        c.modes.hunt.hunt_map_width = 300;
+        c.modes.hunt.hunt_map_height = 200;
     })
     .await;
     let urls = format!("{},{}", arena[0].url, arena[1].url);
@@ -229,6 +232,17 @@ async fn claims_scenario_never_sees_a_tile_with_two_owners() {
         r["leaderboard_lag"]["p99_ms"].as_f64().unwrap() >= 0.0,
         "{r}"
     );
+    // Claims into the log per second: the ok claims over the seconds of claiming. Fresh
+    // tiles never collide, so only the 30% aimed at hot tiles can be taken.
+    let (ok, seconds) = (
+        r["ok_claims"].as_f64().unwrap(),
+        r["seconds"].as_f64().unwrap(),
+    );
+    assert!(
+        (r["ok_per_s"].as_f64().unwrap() - ok / seconds).abs() < 1e-6,
+        "{r}"
+    );
+    assert!(ok >= 0.6 * sent as f64, "{r}");
 }
 
 #[tokio::test]
