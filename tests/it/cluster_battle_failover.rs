@@ -3,7 +3,8 @@
 //! Redis Cluster master that holds battles right after their creations and ends were
 //! acknowledged: every change acknowledged `durable: true` is read back through the
 //! socket API once a replica took over (battles started and ended by players: no judge);
-//! and a judged submission's verdict and end carry `durable`.
+//! and a judged submission, its verdict and the end it decides carry `durable` (false
+//! while the replica is frozen).
 
 use std::time::{Duration, Instant};
 
@@ -387,6 +388,63 @@ async fn submission_steps_say_durable_with_a_replica() {
         .unwrap();
     assert_eq!(ended["reason"], json!("solved"), "{ended}");
     assert_eq!(ended["durable"], json!(true), "{ended}");
+
+    // The replica frozen: the submission, its verdict and the end it decides stand on the
+    // master and say `durable: false`; the unconfirmed verdict stays in the judging index
+    // (recovery re-judges it only if a failover undid it).
+    replica.sigstop();
+    let second = ack(
+        &alice,
+        "start_battle",
+        &json!({"players": ["alice", "carol"], "problemId": "a-plus-b", "durationS": 120}),
+        WAIT,
+    )
+    .await;
+    assert_eq!(second["durable"], json!(false), "{second}");
+    let second_id = second["battleId"].as_str().unwrap().to_string();
+    let submitted = eventually(WAIT, "the countdown to end", || async {
+        let a =
+            crate::coding::submit(&alice, &second_id, "python", crate::coding::RIGHT, None).await;
+        let counting = a["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("starts in"));
+        (!counting).then_some(a)
+    })
+    .await;
+    assert_eq!(
+        (&submitted["ok"], &submitted["durable"]),
+        (&json!(true), &json!(false)),
+        "{submitted}"
+    );
+    let sub = submitted["submissionId"].as_str().unwrap().to_string();
+    let r = crate::coding::result_of(&mut alice, &sub).await;
+    assert_eq!(
+        (r["verdict"].as_str(), &r["durable"]),
+        (Some("AC"), &json!(false)),
+        "{r}"
+    );
+    let ended = alice
+        .next_event("battle_ended", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&ended["battleId"], &ended["reason"], &ended["durable"]),
+        (&json!(second_id), &json!("solved"), &json!(false)),
+        "{ended}"
+    );
+    let mut r = crate::harness::redis_conn(&m.url()).await;
+    let judging: Vec<String> = redis::cmd("ZRANGE")
+        .arg(keys::JUDGING)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert!(
+        judging.iter().any(|j| j.contains(&sub)),
+        "the unconfirmed verdict's judging entry is kept: {judging:?}"
+    );
+    replica.sigcont();
     for inst in arena.instances {
         inst.stop().await.unwrap();
     }

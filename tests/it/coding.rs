@@ -94,7 +94,7 @@ async fn start(c: &Client, players: &[&str], extra: Value) -> String {
     a["battleId"].as_str().unwrap().to_string()
 }
 
-async fn submit(
+pub(crate) async fn submit(
     c: &Client,
     battle: &str,
     language: &str,
