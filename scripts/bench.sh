@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|memory-floor|handshakes|claims|durability|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|memory-floor|handshakes|claims|projection|durability|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
 #   scripts/bench.sh side-by-side   (arena against the Node stack in bench/node-stack; not in `all`;
 #     SIDE_DELAYS="0 5 10 20" and SIDE_THREADS="default 1 2" add arena variants with
 #     ROOM_WRITE_DELAY_MS / TOKIO_WORKER_THREADS, SIDE_PERF=1 counts the servers' syscalls,
@@ -180,6 +180,20 @@ if [[ $what == all || $what == claims ]]; then
       if [[ $rate == $((RB_RPS / 2)) ]]; then label="claims-half-$rate"; fi
       if [[ $rate == $((RB_RPS * 8 / 10)) ]]; then label="claims-0.8-$rate"; fi
       demo_up "${HUNT_ENV[@]}"; run "$label" claims --players 200 --rate "$rate" --duration 10 --conflict 0.01; demo_down
+    done
+  done
+fi
+if [[ $what == all || $what == projection ]]; then
+  # The leaderboard projection alone (issue 13, goal 4): the claim script straight into
+  # the demo's Redis at 10k, 20k and 30k claims/s, the two instances' projections apply;
+  # the lag from their buckets. No Socket.IO load on the host (see `arena bench claims`
+  # for the whole path).
+  for i in 1 2 3; do
+    for rate in 10000 20000 30000; do
+      demo_up
+      rport=$(grep -o 'redis://127.0.0.1:[0-9]*' /tmp/arena-bench-demo.log | head -1 | cut -d: -f3)
+      run "projection-$rate" projection --redis-url "redis://127.0.0.1:$rport" --rate "$rate" --duration 10
+      demo_down
     done
   done
 fi

@@ -23,8 +23,8 @@ enum Command {
     Serve(Box<arena::edge::config::Config>),
     /// Start a managed Redis (unless REDIS_URL is set) and N instances; Ctrl-C stops all.
     Demo(arena::tools::launcher::DemoOptions),
-    /// Load generator: fanout, connections, ticks, battles, claims, flood, outbox (see
-    /// `arena bench --help`).
+    /// Load generator: fanout, connections, ticks, battles, claims, projection, flood,
+    /// outbox, coding, judge, replay (see `arena bench --help`).
     Bench(arena::tools::bench::BenchArgs),
     /// Check a Redis or Redis Cluster for settings and states that break arena; exits
     /// non-zero on a critical finding.

@@ -246,6 +246,45 @@ async fn claims_scenario_never_sees_a_tile_with_two_owners() {
 }
 
 #[tokio::test]
+async fn projection_scenario_applies_every_claim_it_wrote_once() {
+    let redis = redis();
+    let arena = Arena::spawn(&redis.url(), 2).await;
+    let urls = format!("{},{}", arena[0].url, arena[1].url);
+    let args = arena::tools::bench::BenchArgs {
+        scenario: arena::tools::bench::Scenario::Projection(
+            arena::tools::bench::projection::ProjectionArgs {
+                common: common(&urls),
+                redis_url: redis.url(),
+                rate: 400,
+                duration: 2,
+                partitions: arena::modes::hunt::PARTITIONS,
+                in_flight: 8,
+            },
+        ),
+    };
+    let outcome = arena::tools::bench::run(args).await.unwrap();
+    let r = &outcome.report;
+    assert!(outcome.ok, "{r}");
+    assert_eq!(r["failed"], 0, "{r}");
+    let claimed = r["claimed"].as_u64().unwrap();
+    assert!(claimed >= 700, "{r}");
+    // Every claim written reached the boards once: the servers' lag histogram counted
+    // each, and the tool's 200 players (or fewer) are on the global board.
+    assert_eq!(
+        r["leaderboard_lag"]["applied"].as_f64(),
+        Some(claimed as f64),
+        "{r}"
+    );
+    let mut conn = crate::harness::redis_conn(&redis.url()).await;
+    let players: Vec<String> =
+        redis::AsyncCommands::zrange(&mut conn, arena::modes::hunt::keys::lb_global(), 0, -1)
+            .await
+            .unwrap();
+    let tool = players.iter().filter(|p| p.starts_with("proj-")).count() as u64;
+    assert_eq!(tool, claimed.min(200), "{players:?}");
+}
+
+#[tokio::test]
 async fn connections_scenario_signs_tokens_for_a_token_mode_server() {
     const SECRET: &str = "bench-secret-0123456789abcdef-0123456789";
     let redis = redis();

@@ -29,6 +29,7 @@ fn help_lists_every_command_and_scenario_with_one_default_each() {
         "ticks",
         "battles",
         "claims",
+        "projection",
         "flood",
         "outbox",
     ];

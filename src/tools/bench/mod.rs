@@ -19,6 +19,7 @@ pub mod fanout;
 pub mod flood;
 pub mod judge;
 pub mod outbox;
+pub mod projection;
 pub mod replay;
 pub mod report;
 mod scrape;
@@ -46,6 +47,9 @@ pub enum Scenario {
     Battles(battles::BattlesArgs),
     /// Treasure-hunt claims: claims/s, ack latency, outcomes, no tile with two owners.
     Claims(claims::ClaimsArgs),
+    /// The leaderboard projection alone: claims straight into Redis at a paced rate, the
+    /// lag until the instances applied them.
+    Projection(projection::ProjectionArgs),
     /// Hostile sockets flood one instance: its memory, a quiet client's acks, tick delay.
     Flood(flood::FloodArgs),
     /// Battle events to the SQL records: events/s and lag (Lua step to SQL commit).
@@ -79,6 +83,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
         Scenario::Ticks(a) => secs(a.seconds + 60),
         Scenario::Battles(a) => secs(a.rounds as u64 * 30 + 120),
         Scenario::Claims(a) => secs(a.duration + 120),
+        Scenario::Projection(a) => secs(a.duration + 120),
         Scenario::Flood(a) => a.limit(),
         Scenario::Outbox(_) => secs(900),
         Scenario::Coding(a) => a.limit(),
@@ -92,6 +97,7 @@ pub async fn run(args: BenchArgs) -> Result<Outcome, BenchError> {
             Scenario::Ticks(a) => ticks::run(a).await,
             Scenario::Battles(a) => battles::run(a).await,
             Scenario::Claims(a) => claims::run(a).await,
+            Scenario::Projection(a) => projection::run(a).await,
             Scenario::Flood(a) => flood::run(a).await,
             Scenario::Outbox(a) => outbox::run(a).await,
             Scenario::Coding(a) => coding::run(a).await,
