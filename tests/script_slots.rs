@@ -96,16 +96,14 @@ fn invocations() -> Vec<(&'static str, Vec<String>)> {
                 "dead_letter.lua",
                 vec![hunt::hunt_claims(p), hunt::hunt_dead_letters(p)],
             ));
-            for claim in ids {
-                out.push((
-                    "leaderboard_apply.lua",
-                    vec![
-                        hunt::lb_global().to_string(),
-                        hunt::lb_map(map_id),
-                        hunt::lb_applied(claim),
-                    ],
-                ));
-            }
+            out.push((
+                "leaderboard_apply.lua",
+                vec![
+                    hunt::lb_global().to_string(),
+                    hunt::lb_map(map_id),
+                    hunt::lb_applied(map_id),
+                ],
+            ));
         }
         for hash in ["9f86d081884c7d65", "00000000aa", "ffffffff00", "1234"] {
             let p = battle::partition_of(hash, partitions);

@@ -335,7 +335,7 @@ async fn durable_claims_survive_kill_of_their_master_and_everything_resumes() {
         );
         let n = entries
             .iter()
-            .filter(|e| e.map_id == a.map && e.tile == a.tile)
+            .filter(|e| e.map_id == a.map && i64::from(e.tile) == a.tile)
             .count();
         assert_eq!(n, 1, "stream entries of {a:?}");
     }

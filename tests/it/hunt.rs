@@ -117,8 +117,8 @@ async fn hunt_concurrent_claimers_get_exactly_one_winner_per_tile() {
         "one log entry per acknowledged claim"
     );
     for e in &entries {
-        assert_eq!(winners[&e.tile], e.player);
-        assert_eq!(e.value, value_of(e.tile));
+        assert_eq!(winners[&i64::from(e.tile)], e.player);
+        assert_eq!(e.value, value_of(i64::from(e.tile)));
         assert_eq!(e.claim_id, format!("{MAP}:{}", e.tile));
     }
     // Watchers on both instances saw each tile_claimed once, with the winner.
@@ -347,19 +347,39 @@ async fn hunt_poison_entries_are_dead_lettered_and_counted() {
         .xadd(keys::hunt_claims(0), "*", &[("mapId", "not-a-number")])
         .await
         .unwrap();
-    let dead = eventually(WAIT, "the poison entry in the dead-letter stream", || {
+    // Well-formed fields whose apply-once bit would be another claim's (the claim id is
+    // not the map and tile), and a tile beyond any map: both poison too.
+    let entry = |tile: &'static str, claim_id: &'static str| {
+        [
+            ("mapId", "7"),
+            ("tile", tile),
+            ("player", "mallory"),
+            ("value", "100"),
+            ("claimId", claim_id),
+            ("at", "1700000000000"),
+        ]
+    };
+    for (tile, claim_id) in [("3", "7:4"), ("16777216", "7:16777216")] {
+        let _: String = c
+            .xadd(keys::hunt_claims(0), "*", &entry(tile, claim_id))
+            .await
+            .unwrap();
+    }
+    let dead = eventually(WAIT, "the poison entries in the dead-letter stream", || {
         let mut c = c.clone();
         async move {
             let r: StreamRangeReply = c.xrange_all(keys::hunt_dead_letters(0)).await.unwrap();
-            (!r.ids.is_empty()).then_some(r.ids)
+            (r.ids.len() >= 3).then_some(r.ids)
         }
     })
     .await;
-    assert_eq!(dead.len(), 1);
+    assert_eq!(dead.len(), 3);
     assert_eq!(
         dead[0].get::<String>("mapId").as_deref(),
         Some("not-a-number")
     );
+    let mallory: Option<f64> = c.zscore(keys::lb_global(), "mallory").await.unwrap();
+    assert_eq!(mallory, None, "a poison entry never reaches the board");
     eventually(WAIT, "no pending entries", || {
         let mut c = c.clone();
         async move { (pending_total(&mut c).await == 0).then_some(()) }
@@ -369,7 +389,7 @@ async fn hunt_poison_entries_are_dead_lettered_and_counted() {
     for i in &arena.instances {
         counted += i.metric("arena_dead_letters_total").await;
     }
-    assert_eq!(counted, 1.0);
+    assert_eq!(counted, 3.0);
 }
 
 #[tokio::test]
@@ -786,6 +806,28 @@ async fn hunt_projection_readers_per_partition_group_apply_batches_once() {
         async move { (board(&mut c).await == expected).then_some(()) }
     })
     .await;
+    // The apply-once markers: one bitmap per map (bit = tile), with the boards' TTL; no
+    // key per claim.
+    let mut markers: Vec<String> = redis::cmd("KEYS")
+        .arg("arena:{lb}:applied:*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    markers.sort();
+    let want: Vec<String> = (300..304u64)
+        .chain(400..404)
+        .map(keys::lb_applied)
+        .collect();
+    assert_eq!(markers, want);
+    for m in &markers {
+        let (len, ttl): (u64, i64) = redis::pipe()
+            .strlen(m)
+            .ttl(m)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert!(len <= 8 && ttl > 0, "{m}: {len} bytes, ttl {ttl}");
+    }
 }
 
 #[tokio::test]
@@ -835,5 +877,5 @@ async fn hunt_map_size_setting_shapes_new_maps_to_their_far_corner() {
         1,
         "only the corner reached the log: {logged:?}"
     );
-    assert_eq!(logged[0].tile, corner);
+    assert_eq!(i64::from(logged[0].tile), corner);
 }

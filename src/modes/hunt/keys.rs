@@ -10,7 +10,7 @@
 //! | `arena:{p<k>}:claims:dead` | stream, MAXLEN ~ | claim entries that failed `hunt_max_deliveries` times |
 //! | `arena:{lb}:global` | zset | hunt leaderboard, player -> score (projection of every partition) |
 //! | `arena:{lb}:map:<id>` | zset, EX hunt_key_ttl | leaderboard of one map |
-//! | `arena:{lb}:applied:<claimId>` | string, EX hunt_key_ttl | apply-once marker of a claim; in `{lb}` so the check and the ZINCRBY are one script on one slot (the price: every projection write lands on the `{lb}` slot) |
+//! | `arena:{lb}:applied:<mapId>` | string (bitmap), EX hunt_key_ttl | apply-once markers of a map's claims, bit `tile` (a tile is claimed at most once, so the bit is the claim): at most width x height / 8 bytes a map, where one key per claim cost ~430M keys for 6 h of 20k claims/s; in `{lb}` so the check and the ZINCRBY are one script on one slot (the price: every projection write lands on the `{lb}` slot) |
 //! | `arena:{mapgen}:lock:<n>` / `:last` | period race | one map per period (`services::period`) |
 //! | `arena:{hunt:board}:lock:<n>` / `:last` | period race | the 500 ms leaderboard broadcast |
 //! | `arena:{p<k>}:rl:claim:<player>` | string, PX | GCRA state of the player's claim limit in partition k, checked by `claim.lua` itself (`claim_limit`) |
@@ -69,9 +69,9 @@ pub fn lb_map(map_id: u64) -> String {
     format!("arena:{{lb}}:map:{map_id}")
 }
 
-/// The apply-once marker of claim `claim_id`.
-pub fn lb_applied(claim_id: &str) -> String {
-    format!("arena:{{lb}}:applied:{claim_id}")
+/// The apply-once markers of map `map_id`'s claims: a bitmap, bit `tile` per claim.
+pub fn lb_applied(map_id: u64) -> String {
+    format!("arena:{{lb}}:applied:{map_id}")
 }
 
 /// A scratch key for `arena hunt rebuild` (renamed over `lb_global`: same tag).
@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(hash_tag(&claim_limit(p, "{evil}")), Some("p10"));
         assert_eq!(hash_tag(lb_global()), Some("lb"));
         assert_eq!(hash_tag(&lb_map(42)), Some("lb"));
-        assert_eq!(hash_tag(&lb_applied("42:7")), Some("lb"));
+        assert_eq!(hash_tag(&lb_applied(42)), Some("lb"));
         assert_eq!(hash_tag(&lb_rebuild(1)), Some("lb"));
     }
 }

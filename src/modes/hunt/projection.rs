@@ -6,7 +6,8 @@
 //! XAUTOCLAIM once they have been idle `hunt_reclaim_idle_ms`). Applying is idempotent
 //! (`apply_batch`), so at-least-once delivery counts each claim once. An entry delivered
 //! `hunt_max_deliveries` times without being applied is moved to the partition's
-//! dead-letter stream and counted. The apply-once markers live `hunt_key_ttl` (6 h by
+//! dead-letter stream and counted. The apply-once markers are one bitmap per map (bit =
+//! tile: a tile is claimed once, so a bit names one claim), kept `hunt_key_ttl` (6 h by
 //! default): an entry redelivered later than that (e.g. a consumer group recreated over an
 //! old stream) would be counted again, so the TTL must outlast any possible redelivery.
 //!
@@ -20,7 +21,10 @@
 //! commands on the multiplexed connection go out back to back, so on one Redis a poll is
 //! still one round trip; on a Cluster each goes to its slot's node. When every partition
 //! was empty the reader sleeps, 1 ms doubling to `IDLE_MAX_MS`: a blocking read would need
-//! one connection per partition, and the idle polls cost Redis a few µs each.
+//! one connection per partition, and the idle polls cost Redis a few µs each. After a
+//! short batch the next poll starts no sooner than `hunt_projection_poll_ms` after this
+//! one began: polling back to back at a steady rate reads one or two entries per
+//! partition command, and the per-command cost then dominates the projection's CPU.
 
 use std::time::{Duration, Instant};
 
@@ -34,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::HuntMetrics;
 use super::scripts::BoardDelta;
-use super::settings::Settings;
+use super::settings::{MAP_SIDE_MAX, Settings};
 use super::{keys, scripts};
 use crate::base::clock::unix_ms;
 use crate::base::shutdown::sleep_unless_cancelled;
@@ -61,7 +65,9 @@ const RECLAIM_COUNT: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimEntry {
     pub map_id: u64,
-    pub tile: i64,
+    /// Below `MAP_SIDE_MAX`² (claim.lua checks it against the map): the bit of the claim
+    /// in its map's apply-once bitmap.
+    pub tile: u32,
     pub player: String,
     pub value: i64,
     /// `<mapId>:<tile>`: unique, since a tile is claimed at most once.
@@ -71,16 +77,24 @@ pub struct ClaimEntry {
 }
 
 impl ClaimEntry {
-    /// Parse a stream entry's fields; `None` for a malformed (poison) entry.
+    /// Parse a stream entry's fields; `None` for a malformed (poison) entry, including a
+    /// tile outside any map or a claim id that is not `<mapId>:<tile>` (the apply-once
+    /// bit is the tile's: such an entry would be marked under another claim's name).
     pub fn parse(e: &StreamId) -> Option<Self> {
-        Some(Self {
+        let entry = Self {
             map_id: e.get::<String>("mapId")?.parse().ok()?,
             tile: e.get::<String>("tile")?.parse().ok()?,
             player: e.get("player")?,
             value: e.get::<String>("value")?.parse().ok()?,
             claim_id: e.get("claimId")?,
             at: e.get::<String>("at")?.parse().ok()?,
-        })
+        };
+        let max_tile = u64::from(MAP_SIDE_MAX) * u64::from(MAP_SIDE_MAX);
+        let (map, tile) = entry.claim_id.split_once(':')?;
+        (u64::from(entry.tile) < max_tile
+            && map.parse::<u64>().ok()? == entry.map_id
+            && tile.parse::<u32>().ok()? == entry.tile)
+            .then_some(entry)
     }
 }
 
@@ -88,15 +102,16 @@ impl ClaimEntry {
     fn delta(&self) -> BoardDelta<'_> {
         BoardDelta {
             map_id: self.map_id,
-            claim_id: &self.claim_id,
+            tile: self.tile,
             player: &self.player,
             value: self.value,
         }
     }
 }
 
-/// Apply claims to the leaderboards, each at most once per claim id, in one script call
-/// (`leaderboard_apply.lua`: marker SET NX + summed ZINCRBYs in one step). Applying an
+/// Apply claims to the leaderboards, each at most once per claim, in one script call
+/// (`leaderboard_apply.lua`: the claim's bit in its map's bitmap (SETBIT) + summed
+/// ZINCRBYs in one step). Applying an
 /// entry again is a no-op; returns, per entry, whether it was applied now.
 pub async fn apply_batch(
     conn: &mut Conn,
@@ -225,6 +240,7 @@ impl Projection {
                     tracing::debug!(error = %e, "projection: reclaim failed");
                 }
             }
+            let polled_at = Instant::now();
             let read = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 r = self.poll() => r,
@@ -239,6 +255,15 @@ impl Projection {
                 Ok(batch) => {
                     idle_ms = 0;
                     self.process(&batch, &shutdown).await;
+                    // A short batch: wait out the poll interval so the next read takes
+                    // a batch, not one entry per partition command.
+                    let min = Duration::from_millis(self.settings.hunt_projection_poll_ms);
+                    let spent = polled_at.elapsed();
+                    if batch.len() < READ_COUNT && spent < min
+                        && !sleep_unless_cancelled(min - spent, &shutdown).await
+                    {
+                        return;
+                    }
                 }
                 Err(e) => {
                     if e.code() == Some("NOGROUP") {

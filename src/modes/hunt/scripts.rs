@@ -155,14 +155,15 @@ fn claim_outcome(reply: Value) -> Result<ClaimOutcome, RedisError> {
 #[derive(Debug, Clone, Copy)]
 pub struct BoardDelta<'a> {
     pub map_id: u64,
-    /// `<mapId>:<tile>`: the apply-once marker's name.
-    pub claim_id: &'a str,
+    /// The claimed tile: its bit in the map's apply-once bitmap (`keys::lb_applied`).
+    pub tile: u32,
     pub player: &'a str,
     pub value: i64,
 }
 
 /// Apply a batch of claims to the global and per-map leaderboards in one call, each
-/// unless its marker says it already was (`lua/leaderboard_apply.lua`). One flag per
+/// unless its bit in the map's apply-once bitmap says it already was
+/// (`lua/leaderboard_apply.lua`). One flag per
 /// claim, in order: `true` applied now, `false` a no-op. An empty batch costs nothing.
 pub async fn leaderboard_apply(
     conn: &mut Conn,
@@ -176,9 +177,10 @@ pub async fn leaderboard_apply(
     inv.arg(ttl_s);
     for d in batch {
         inv.key(keys::lb_map(d.map_id))
-            .key(keys::lb_applied(d.claim_id))
+            .key(keys::lb_applied(d.map_id))
             .arg(d.player)
-            .arg(d.value);
+            .arg(d.value)
+            .arg(d.tile);
     }
     let reply: Vec<i64> = inv.invoke_async(conn).await?;
     if reply.len() != batch.len() {
