@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use super::common::{BenchError, Common, Outcome, emit, progress, targets, write_plot};
+use super::common::{BenchError, Common, Outcome, Pacer, emit, progress, targets, write_plot};
 use super::report::{Latency, histogram, plot_svg};
 use super::scrape;
 use super::status::{cpu_between, statuses};
@@ -211,19 +211,11 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
     let before = statuses(&addrs).await?;
     let lag_before = scrape::buckets(&addrs, LAG_METRIC).await?;
     let pb = progress(args.duration, &format!("{} claims/s", args.rate));
-    let start = Instant::now();
+    let mut pacer = Pacer::new(args.rate as f64, Duration::from_secs(args.duration));
     let (mut sent, mut unsent) = (0u64, 0u64);
     let mut next_id = vec![1u64; args.players];
     let mut rng = rand::rng();
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        let elapsed = start.elapsed();
-        if elapsed >= Duration::from_secs(args.duration) {
-            break;
-        }
-        let due = (elapsed.as_secs_f64() * args.rate as f64) as u64;
+    while let Some((due, elapsed)) = pacer.due().await {
         while sent + unsent < due {
             let player = ((sent + unsent) % args.players as u64) as usize;
             let Some((map, tile)) = pick(&shared, &mut rng, args.conflict) else {
@@ -241,7 +233,7 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
         }
         pb.set_position(elapsed.as_secs());
     }
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = pacer.seconds();
     let drain = Instant::now() + Duration::from_secs(5);
     while shared
         .pending
@@ -261,7 +253,8 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
         .get("ok")
         .copied()
         .unwrap_or(0);
-    let lag_after = projected(&addrs, &lag_before, ok_so_far).await?;
+    let lag_after =
+        scrape::until_counted(&addrs, LAG_METRIC, &lag_before, ok_so_far, LAG_DRAIN).await?;
     for w in &writers {
         w.close();
     }
@@ -358,24 +351,6 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
         "leaderboard_lag": lag, "server_cpu_s": cpu, "ok": ok,
     });
     Ok(emit(&args.common, "arena bench claims", rows, j, ok))
-}
-
-/// The lag buckets once the projection applied `ok_claims` claims since `before` (or
-/// after `LAG_DRAIN`, whatever it applied by then: the quantiles then cover what was
-/// applied, and the count says how many).
-async fn projected(
-    addrs: &[String],
-    before: &scrape::Buckets,
-    ok_claims: u64,
-) -> Result<scrape::Buckets, BenchError> {
-    let deadline = Instant::now() + LAG_DRAIN;
-    loop {
-        let now = scrape::buckets(addrs, LAG_METRIC).await?;
-        if scrape::count(before, &now) >= ok_claims as f64 || Instant::now() > deadline {
-            return Ok(now);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn on_map(shared: &Shared, ev: &str) {

@@ -3,7 +3,7 @@
 //! from `mod.rs` (the dispatch) so the scenario files depend on it, not on their parent.
 
 use std::net::{IpAddr, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -157,6 +157,42 @@ pub fn emit(
         print!("{}", report::table(title, &rows));
     }
     Outcome { ok, report: json }
+}
+
+/// An offered rate held over a duration: every millisecond, how many sends are due
+/// since the start (`rate x elapsed`), so a late tick catches up instead of lowering the
+/// rate; `None` once the duration is over.
+pub struct Pacer {
+    start: Instant,
+    duration: Duration,
+    per_s: f64,
+    tick: tokio::time::Interval,
+}
+
+impl Pacer {
+    pub fn new(per_s: f64, duration: Duration) -> Self {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Self {
+            start: Instant::now(),
+            duration,
+            per_s,
+            tick,
+        }
+    }
+
+    /// Wait for the next tick: the sends due so far and the time elapsed, or `None` when
+    /// the duration is over.
+    pub async fn due(&mut self) -> Option<(u64, Duration)> {
+        self.tick.tick().await;
+        let elapsed = self.start.elapsed();
+        (elapsed < self.duration).then_some(((elapsed.as_secs_f64() * self.per_s) as u64, elapsed))
+    }
+
+    /// Seconds since the start.
+    pub fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
 }
 
 /// Write the SVG plot if `--plot` was given.

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
-use super::common::{BenchError, Common, Outcome, emit, progress, targets, write_plot};
+use super::common::{BenchError, Common, Outcome, Pacer, emit, progress, targets, write_plot};
 use super::report::{Latency, histogram, plot_svg};
 use super::status::{ServerStatus, cpu_between, statuses, with_proc_cpu};
 use super::wire::{Reader, Wire, Writer, scan_u64};
@@ -466,22 +466,14 @@ async fn step(
     } else {
         progress(args.duration, &format!("step {rate}/s"))
     };
-    let start = Instant::now();
+    let mut pacer = Pacer::new(attacks_per_s, duration);
     let mut sent: u64 = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        let elapsed = start.elapsed();
-        if elapsed >= duration {
-            break;
-        }
+    while let Some((due, elapsed)) = pacer.due().await {
         let closed = shared.closed.load(Ordering::Relaxed);
         if closed > 0 {
             pb.finish_and_clear();
             return Err(BenchError::ConnectionsLost(closed));
         }
-        let due = (elapsed.as_secs_f64() * attacks_per_s) as u64;
         while sent < due {
             let room = &rooms[(sent % rooms.len() as u64) as usize];
             let t = shared.base.elapsed().as_micros() as u64;
@@ -493,7 +485,7 @@ async fn step(
         }
         pb.set_position(elapsed.as_secs());
     }
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = pacer.seconds();
     let expected = sent * members as u64;
     // Drain: wait for stragglers (bounded).
     let drain_until = Instant::now() + Duration::from_secs(3);

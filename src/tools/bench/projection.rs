@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::common::{BenchError, Common, Outcome, emit, progress, targets};
+use super::common::{BenchError, Common, Outcome, Pacer, emit, progress, targets};
 use super::report::{Latency, histogram};
 use super::scrape;
 use super::status::{cpu_between, statuses};
@@ -106,18 +106,10 @@ pub async fn run(args: ProjectionArgs) -> Result<Outcome, BenchError> {
     let latency = Arc::new(std::sync::Mutex::new(histogram()));
     let slots = Arc::new(Semaphore::new(args.in_flight));
     let pb = progress(args.duration, &format!("{} claims/s to the log", args.rate));
-    let start = Instant::now();
+    let mut pacer = Pacer::new(args.rate as f64, Duration::from_secs(args.duration));
     let mut sent = 0u64;
     let mut late = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        let elapsed = start.elapsed();
-        if elapsed >= Duration::from_secs(args.duration) {
-            break;
-        }
-        let due = (elapsed.as_secs_f64() * args.rate as f64) as u64;
+    while let Some((due, elapsed)) = pacer.due().await {
         while sent < due {
             // Every in-flight slot taken: Redis is behind the offered rate; the claim waits
             // (and is counted late) rather than piling up unbounded.
@@ -177,7 +169,7 @@ pub async fn run(args: ProjectionArgs) -> Result<Outcome, BenchError> {
         }
         pb.set_position(elapsed.as_secs());
     }
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = pacer.seconds();
     // Every claim answered (all permits back), then the projection's catch-up.
     let _all = slots
         .acquire_many(args.in_flight as u32)
@@ -187,7 +179,8 @@ pub async fn run(args: ProjectionArgs) -> Result<Outcome, BenchError> {
     let claimed = claimed.load(Ordering::Relaxed);
     let failed = failed.load(Ordering::Relaxed);
     let drain_from = Instant::now();
-    let lag_after = projected(&addrs, &lag_before, claimed).await?;
+    let lag_after =
+        scrape::until_counted(&addrs, LAG_METRIC, &lag_before, claimed, LAG_DRAIN).await?;
     let drained_s = drain_from.elapsed().as_secs_f64();
     let after = statuses(&addrs).await?;
     let cpu = cpu_between(&before, &after);
@@ -249,21 +242,4 @@ pub async fn run(args: ProjectionArgs) -> Result<Outcome, BenchError> {
         "script": script, "server_cpu_s": cpu, "ok": ok,
     });
     Ok(emit(&args.common, "arena bench projection", rows, j, ok))
-}
-
-/// The lag buckets once the projection applied `claimed` claims since `before` (or after
-/// `LAG_DRAIN`, whatever it applied by then: the report says how many).
-async fn projected(
-    addrs: &[String],
-    before: &scrape::Buckets,
-    claimed: u64,
-) -> Result<scrape::Buckets, BenchError> {
-    let deadline = Instant::now() + LAG_DRAIN;
-    loop {
-        let now = scrape::buckets(addrs, LAG_METRIC).await?;
-        if scrape::count(before, &now) >= claimed as f64 || Instant::now() > deadline {
-            return Ok(now);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

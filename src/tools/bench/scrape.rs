@@ -1,7 +1,7 @@
 //! A histogram read from the instances' `/metrics` (Prometheus text): its cumulative
 //! buckets summed over the instances, and quantiles of what was observed between two
 //! scrapes. For figures only the server can measure (e.g. the leaderboard projection's
-//! lag, which `arena bench claims` reports).
+//! lag, which `arena bench claims` and `arena bench projection` report).
 
 use super::common::BenchError;
 use crate::tools::http_client::http_get;
@@ -45,6 +45,25 @@ pub async fn buckets(addrs: &[String], metric: &str) -> Result<Buckets, BenchErr
     }
     out.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok(out)
+}
+
+/// The buckets of `metric` once `n` observations were added since `before`, or after
+/// `within`, whatever was observed by then (the caller reports the count).
+pub async fn until_counted(
+    addrs: &[String],
+    metric: &str,
+    before: &Buckets,
+    n: u64,
+    within: std::time::Duration,
+) -> Result<Buckets, BenchError> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let now = buckets(addrs, metric).await?;
+        if count(before, &now) >= n as f64 || std::time::Instant::now() > deadline {
+            return Ok(now);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Observations between two scrapes.
