@@ -47,7 +47,7 @@ redis_benchmark_claim() {
   rps=$(redis-benchmark -p "$rport" -c 50 -n 200000 -r 1000000 --csv EVALSHA "$sha" 4 \
     'arena:{p0}:map:999999999' 'arena:{p0}:map:999999999:owners' 'arena:{p0}:claims' \
     'arena:{p0}:rl:claim:bench' \
-    999999999 __rand_int__ bench "$now" 1000000 21600 100000 | tail -1 | cut -d, -f2 | tr -d '"')
+    999999999 __rand_int__ bench "$now" 1000000 21600 100000 'arena:{p0}:claimed' | tail -1 | cut -d, -f2 | tr -d '"')
   local usec
   usec=$(redis-cli -p "$rport" INFO commandstats | grep '^cmdstat_evalsha' | sed 's/.*usec_per_call=\([0-9.]*\).*/\1/')
   echo "{\"label\":\"$1\",\"rps\":$rps,\"usec_per_call\":$usec}" | tee -a "$OUT"

@@ -90,6 +90,7 @@ fn invocations() -> Vec<(&'static str, Vec<String>)> {
                     hunt::hunt_owners(p, map_id),
                     hunt::hunt_claims(p),
                     hunt::claim_limit(p, "player-7"),
+                    hunt::hunt_claimed(p),
                 ],
             ));
             out.push((

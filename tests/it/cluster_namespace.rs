@@ -1,9 +1,10 @@
 //! Whole-namespace traffic on a Redis Cluster (issue 12 item 4): the Socket.IO adapter's
-//! channels (ticks, mode broadcasts such as the hunt's `tile_claimed`, admin requests
-//! and their answers across instances) live on one node, the master of the pub/sub slot.
+//! channels (ticks, mode broadcasts such as the hunt's `leaderboard`, admin requests and
+//! their answers across instances) live on one node, the master of the pub/sub slot.
 //! kill -9 of that master (it has a replica): every instance follows the slot to the
-//! promoted replica, and broadcasts, ticks and cross-instance requests come back on
-//! their own. Its own 3+3 cluster (it kills a node).
+//! promoted replica, and ticks and cross-instance requests come back on their own, while
+//! the hunt's `tile_claimed` (on its partition's shard channel, another master) goes on
+//! across instances. Its own 3+3 cluster (it kills a node).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -76,7 +77,7 @@ async fn namespace_broadcasts_ticks_and_requests_resume_after_the_pubsub_master_
     )
     .await;
 
-    // Claims in a partition the kill leaves alone, so what stops is the broadcast only.
+    // Claims in a partition the kill leaves alone: the claims themselves go on throughout.
     let map = (0..u64::from(PARTITIONS))
         .find(|&m| {
             cluster.master_of(&keys::hunt_claims(keys::partition_of(m, PARTITIONS))) != victim
@@ -131,7 +132,8 @@ async fn namespace_broadcasts_ticks_and_requests_resume_after_the_pubsub_master_
     });
     let after = arena::base::clock::unix_ms() / 300 + 1;
 
-    // (a) a broadcast from instance 0 of a claim sent after the kill reaches instance 1.
+    // (a) a claim on instance 0 sent after the kill reaches instance 1 as `tile_claimed`
+    // (it does not ride the namespace channel: the kill must not stop it either).
     let broadcast = async {
         loop {
             let left = RESUME_WITHIN.saturating_sub(killed.elapsed());

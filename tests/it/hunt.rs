@@ -38,6 +38,94 @@ fn code(ack: &Value) -> &str {
     ack["error"]["code"].as_str().unwrap_or("")
 }
 
+/// `tile_claimed` leaves in the claim script (SPUBLISH on the partition's shard channel);
+/// each instance holds those channels. Their connections are killed again and again
+/// while claims go on: what was published while an instance was not subscribed is read
+/// from the claim stream when it subscribes again, so a watcher on each instance still
+/// sees every acknowledged claim exactly once, and in its partition's order.
+#[tokio::test]
+async fn hunt_tile_claimed_reaches_every_watcher_once_through_lost_subscriptions() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 2, |c| {
+        tweak(c);
+        c.modes.hunt.claim_rate = 100_000;
+    })
+    .await;
+    let mut c = conn(&redis.url()).await;
+    const MAP: u64 = 9;
+    store_map(&mut c, MAP, &[(5, 50)], 120_000).await;
+    let mut watchers = [
+        arena[0].client_in("watch0", "hunt").await,
+        arena[1].client_in("watch1", "hunt").await,
+    ];
+    let alice = arena[0].client("alice").await;
+    let bob = arena[1].client("bob").await;
+    let claims = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        for tile in 0..256i64 {
+            let who = if tile % 2 == 0 { &alice } else { &bob };
+            let ack = who.claim(MAP, tile).await;
+            assert_eq!(ack["ok"], json!(true), "{ack}");
+            acked.push(tile);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        acked
+    });
+    // Every pub/sub connection of both instances (the hunt's shard channels among them),
+    // every 60 ms while the claims go on.
+    let mut kills = 0;
+    while !claims.is_finished() {
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        kills += killed;
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let acked = claims.await.unwrap();
+    assert!(kills >= 4, "only {kills} pub/sub connections killed");
+    for (i, w) in watchers.iter_mut().enumerate() {
+        let mut seen = Vec::new();
+        while seen.len() < acked.len() {
+            let d = w
+                .next_event("tile_claimed", WAIT)
+                .await
+                .unwrap_or_else(|e| {
+                    let missing: Vec<i64> = acked
+                        .iter()
+                        .copied()
+                        .filter(|t| !seen.contains(t))
+                        .collect();
+                    panic!(
+                        "instance {i}: {} of {} tile_claimed (missing {missing:?}), then {e}",
+                        seen.len(),
+                        acked.len()
+                    )
+                });
+            let tile = d["tile"].as_i64().unwrap();
+            assert_eq!(d["mapId"], json!(MAP), "{d}");
+            assert_eq!(
+                d["player"],
+                json!(if tile % 2 == 0 { "alice" } else { "bob" }),
+                "{d}"
+            );
+            assert_eq!(d["value"], json!(if tile == 5 { 50 } else { 0 }), "{d}");
+            seen.push(tile);
+        }
+        // One map is one partition: the claims' order, each once.
+        assert_eq!(seen, acked, "instance {i}");
+        assert!(
+            w.next_event("tile_claimed", Duration::from_millis(300))
+                .await
+                .is_err(),
+            "instance {i}: a tile_claimed more than once"
+        );
+    }
+}
+
 #[tokio::test]
 async fn hunt_concurrent_claimers_get_exactly_one_winner_per_tile() {
     let redis = redis();

@@ -1,14 +1,13 @@
-//! `claim {mapId, tile}`: ack `{ok:true, value}` or an error; on success `tile_claimed`
-//! goes to the room `hunt` on every instance, built from the claim script's reply. With
+//! `claim {mapId, tile}`: ack `{ok:true, value}` or an error. On success the claim script
+//! itself has published `tile_claimed` on the partition's shard channel, which every
+//! instance delivers to its members of the room `hunt` (`broadcast.rs`). With
 //! `CLAIM_DURABILITY=replica` the ack also says `durable: true|false`.
 
 use serde_json::Value;
 
 use super::claim::{self, ClaimAck};
-use super::payload::ROOM;
 use super::state::Hunt;
 use crate::base::error::AckError;
-use crate::services::realtime::outcome;
 use crate::services::realtime::{Socket, player_of};
 
 pub async fn claim(
@@ -16,19 +15,11 @@ pub async fn claim(
     s: Socket,
     v: Result<Value, AckError>,
 ) -> Result<ClaimAck, AckError> {
+    // The broadcast left with the claim (one round trip); a client may see its
+    // `tile_claimed` before or after its ack.
     let claim::Claimed { delta, durable } = claim::handle(&hunt, &player_of(&s), v).await?;
-    let ack = ClaimAck {
+    Ok(ClaimAck {
         value: delta.value,
         durable,
-    };
-    // Every member of the room on every instance, the claimer included if it is one. The
-    // claim happened whatever the broadcast does, so its failure does not fail the ack,
-    // and the ack does not wait for it: on a Redis adapter the broadcast is a PUBLISH, a
-    // second round trip that doubled a successful claim's ack time under load (measured
-    // in BENCHMARKS.md). A client may therefore see `tile_claimed` before or after its ack.
-    tokio::spawn(async move {
-        let sent = s.within(ROOM).emit("tile_claimed", &delta).await;
-        let _ = outcome::broadcast(&hunt.ctx.app.metrics, "tile_claimed", sent);
-    });
-    Ok(ack)
+    })
 }

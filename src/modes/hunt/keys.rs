@@ -7,6 +7,7 @@
 //! | `arena:{p<k>}:map:<id>` | hash, EX hunt_key_ttl | immutable map `id` (k = id % partitions): width, height, expiresAt, treasures (JSON), `v:<tile>` = value |
 //! | `arena:{p<k>}:map:<id>:owners` | hash, EX hunt_key_ttl | tile -> player; set once per tile by `claim.lua` |
 //! | `arena:{p<k>}:claims` | stream, MAXLEN ~ | the claim log of partition k: mapId, tile, player, value, claimId, at |
+//! | `arena:{p<k>}:claimed` | shard channel | `tile_claimed` of partition k: `claim.lua` SPUBLISHes `<entry id>\n<JSON>` in the claim's own step; every instance SSUBSCRIBEs every partition's (`broadcast.rs`) |
 //! | `arena:{p<k>}:claims:dead` | stream, MAXLEN ~ | claim entries that failed `hunt_max_deliveries` times |
 //! | `arena:{lb}:global` | zset | hunt leaderboard, player -> score (projection of every partition) |
 //! | `arena:{lb}:map:<id>` | zset, EX hunt_key_ttl | leaderboard of one map |
@@ -38,6 +39,21 @@ pub fn hunt_owners(p: u32, map_id: u64) -> String {
 /// The claim stream of partition `p`.
 pub fn hunt_claims(p: u32) -> String {
     format!("arena:{{p{p}}}:claims")
+}
+
+/// The shard channel of partition `p`'s `tile_claimed` (a channel, not a key; it shares
+/// the partition's tag so the claim script may SPUBLISH to it on a Cluster).
+pub fn hunt_claimed(p: u32) -> String {
+    format!("arena:{{p{p}}}:claimed")
+}
+
+/// The partition `channel` belongs to, if it is a `tile_claimed` channel.
+pub fn partition_of_claimed(channel: &str) -> Option<u32> {
+    channel
+        .strip_prefix("arena:{p")?
+        .strip_suffix("}:claimed")?
+        .parse()
+        .ok()
 }
 
 /// The dead-letter stream of partition `p`.
@@ -92,6 +108,9 @@ mod tests {
         assert_eq!(hash_tag(&hunt_owners(p, 42)), Some("p10"));
         assert_eq!(hash_tag(&hunt_claims(p)), Some("p10"));
         assert_eq!(hash_tag(&hunt_dead_letters(p)), Some("p10"));
+        assert_eq!(hash_tag(&hunt_claimed(p)), Some("p10"));
+        assert_eq!(partition_of_claimed(&hunt_claimed(p)), Some(p));
+        assert_eq!(partition_of_claimed("arena:{r1.0}:room:x"), None);
         assert_eq!(hash_tag(&claim_limit(p, "bob")), Some("p10"));
         // A player id with braces cannot move the key out of its partition's slot.
         assert_eq!(hash_tag(&claim_limit(p, "{evil}")), Some("p10"));

@@ -1,6 +1,6 @@
 //! The treasure hunt's metrics.
 
-use metrics::{Counter, Histogram};
+use metrics::{Counter, Gauge, Histogram};
 
 use crate::services::metrics::Metrics;
 
@@ -12,6 +12,7 @@ pub const DEAD_LETTERS_TOTAL: &str = "arena_dead_letters_total";
 pub const LEADERBOARD_LAG_SECONDS: &str = "arena_leaderboard_lag_seconds";
 pub const RATE_LIMITED_TOTAL: &str = "arena_rate_limited_total";
 pub const CLAIMS_NOT_DURABLE_TOTAL: &str = "arena_claims_not_durable_total";
+pub const HUNT_CHANNELS_SUBSCRIBED: &str = "arena_hunt_channels_subscribed";
 
 /// The `result` label of `arena_claims_total` (a closed set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub struct HuntMetrics {
     pub claims_rate_limited: Counter,
     /// Claims acked `durable: false` (CLAIM_DURABILITY=replica).
     pub claims_not_durable: Counter,
+    /// `tile_claimed` shard channels this instance holds (one per partition when whole).
+    pub channels: Gauge,
 }
 
 impl HuntMetrics {
@@ -73,6 +76,7 @@ impl HuntMetrics {
         m.describe(LEADERBOARD_LAG_SECONDS, "Time from a claim to its application to the leaderboard.");
         m.describe(RATE_LIMITED_TOTAL, "Requests refused by the shared per-player rate limit, by action.");
         m.describe(CLAIMS_NOT_DURABLE_TOTAL, "Claims acknowledged without a replica's confirmation within CLAIM_WAIT_MS (CLAIM_DURABILITY=replica).");
+        m.describe(HUNT_CHANNELS_SUBSCRIBED, "tile_claimed shard channels (one per hunt partition) this instance holds.");
         Self {
             claims: ClaimResult::ALL.map(|r| m.counter_with(CLAIMS_TOTAL, "result", r.label())),
             claim_duration: m.histogram(CLAIM_DURATION_SECONDS),
@@ -81,6 +85,7 @@ impl HuntMetrics {
             leaderboard_lag: m.histogram(LEADERBOARD_LAG_SECONDS),
             claims_rate_limited: m.counter_with(RATE_LIMITED_TOTAL, "action", "claim"),
             claims_not_durable: m.counter(CLAIMS_NOT_DURABLE_TOTAL),
+            channels: m.gauge(HUNT_CHANNELS_SUBSCRIBED),
         }
     }
 

@@ -5,13 +5,16 @@
 //! rebuilds them.
 //!
 //! Follow a claim: `events::claim` -> `claim::handle` (parse, rate limit) ->
-//! `scripts::claim` (`lua/claim.lua`: validate, HSET owner, XADD, one atomic step) -> the
-//! ack and `tile_claimed` to the room `hunt`, from the script's reply (with
-//! `CLAIM_DURABILITY=replica` the script and a `WAIT 1` first, `durability`) -> `projection`
+//! `scripts::claim` (`lua/claim.lua`: validate, HSET owner, XADD, SPUBLISH of
+//! `tile_claimed` on the partition's shard channel, one atomic step) -> the ack (with
+//! `CLAIM_DURABILITY=replica` the script and a `WAIT 1` first, `durability`); every
+//! instance's `broadcast` emits the published `tile_claimed` to its members of `hunt`;
+//! `projection`
 //! (XREADGROUP, `lua/leaderboard_apply.lua`, XACK) -> `board` (top N every 500 ms).
 
 mod admin;
 pub mod board;
+mod broadcast;
 pub mod claim;
 mod durability;
 mod events;

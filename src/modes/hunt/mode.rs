@@ -11,7 +11,7 @@ use super::metrics::HuntMetrics;
 use super::settings::Settings;
 use super::state::{Hunt, Shared};
 use super::durability::Durable;
-use super::{admin, board, claim, events, http, map, projection};
+use super::{admin, board, broadcast, claim, events, http, map, projection};
 use crate::services::mode::{Context, Mode, ModeError};
 use crate::services::realtime::Socket;
 use crate::services::realtime::events::Event;
@@ -64,6 +64,7 @@ impl Mode for Hunt {
     fn spawn(&self, tasks: &TaskTracker, shutdown: &CancellationToken) {
         tasks.spawn(map::run(self.clone(), shutdown.clone()));
         tasks.spawn(board::run(self.clone(), shutdown.clone()));
+        broadcast::spawn(self, tasks, shutdown);
         // One projection reader per partition group.
         match projection::Projection::for_instance(&self.ctx.app, &self.settings, &self.metrics) {
             Ok(readers) => {

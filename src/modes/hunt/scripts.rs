@@ -51,6 +51,9 @@ pub struct ClaimKeys {
     pub stream: String,
     /// The player's claim limit in this partition (`keys::claim_limit`).
     pub limit: String,
+    /// The partition's `tile_claimed` shard channel (`keys::hunt_claimed`): not a key,
+    /// an argument, but in the same slot.
+    pub channel: String,
 }
 
 impl ClaimKeys {
@@ -61,6 +64,7 @@ impl ClaimKeys {
             owners: keys::hunt_owners(p, map_id),
             stream: keys::hunt_claims(p),
             limit: keys::claim_limit(p, player),
+            channel: keys::hunt_claimed(p),
         }
     }
 }
@@ -80,11 +84,11 @@ pub struct ClaimArgs<'a> {
     pub rate_per_s: u32,
 }
 
-/// Rate limit + validate + compare-and-set + XADD in one atomic step (`lua/claim.lua`):
-/// one round trip.
+/// Rate limit + validate + compare-and-set + XADD + SPUBLISH of `tile_claimed` in one
+/// atomic step (`lua/claim.lua`): one round trip.
 ///
-/// Guarantee: when this returns `Claimed`, the claim is in the partition stream and the
-/// tile's owner is set; any other outcome wrote nothing but the limiter's budget (and
+/// Guarantee: when this returns `Claimed`, the claim is in the partition stream, the
+/// tile's owner is set and its `tile_claimed` was published; any other outcome wrote nothing but the limiter's budget (and
 /// `RateLimited` not even that).
 pub async fn claim(
     conn: &mut Conn,
@@ -121,7 +125,8 @@ fn claim_cmd(keys: &ClaimKeys, args: &ClaimArgs<'_>) -> Cmd {
         .arg(args.now_ms)
         .arg(args.stream_maxlen)
         .arg(args.ttl_s)
-        .arg(args.rate_per_s.max(1));
+        .arg(args.rate_per_s.max(1))
+        .arg(&keys.channel);
     cmd
 }
 

@@ -23,7 +23,7 @@ pub mod room_bus;
 pub mod room_channel;
 pub mod room_history;
 pub mod room_shard;
-pub mod room_subscriber;
+pub mod shard_subscriber;
 
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;

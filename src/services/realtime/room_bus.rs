@@ -5,7 +5,7 @@
 //! instance receives every room's traffic (and on a Cluster the namespace is one slot).
 //! The bus sends a room's events on the room's own shard channel instead
 //! (`room_channel`), which only instances with members in the room subscribe to
-//! (`room_subscriber`). Whole-namespace traffic (ticks, acks, remote disconnects,
+//! (`shard_subscriber`). Whole-namespace traffic (ticks, acks, remote disconnects,
 //! presence queries) stays on socketioxide-redis (`adapter`).
 //!
 //! Publish: one script appends the event to the room's history and SPUBLISHes it
@@ -47,7 +47,7 @@ use tokio_util::task::TaskTracker;
 use super::adapter::DriverError;
 use super::room_channel::{Partitions, RoomKeys};
 use super::room_history::{self, Conn, HistoryLimits, Position, RoomEvent, Since};
-use super::room_subscriber::{Incoming, RoomSubscriber};
+use super::shard_subscriber::{self, ShardSubscriber};
 use super::{Io, Socket};
 use crate::base::error::{AckError, ErrorCode};
 use crate::redis::Endpoint;
@@ -125,6 +125,19 @@ pub struct Joined {
     pub resync: bool,
 }
 
+/// A live message of a room channel: the room and its event.
+pub type RoomMessage = (String, RoomEvent);
+
+/// What the bus's subscriber carries.
+type Incoming = shard_subscriber::Incoming<RoomMessage>;
+
+/// A room channel's message (`room_history::RoomEvent`'s format) with the room its
+/// channel names; anything else is not the bus's.
+pub fn parse_message(chan: &str, payload: &[u8]) -> Option<RoomMessage> {
+    let room = RoomKeys::room_of_channel(chan)?;
+    Some((room.to_string(), RoomEvent::parse_message(payload)?))
+}
+
 enum Work {
     Live(Incoming),
     Join {
@@ -167,7 +180,7 @@ struct Inner {
     instance: Arc<str>,
     parts: Partitions,
     config: BusConfig,
-    sub: Arc<RoomSubscriber>,
+    sub: Arc<ShardSubscriber<RoomMessage>>,
     work: mpsc::Sender<Work>,
     live_rx: Mutex<Option<(mpsc::Receiver<Incoming>, mpsc::Receiver<Work>)>>,
     members: Mutex<Members>,
@@ -221,10 +234,12 @@ impl RoomBus {
     ) -> Self {
         let (live_tx, live_rx) = mpsc::channel(config.queue.max(1));
         let (work_tx, work_rx) = mpsc::channel(1024);
-        let sub = Arc::new(RoomSubscriber::new(
+        let sub = Arc::new(ShardSubscriber::new(
             endpoint,
             config.timeout,
             metrics,
+            metrics.gauge(m::ROOM_CHANNELS_SUBSCRIBED),
+            parse_message,
             live_tx,
         ));
         Self {
@@ -554,10 +569,12 @@ async fn gather(
 impl Delivery {
     async fn handle(&mut self, w: Work) {
         match w {
-            Work::Live(Incoming::Event { room, event }) => self.live(&room, event).await,
-            Work::Live(Incoming::CatchUp(rooms)) => {
-                for room in rooms {
-                    self.catch_up(&room).await;
+            Work::Live(Incoming::Event((room, event))) => self.live(&room, event).await,
+            // The offsets find what a lost channel missed; nothing to note.
+            Work::Live(Incoming::Lost(_)) => {}
+            Work::Live(Incoming::CatchUp(chans)) => {
+                for room in chans.iter().filter_map(|c| RoomKeys::room_of_channel(c)) {
+                    self.catch_up(room).await;
                 }
             }
             Work::Join {

@@ -1,6 +1,6 @@
 -- Claim one tile of one map, exactly once, in one atomic step: the player's claim rate
 -- limit, validate the map and the tile, compare-and-set the tile's owner, append the
--- claim to the partition's stream. Prepended with the shared `gcra(key, rate, burst)`
+-- claim to the partition's stream, publish its `tile_claimed`. Prepended with the shared `gcra(key, rate, burst)`
 -- (services/lua/gcra.lua), so the limit costs no round trip of its own.
 -- Every key shares the map's partition tag {p<k>} (one Cluster slot): the limit is
 -- therefore per player per partition (see keys.rs `claim_limit` for what that bounds).
@@ -17,6 +17,7 @@ local now_ms = tonumber(ARGV[4])
 local maxlen = ARGV[5]
 local ttl_s = tonumber(ARGV[6])
 local rate = tonumber(ARGV[7])  -- claims per second, and the burst
+local channel = ARGV[8]         -- arena:{p<k>}:claimed, the partition's shard channel
 
 -- The limit first, as the separate limiter did: every attempt that gets past it spends
 -- budget, whatever its outcome; a limited one writes nothing.
@@ -46,4 +47,10 @@ local claim_id = map_id .. ':' .. ARGV[2]
 local entry_id = redis.call('XADD', stream_key, 'MAXLEN', '~', maxlen, '*',
   'mapId', map_id, 'tile', ARGV[2], 'player', player, 'value', value,
   'claimId', claim_id, 'at', ARGV[4])
+-- `tile_claimed` leaves in the claim's own step: a claim is broadcast if and only if it
+-- happened, and the instance pays no second round trip for it. The body is the event's
+-- JSON as clients get it, built here once (`cjson.encode` escapes the player id); the
+-- entry id in front lets a reader say which claims it has seen.
+redis.call('SPUBLISH', channel, entry_id .. '\n{"mapId":' .. map_id .. ',"tile":' .. ARGV[2]
+  .. ',"player":' .. cjson.encode(player) .. ',"value":' .. string.format('%d', value) .. '}')
 return {'claimed', value, entry_id}

@@ -1,6 +1,8 @@
-//! The subscription supervisor of the room bus: the SSUBSCRIBEs of the rooms that have
-//! members on this instance, each held on the node that serves the channel's slot, kept
-//! equal to the wanted set by our own code.
+//! The subscription supervisor of shard channels: the SSUBSCRIBEs an instance wants, each
+//! held on the node that serves the channel's slot, kept equal to the wanted set by our
+//! own code. Two users: the room bus (the channels of the rooms that have members on this
+//! instance) and the treasure hunt (its partitions' `claimed` channels, which the claim
+//! script publishes to). Each hands its own parser; what this module knows is channels.
 //!
 //! A shard channel lives on one slot, and SSUBSCRIBE must be sent to the master serving
 //! it, so on a Redis Cluster there is one pub/sub connection per master (`room_shard`),
@@ -24,8 +26,8 @@
 //!   (`CLIENT INFO`): a count that differs from ours re-subscribes that node's channels,
 //!   so a subscription lost without any push comes back within that period.
 //!
-//! Every channel that comes back after not being confirmed is handed to the bus as a
-//! catch-up: the bus reads what the room's members missed from the history.
+//! Every channel that comes back after not being confirmed is handed to the reader as a
+//! catch-up: the room bus reads what the room's members missed from the history.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,8 +39,7 @@ use redis::{ErrorKind, RedisError, ServerErrorKind};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::room_channel::{RoomKeys, slot};
-use super::room_history::RoomEvent;
+use super::room_channel::slot;
 use super::room_shard::{Shard, ShardSink};
 use crate::redis::Endpoint;
 use crate::redis::slot_map::SlotMap;
@@ -50,30 +51,40 @@ pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 /// How often missing channels are retried while some are missing.
 pub const RETRY_EVERY: Duration = Duration::from_millis(100);
 
-/// What the supervisor hands to the bus's delivery task.
+/// What the supervisor hands to its reader (the room bus's delivery task, the hunt's
+/// broadcaster).
 #[derive(Debug)]
-pub enum Incoming {
-    /// A live message of a room channel (already parsed).
-    Event { room: String, event: RoomEvent },
-    /// These rooms were (re-)subscribed after a loss: deliver what they missed.
+pub enum Incoming<M> {
+    /// A live message of a channel, parsed by the reader's parser.
+    Event(M),
+    /// These channels stopped receiving: every message they got before is ahead of this
+    /// in the queue, and none they get after (once subscribed again) is. A reader without
+    /// a history of its own (the hunt) notes where each stood.
+    Lost(Vec<String>),
+    /// These channels were (re-)subscribed after a loss: what they carried meanwhile
+    /// did not arrive.
     CatchUp(Vec<String>),
 }
 
+/// A reader's parser: a channel's message into what the reader takes, or `None` for
+/// something that is not its message (dropped and counted as corrupt).
+pub type Parse<M> = fn(&str, &[u8]) -> Option<M>;
+
 /// The supervisor. Cheap to share (`Arc`).
-pub struct RoomSubscriber {
+pub struct ShardSubscriber<M> {
     endpoint: Endpoint,
     /// A standalone Redis: every channel on this one node.
     single: Option<Arc<str>>,
     /// The cluster seeds (`host:port`), asked for the slot map when no master answers.
     seeds: Vec<Arc<str>>,
     timeout: Duration,
-    state: Arc<Shared>,
+    state: Arc<Shared<M>>,
     shards: Mutex<HashMap<Arc<str>, Arc<Shard>>>,
     map: RwLock<SlotMap>,
 }
 
 /// What the shards' push routers and the supervisor share.
-struct Shared {
+struct Shared<M> {
     /// Channels with members here.
     wanted: Mutex<HashSet<String>>,
     /// Channels a node confirmed (`ssubscribe` push) and has not dropped since, with
@@ -86,7 +97,8 @@ struct Shared {
     /// The slot map is to be read again before the next round.
     stale_map: AtomicBool,
     wake: Notify,
-    to_bus: mpsc::Sender<Incoming>,
+    to_bus: mpsc::Sender<Incoming<M>>,
+    parse: Parse<M>,
     channels: Gauge,
     resubscribes: Counter,
     reconnects: Counter,
@@ -99,22 +111,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl ShardSink for Shared {
+impl<M: Send + 'static> ShardSink for Shared<M> {
     fn message(&self, chan: &[u8], payload: &[u8]) {
         let chan = String::from_utf8_lossy(chan);
-        let (Some(room), Some(event)) = (
-            RoomKeys::room_of_channel(&chan),
-            RoomEvent::parse_message(payload),
-        ) else {
+        let Some(m) = (self.parse)(&chan, payload) else {
             self.corrupt.increment(1);
             return;
         };
-        let item = Incoming::Event {
-            room: room.to_string(),
-            event,
-        };
-        // A full queue loses the live copy only: the next event of the room finds the gap
-        // and reads it from the history.
+        let item = Incoming::Event(m);
+        // A full queue loses the live copy only (for the room bus, the next event of the
+        // room finds the gap and reads it from the history).
         if self.to_bus.try_send(item).is_err() {
             self.dropped.increment(1);
         }
@@ -139,7 +145,8 @@ impl ShardSink for Shared {
         }
         // Still wanted: Redis dropped it unasked (its slot moved).
         if lock(&self.wanted).contains(&chan) {
-            tracing::warn!(channel = %chan, %node, "room channel unsubscribed by redis; subscribing again");
+            tracing::warn!(channel = %chan, %node, "shard channel unsubscribed by redis; subscribing again");
+            self.mark_lost(vec![chan.clone()]);
             lock(&self.missing).insert(chan);
             self.stale_map.store(true, Ordering::SeqCst);
             self.wake.notify_one();
@@ -162,12 +169,26 @@ impl ShardSink for Shared {
         };
         let wanted = lock(&self.wanted).clone();
         let gone: Vec<String> = gone.into_iter().filter(|c| wanted.contains(c)).collect();
+        if !gone.is_empty() {
+            self.mark_lost(gone.clone());
+        }
         lock(&self.lost).extend(gone.iter().cloned());
         lock(&self.missing).extend(gone);
         self.reconnects.increment(1);
         // The node may be down for good (a failover): ask who serves its slots now.
         self.stale_map.store(true, Ordering::SeqCst);
         self.wake.notify_one();
+    }
+}
+
+impl<M> Shared<M> {
+    /// Tell the reader these channels stopped receiving. In the queue's order: behind
+    /// every message they got. A full queue drops the notice, as it drops messages
+    /// (counted); the reader then catches up from the last message it took.
+    fn mark_lost(&self, chans: Vec<String>) {
+        if self.to_bus.try_send(Incoming::Lost(chans)).is_err() {
+            self.dropped.increment(1);
+        }
     }
 }
 
@@ -181,14 +202,18 @@ fn map_suspect(e: &RedisError) -> bool {
         || e.is_timeout()
 }
 
-impl RoomSubscriber {
+impl<M: Send + 'static> ShardSubscriber<M> {
+    /// `channels`: the gauge of the channels held (each user has its own); `parse` turns
+    /// a message into what `to_bus` takes.
     pub fn new(
         endpoint: Endpoint,
         timeout: Duration,
         metrics: &Metrics,
-        to_bus: mpsc::Sender<Incoming>,
+        channels: Gauge,
+        parse: Parse<M>,
+        to_bus: mpsc::Sender<Incoming<M>>,
     ) -> Self {
-        let corrupt = metrics.counter_with(m::CORRUPT_VALUES_TOTAL, "what", "room_message");
+        let corrupt = metrics.counter_with(m::CORRUPT_VALUES_TOTAL, "what", "shard_message");
         let cluster = endpoint.is_cluster();
         let single = (!cluster).then(|| Arc::from(endpoint.redacted().as_str()));
         let seeds = if cluster {
@@ -216,7 +241,8 @@ impl RoomSubscriber {
                 stale_map: AtomicBool::new(cluster),
                 wake: Notify::new(),
                 to_bus,
-                channels: metrics.gauge(m::ROOM_CHANNELS_SUBSCRIBED),
+                parse,
+                channels,
                 resubscribes: metrics.counter(m::ROOM_RESUBSCRIBES_TOTAL),
                 reconnects: metrics.counter(m::PUBSUB_RECONNECTS_TOTAL),
                 dropped: metrics.counter(m::PUBSUB_DROPPED_TOTAL),
@@ -465,12 +491,11 @@ impl RoomSubscriber {
             let back: Vec<String> = ok
                 .iter()
                 .filter(|c| unconfirmed.contains(*c))
-                .filter_map(|c| RoomKeys::room_of_channel(c))
-                .map(str::to_string)
+                .cloned()
                 .collect();
             if !back.is_empty() {
                 s.resubscribes.increment(1);
-                tracing::info!(rooms = back.len(), "room channels subscribed again");
+                tracing::info!(channels = back.len(), "shard channels subscribed again");
                 self.catch_up(back).await;
             }
         }
@@ -512,7 +537,7 @@ impl RoomSubscriber {
             match shard.held().await {
                 Ok(n) if n == ours.len() => {}
                 Ok(n) => {
-                    tracing::warn!(node = %shard.node(), held = n, expected = ours.len(), "room channels lost without notice; subscribing again");
+                    tracing::warn!(node = %shard.node(), held = n, expected = ours.len(), "shard channels lost without notice; subscribing again");
                     {
                         let mut sub = lock(&s.subscribed);
                         for c in &ours {
@@ -520,7 +545,10 @@ impl RoomSubscriber {
                         }
                         s.channels.set(sub.len() as f64);
                     }
-                    missing.extend(ours.into_iter().filter(|c| wanted.contains(c)));
+                    let ours: Vec<String> =
+                        ours.into_iter().filter(|c| wanted.contains(c)).collect();
+                    s.mark_lost(ours.clone());
+                    missing.extend(ours);
                 }
                 // A transport failure closed the connection: `lost` took its channels.
                 Err(e) => tracing::debug!(node = %shard.node(), error = %e, "CLIENT INFO failed"),
@@ -565,16 +593,16 @@ impl RoomSubscriber {
         }
     }
 
-    async fn catch_up(&self, rooms: Vec<String>) {
-        if !rooms.is_empty()
+    async fn catch_up(&self, chans: Vec<String>) {
+        if !chans.is_empty()
             && self
                 .state
                 .to_bus
-                .send(Incoming::CatchUp(rooms))
+                .send(Incoming::CatchUp(chans))
                 .await
                 .is_err()
         {
-            tracing::debug!("room bus gone; no catch-up");
+            tracing::debug!("reader gone; no catch-up");
         }
     }
 }
@@ -589,7 +617,15 @@ mod tests {
     fn pushes_keep_the_books() {
         let (tx, mut rx) = mpsc::channel(8);
         let endpoint = Endpoint::plain("redis+cluster://127.0.0.1:1");
-        let sub = RoomSubscriber::new(endpoint, Duration::from_millis(100), &Metrics::new(), tx);
+        let metrics = Metrics::new();
+        let sub = ShardSubscriber::new(
+            endpoint,
+            Duration::from_millis(100),
+            &metrics,
+            metrics.gauge(m::ROOM_CHANNELS_SUBSCRIBED),
+            crate::services::realtime::room_bus::parse_message,
+            tx,
+        );
         let s = &sub.state;
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("10.0.0.1:1"), Arc::from("10.0.0.2:2"));
         let (x, y) = ("arena:{r1.0}:room:x", "arena:{r2.0}:room:y");
@@ -608,6 +644,8 @@ mod tests {
         s.stale_map.store(false, Ordering::SeqCst);
         s.dropped(&b, x.to_string());
         assert!(lock(&s.missing).contains(x));
+        // The reader hears that x stopped receiving, behind what x got before.
+        assert!(matches!(rx.try_recv(), Ok(Incoming::Lost(c)) if c == [x]));
         assert!(s.stale_map.load(Ordering::SeqCst));
         assert!(sub.live_for(x));
 
@@ -616,6 +654,7 @@ mod tests {
         lock(&s.missing).clear();
         s.confirmed(&b, x.to_string());
         s.lost(&a);
+        assert!(matches!(rx.try_recv(), Ok(Incoming::Lost(c)) if c == [y]));
         assert!(!sub.live_for(y));
         assert!(sub.live_for(x));
         assert_eq!(*lock(&s.missing), HashSet::from([y.to_string()]));
@@ -625,7 +664,7 @@ mod tests {
         // Messages: a room event is handed on; anything else is dropped (and counted).
         s.message(x.as_bytes(), b"i0\nab12\n7\nattack\n{}");
         match rx.try_recv() {
-            Ok(Incoming::Event { room, event }) => {
+            Ok(Incoming::Event((room, event))) => {
                 assert_eq!(room, "x");
                 assert_eq!(event.at.offset, 7);
             }
