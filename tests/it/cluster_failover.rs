@@ -1,7 +1,9 @@
 //! Failover without loss: `CLAIM_DURABILITY=replica` on one Redis with and without a
 //! replica, and kill -9 of a Redis Cluster master (with a replica) in the middle of
-//! durable claims: every claim acked `durable: true` is found afterwards, and claims,
-//! ticks and broadcasts come back on their own. Each cluster test starts its own 3+3
+//! durable claims: every claim acked `durable: true` is found afterwards, claims, ticks
+//! and broadcasts come back on their own, and every claim in the new master's log reaches
+//! a watcher as `tile_claimed` (what was published while its instance re-subscribed comes
+//! from the claim stream). Each cluster test starts its own 3+3
 //! cluster (it kills a node).
 //!
 //! A room's replay across a master's kill is not tested here: `cluster_rooms.rs` has the
@@ -229,7 +231,13 @@ async fn durable_claims_survive_kill_of_their_master_and_everything_resumes() {
         (acked.lock().unwrap().iter().filter(|a| a.durable).count() >= 20).then_some(())
     })
     .await;
-    watcher.next_event("tile_claimed", WAIT).await.unwrap();
+    // Every tile_claimed the watcher gets, for the no-loss check at the end.
+    let mut heard: Vec<(u64, i64)> = Vec::new();
+    let first = watcher.next_event("tile_claimed", WAIT).await.unwrap();
+    heard.push((
+        first["mapId"].as_u64().unwrap(),
+        first["tile"].as_i64().unwrap(),
+    ));
     let masters = cluster.master_ports();
     let replicas: Vec<u16> = cluster
         .nodes
@@ -279,11 +287,11 @@ async fn durable_claims_survive_kill_of_their_master_and_everything_resumes() {
                 "server_tick" if v["tick"].as_u64().unwrap() > tick_after => {
                     ticks_back.get_or_insert(now - killed);
                 }
-                "tile_claimed" => claimed_arrivals.push((
-                    v["mapId"].as_u64().unwrap(),
-                    v["tile"].as_i64().unwrap(),
-                    now,
-                )),
+                "tile_claimed" => {
+                    let (m, t) = (v["mapId"].as_u64().unwrap(), v["tile"].as_i64().unwrap());
+                    heard.push((m, t));
+                    claimed_arrivals.push((m, t, now));
+                }
                 _ => {}
             }
         }
@@ -338,6 +346,33 @@ async fn durable_claims_survive_kill_of_their_master_and_everything_resumes() {
             .filter(|e| e.map_id == a.map && i64::from(e.tile) == a.tile)
             .count();
         assert_eq!(n, 1, "stream entries of {a:?}");
+    }
+    // No claim's tile_claimed is lost to the kill: every claim in the new master's log
+    // reaches the watcher, live or, for what was published while its instance was not
+    // subscribed, from the claim stream once it subscribed again.
+    let logged: Vec<(u64, i64)> = entries
+        .iter()
+        .filter(|e| maps.contains(&e.map_id))
+        .map(|e| (e.map_id, i64::from(e.tile)))
+        .collect();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let missing: Vec<&(u64, i64)> = logged.iter().filter(|c| !heard.contains(c)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} logged claims never reached the watcher as tile_claimed: {missing:?}",
+            missing.len(),
+            logged.len()
+        );
+        if let Ok(v) = watcher
+            .next_event("tile_claimed", Duration::from_millis(200))
+            .await
+        {
+            heard.push((v["mapId"].as_u64().unwrap(), v["tile"].as_i64().unwrap()));
+        }
     }
     // And the leaderboard projection still runs on the new master: the treasures that
     // were claimed durably reach the board.
