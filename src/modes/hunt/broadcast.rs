@@ -30,6 +30,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;
 use serde_json::value::RawValue;
@@ -119,15 +120,19 @@ async fn deliver(
         last: HashMap::new(),
         held: HashMap::new(),
     };
-    for p in 0..partitions {
-        if let Some(id) = newest(&hunt, p).await {
+    // All partitions at once: with Redis away at start-up, one timeout, not one per
+    // partition, before this task serves the queue.
+    let ends = join_all((0..partitions).map(|p| newest(&hunt, p))).await;
+    for (p, id) in (0..partitions).zip(ends) {
+        if let Some(id) = id {
             d.last.insert(p, id);
         }
     }
-    for p in 0..partitions {
+    let chans: Vec<String> = (0..partitions).map(keys::hunt_claimed).collect();
+    for (chan, r) in chans.iter().zip(join_all(chans.iter().map(|c| sub.want(c))).await) {
         // A failed SSUBSCRIBE stays wanted: the supervisor retries it.
-        if let Err(e) = sub.want(&keys::hunt_claimed(p)).await {
-            tracing::warn!(partition = p, error = %e, "tile_claimed channel not subscribed yet; retrying");
+        if let Err(e) = r {
+            tracing::warn!(channel = %chan, error = %e, "tile_claimed channel not subscribed yet; retrying");
         }
     }
     loop {
