@@ -111,17 +111,15 @@ async fn deliver(
     shutdown: CancellationToken,
 ) {
     let partitions = hunt.settings.hunt_partitions;
-    // Per partition, the last claim delivered here (or where the stream stood when this
-    // instance subscribed): what a catch-up starts after.
-    // Read before subscribing: a message that arrives between the two is then newer and
-    // delivered, never skipped as already seen.
     let mut d = Delivery {
         hunt: hunt.clone(),
         last: HashMap::new(),
         held: HashMap::new(),
     };
-    // All partitions at once: with Redis away at start-up, one timeout, not one per
-    // partition, before this task serves the queue.
+    // Where each partition's stream ends, read before subscribing: a message that arrives
+    // between the two is then newer and delivered, never skipped as already seen. All
+    // partitions at once: with Redis away at start-up, one timeout, not one per partition,
+    // before this task serves the queue.
     let ends = join_all((0..partitions).map(|p| newest(&hunt, p))).await;
     for (p, id) in (0..partitions).zip(ends) {
         if let Some(id) = id {
