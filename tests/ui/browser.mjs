@@ -195,6 +195,25 @@ async function main() {
       if (!owns) throw new Error('page B does not mark its own instance\'s ticks as own');
       done.push(`A(${A.instanceId})<->B(${B.instanceId}) attacks delivered`);
     });
+
+    // A tile claimed on page A reaches page B (the other instance) as tile_claimed: the
+    // claim script publishes it on its partition's shard channel, every instance holds.
+    await at('a claimed tile reaches the other instance', async () => {
+      let claim = null;
+      for (let attempt = 0; attempt < 5 && !claim; attempt++) {
+        await A.page.waitForFunction(() => document.querySelector('#hunt-grid .tile:not(.claimed):not([disabled])'), null, { timeout: WAIT_MS })
+          .catch(() => { throw new Error(`page A showed no claimable tile within ${WAIT_MS} ms`); });
+        await A.page.click('#hunt-grid .tile:not(.claimed):not([disabled])');
+        // A is in the hunt room too: its own claim comes back to it as tile_claimed.
+        claim = await A.page.waitForFunction((me) => (window.arena.hunt.claims || []).find((c) => c.player === me),
+          A.player, { timeout: 3000 }).then((h) => h.jsonValue()).catch(() => null); // a map that expired meanwhile: again
+      }
+      if (!claim) throw new Error('five clicks on page A and no tile_claimed of its own came back');
+      await B.page.waitForFunction((c) => (window.arena.hunt.claims || []).some((d) =>
+        d.mapId === c.mapId && d.tile === c.tile && d.player === c.player), claim, { timeout: STEP_MS })
+        .catch(() => { throw new Error(`page B never got tile_claimed for map ${claim.mapId} tile ${claim.tile} by ${claim.player}`); });
+      done.push(`tile ${claim.tile} of map ${claim.mapId} claimed on A, seen on B`);
+    });
   }
 
   if (screenshot) {
