@@ -1,6 +1,6 @@
 //! Claims: parse `claim {mapId, tile}`, run the one atomic claim script (the player's
-//! rate limit included: one round trip), and turn its outcome into an ack and a
-//! `tile_claimed` delta.
+//! rate limit included, and the `tile_claimed` it publishes: one round trip), and turn
+//! its outcome into an ack.
 //!
 //! Guarantee: an acknowledged claim (`{ok:true}`) is in its partition's stream exactly
 //! once, and its tile has exactly that owner; every refusal wrote nothing to the map, its
@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use super::keys;
 use super::metrics::ClaimResult;
-use super::payload::TileClaimed;
 use super::scripts::{self, ClaimArgs, ClaimKeys, ClaimOutcome};
 use super::state::Hunt;
 use crate::base::clock::unix_ms;
@@ -125,17 +124,9 @@ pub struct ClaimAck {
     pub durable: Option<bool>,
 }
 
-/// A claim that won its tile: the delta to broadcast and, with
-/// `CLAIM_DURABILITY=replica`, whether a replica confirmed it.
-#[derive(Debug)]
-pub struct Claimed {
-    pub delta: TileClaimed,
-    pub durable: Option<bool>,
-}
-
 /// Claim `req.tile` of `req.map_id` for `player`: one script call, rate limit included
 /// (with `CLAIM_DURABILITY=replica`, and a `WAIT 1` in the same round trip).
-pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<Claimed, ClaimError> {
+pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<ClaimAck, ClaimError> {
     let cfg = &h.settings;
     let claim_keys = ClaimKeys::new(req.map_id, cfg.hunt_partitions, player.as_str());
     let args = ClaimArgs {
@@ -184,15 +175,8 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<Claimed
             if durable == Some(false) {
                 h.metrics.claims_not_durable.increment(1);
             }
-            Ok(Claimed {
-                delta: TileClaimed {
-                    map_id: req.map_id,
-                    tile: req.tile,
-                    player: player.as_str().to_string(),
-                    value,
-                },
-                durable,
-            })
+            // Its `tile_claimed` left with the script (`lua/claim.lua`, `broadcast.rs`).
+            Ok(ClaimAck { value, durable })
         }
         ClaimOutcome::Taken { owner } => Err(ClaimError::Taken { owner }),
         ClaimOutcome::Expired => Err(ClaimError::Expired),
@@ -206,12 +190,12 @@ pub async fn claim(h: &Hunt, player: &PlayerId, req: ClaimReq) -> Result<Claimed
 }
 
 /// The whole `claim` event: parse the raw payload, claim, count it. On success returns the
-/// delta to broadcast (built from the script's reply, never read back) and durability.
+/// ack: the value from the script's reply and, with `CLAIM_DURABILITY=replica`, durability.
 pub async fn handle(
     h: &Hunt,
     player: &PlayerId,
     raw: Result<Value, AckError>,
-) -> Result<Claimed, AckError> {
+) -> Result<ClaimAck, AckError> {
     let start = Instant::now();
     let r = async {
         let v = raw.map_err(ClaimError::BadRequest)?;

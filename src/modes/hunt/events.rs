@@ -17,9 +17,5 @@ pub async fn claim(
 ) -> Result<ClaimAck, AckError> {
     // The broadcast left with the claim (one round trip); a client may see its
     // `tile_claimed` before or after its ack.
-    let claim::Claimed { delta, durable } = claim::handle(&hunt, &player_of(&s), v).await?;
-    Ok(ClaimAck {
-        value: delta.value,
-        durable,
-    })
+    claim::handle(&hunt, &player_of(&s), v).await
 }
