@@ -12,6 +12,7 @@
 
 pub mod conn;
 pub mod connect;
+pub mod entry_id;
 pub mod keys;
 pub mod script;
 pub mod slot;

@@ -47,6 +47,7 @@ use super::settings::Settings;
 use crate::base::clock::unix_ms;
 use crate::base::shutdown::sleep_unless_cancelled;
 use crate::redis::stream_connection;
+use crate::redis::entry_id::EntryId;
 use crate::services::AppState;
 use crate::services::streams::{DeadLetter, GroupRead, dead_letter, read_new};
 use crate::services::store::StoreError;
@@ -80,12 +81,11 @@ pub async fn ensure_groups(conn: &mut Conn, partitions: u32) -> Result<(), Redis
 /// The stream id right after `id` (`<ms>-<seq+1>`); `None` for `0-0` (nothing delivered)
 /// or an id that does not parse.
 fn next_id(id: &str) -> Option<String> {
-    let (ms, seq) = id.split_once('-')?;
-    let (ms, seq): (u64, u64) = (ms.parse().ok()?, seq.parse().ok()?);
-    if ms == 0 && seq == 0 {
+    let id = EntryId::parse(id)?;
+    if id == EntryId::ZERO {
         return None;
     }
-    Some(format!("{ms}-{}", seq.checked_add(1)?))
+    Some(id.next()?.to_string())
 }
 
 /// What applying a set of entries came to.

@@ -42,6 +42,7 @@ use super::keys;
 use super::payload::{ROOM, TileClaimed};
 use super::projection::ClaimEntry;
 use super::state::Hunt;
+use crate::redis::entry_id::EntryId;
 use crate::services::realtime::outcome;
 use crate::services::realtime::shard_subscriber::{Incoming, ShardSubscriber};
 
@@ -49,23 +50,6 @@ use crate::services::realtime::shard_subscriber::{Incoming, ShardSubscriber};
 pub const EVENT: &str = "tile_claimed";
 /// Most entries one catch-up reads from a partition's stream.
 pub const CATCH_UP_MAX: usize = 10_000;
-
-/// A stream entry id (`<ms>-<seq>`), ordered as Redis orders them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct EntryId(u64, u64);
-
-impl EntryId {
-    pub fn parse(s: &str) -> Option<Self> {
-        let (ms, seq) = s.split_once('-')?;
-        Some(Self(ms.parse().ok()?, seq.parse().ok()?))
-    }
-}
-
-impl std::fmt::Display for EntryId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.0, self.1)
-    }
-}
 
 /// One message of a `claimed` channel: its partition, its claim's entry id, the JSON.
 #[derive(Debug)]
@@ -256,7 +240,7 @@ async fn newest(hunt: &Hunt, p: u32) -> Option<EntryId> {
         // An empty stream: every claim to come is after its beginning.
         Ok(reply) => match reply.ids.first() {
             Some(e) => EntryId::parse(&e.id),
-            None => Some(EntryId(0, 0)),
+            None => Some(EntryId::ZERO),
         },
         Err(e) => {
             tracing::debug!(partition = p, error = %e, "newest claim entry not read");
@@ -274,7 +258,7 @@ mod tests {
         let chan = keys::hunt_claimed(3);
         let c = parse_message(&chan, b"1700000000000-4\n{\"mapId\":1,\"tile\":2}").unwrap();
         assert_eq!(c.partition, 3);
-        assert_eq!(c.id, EntryId(1_700_000_000_000, 4));
+        assert_eq!(c.id, EntryId { ms: 1_700_000_000_000, seq: 4 });
         assert_eq!(c.json.get(), "{\"mapId\":1,\"tile\":2}");
         for bad in [
             &b"1-0"[..],
@@ -286,13 +270,5 @@ mod tests {
             assert!(parse_message(&chan, bad).is_none(), "{bad:?}");
         }
         assert!(parse_message("arena:{r1.0}:room:x", b"1-0\n{}").is_none());
-    }
-
-    #[test]
-    fn entry_ids_order_as_redis_does() {
-        assert!(EntryId::parse("10-0").unwrap() > EntryId::parse("9-99").unwrap());
-        assert!(EntryId::parse("10-2").unwrap() > EntryId::parse("10-1").unwrap());
-        assert_eq!(EntryId::parse("5-7").unwrap().to_string(), "5-7");
-        assert!(EntryId::parse("5").is_none());
     }
 }
