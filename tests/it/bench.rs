@@ -232,6 +232,16 @@ async fn claims_scenario_never_sees_a_tile_with_two_owners() {
         r["leaderboard_lag"]["p99_ms"].as_f64().unwrap() >= 0.0,
         "{r}"
     );
+    // The servers' own event-to-ack latency counts every claim they answered.
+    assert_eq!(
+        r["server_latency"]["count"].as_f64(),
+        Some(sent as f64),
+        "{r}"
+    );
+    assert!(
+        r["server_latency"]["p99_ms"].as_f64().unwrap() >= 0.0,
+        "{r}"
+    );
     // Claims into the log per second: the ok claims over the seconds of claiming. Fresh
     // tiles never collide, so only the 30% aimed at hot tiles can be taken.
     let (ok, seconds) = (

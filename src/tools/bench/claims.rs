@@ -2,7 +2,8 @@
 //! chosen share aimed at contended ("hot") tiles; reports ack latency and outcomes, and
 //! checks that no tile was acknowledged to two players. Also reports the leaderboard
 //! projection's lag (claim -> applied to the board) over the run, from the instances'
-//! `arena_leaderboard_lag_seconds` histogram.
+//! `arena_leaderboard_lag_seconds` histogram, and the instances' own event-to-ack latency
+//! (`arena_claim_duration_seconds`) beside the client's.
 //!
 //! The server's per-player limit (`CLAIM_RATE`, default 20/s) applies: to measure raw
 //! throughput, start the instances with a high `CLAIM_RATE`.
@@ -43,6 +44,9 @@ pub struct ClaimsArgs {
 
 /// The projection's lag histogram (seconds), on every instance.
 const LAG_METRIC: &str = "arena_leaderboard_lag_seconds";
+/// The instances' own claim latency (socket event to ack): beside the client's ack
+/// latency it says whether a tail is inside the servers or on the way to them.
+const SERVER_METRIC: &str = "arena_claim_duration_seconds";
 /// How long the projection may take to catch up after the last ack before the lag is read.
 const LAG_DRAIN: Duration = Duration::from_secs(10);
 
@@ -210,6 +214,7 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
 
     let before = statuses(&addrs).await?;
     let lag_before = scrape::buckets(&addrs, LAG_METRIC).await?;
+    let server_before = scrape::buckets(&addrs, SERVER_METRIC).await?;
     let pb = progress(args.duration, &format!("{} claims/s", args.rate));
     let mut pacer = Pacer::new(args.rate as f64, Duration::from_secs(args.duration));
     let (mut sent, mut unsent) = (0u64, 0u64);
@@ -245,6 +250,7 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
     }
     pb.finish_and_clear();
     let after = statuses(&addrs).await?;
+    let server_after = scrape::buckets(&addrs, SERVER_METRIC).await?;
     let ok_so_far = shared
         .tally
         .lock()
@@ -280,6 +286,11 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
     let lag = json!({
         "applied": applied, "applied_per_s": applied / seconds,
         "p50_ms": lag_ms(0.5), "p99_ms": lag_ms(0.99),
+    });
+    let server_ms = |q| scrape::quantile(&server_before, &server_after, q).map(|s| s * 1000.0);
+    let server = json!({
+        "count": scrape::count(&server_before, &server_after),
+        "p50_ms": server_ms(0.5), "p99_ms": server_ms(0.99),
     });
     let ok = double_owned == 0 && unanswered == 0;
     let rows = vec![
@@ -322,6 +333,14 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
             ),
         ),
         (
+            "server event-to-ack p50/p99".into(),
+            format!(
+                "{:.2} / {:.2} ms (from the server's buckets)",
+                server_ms(0.5).unwrap_or(f64::NAN),
+                server_ms(0.99).unwrap_or(f64::NAN),
+            ),
+        ),
+        (
             "leaderboard lag p50/p99 (applied)".into(),
             format!(
                 "{:.1} / {:.1} ms ({} claims; from the server's buckets)",
@@ -348,6 +367,7 @@ pub async fn run(args: ClaimsArgs) -> Result<Outcome, BenchError> {
         "claims_per_s": sent as f64 / seconds, "ok_claims": ok_claims,
         "ok_per_s": ok_claims as f64 / seconds, "outcomes": tally.outcomes,
         "unanswered": unanswered, "double_owned": double_owned, "latency": latency,
+        "server_latency": server,
         "leaderboard_lag": lag, "server_cpu_s": cpu, "ok": ok,
     });
     Ok(emit(&args.common, "arena bench claims", rows, j, ok))
