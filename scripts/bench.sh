@@ -6,7 +6,8 @@
 #   scripts/bench.sh side-by-side   (arena against the Node stack in bench/node-stack; not in `all`;
 #     SIDE_DELAYS="0 5 10 20" and SIDE_THREADS="default 1 2" add arena variants with
 #     ROOM_WRITE_DELAY_MS / TOKIO_WORKER_THREADS, SIDE_PERF=1 counts the servers' syscalls,
-#     SIDE_RUNS=3, SIDE_CONNECTIONS=0 skips the idle-client runs)
+#     SIDE_RUNS=3, SIDE_CONNECTIONS=0 skips the idle-client runs, SIDE_ROOM_CLIENTS="10 40 100"
+#     adds rooms of 40 and 100 members at the same delivery rate: CPU per attack and per delivery)
 # (outbox also needs Debian's postgresql package: scripts/deps.sh test installs it;
 # coding and judge need a host where `arena judge --check` passes.)
 set -euo pipefail
@@ -419,9 +420,13 @@ PY
     fi
     PERF_JOB=
   }
-  for i in $(seq "$SIDE_RUNS"); do for side in "${sides[@]}"; do
-    side_up "$side"; side_run "$side" "side-fanout-20000" fanout --rate 20000 --duration 10 --proc-cpu; side_down
-  done; done
+  # SIDE_ROOM_CLIENTS="10 40 100": also rooms of 40 and 100 members at the same 20k
+  # deliveries/s (fewer attacks), which splits the CPU into a part per attack and a part
+  # per delivery (the summary fits the two); labels side-fanout-20000[-c<members>].
+  for i in $(seq "$SIDE_RUNS"); do for c in ${SIDE_ROOM_CLIENTS:-10}; do for side in "${sides[@]}"; do
+    label=side-fanout-20000; [[ $c != 10 ]] && label+="-c$c"
+    side_up "$side"; side_run "$side" "$label" fanout --rate 20000 --clients "$c" --duration 10 --proc-cpu; side_down
+  done; done; done
   if [[ ${SIDE_CONNECTIONS:-1} == 1 ]]; then
     for n in 1000 5000; do for i in $(seq "$SIDE_RUNS"); do for side in arena node; do
       side_up $side; side_run $side "side-connections-$n" connections --clients "$n"; side_down
@@ -451,6 +456,17 @@ for side in sorted({r["side"] for r in rows}):
         line += (f", writes/delivery {statistics.median([wr(r) for r in sub[-3:]]):.3f}"
                  f", syscalls/delivery {statistics.median([per_delivery('all')(r) for r in sub[-3:]]):.3f}")
     print(line)
+# SIDE_ROOM_CLIENTS: CPU per delivery = per attack / members + per delivery (least squares
+# over the room sizes run, medians per size).
+sizes = [(10, "side-fanout-20000")] + sorted(
+    (int(l.rsplit("-c", 1)[1]), l) for l in {r["label"] for r in rows} if "-20000-c" in l)
+if len(sizes) > 1:
+    for side in sorted({r["side"] for r in rows}):
+        pts = [(1 / m, med(l, side, cpu)) for m, l in sizes]
+        line = ", ".join(f"{m} members {y:.2f} us" for (m, _), (_, y) in zip(sizes, pts))
+        mx = statistics.mean(x for x, _ in pts); my = statistics.mean(y for _, y in pts)
+        a = sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+        print(f"  {side}: {line}; fit: {a:.1f} us per attack + {my - a * mx:.2f} us per delivery")
 for c in (1000, 5000):
     if not any(r["label"] == f"side-connections-{c}" for r in rows):
         continue  # SIDE_CONNECTIONS=0
