@@ -22,9 +22,12 @@
 //! in order, which covers both what was published while nobody here listened and what was
 //! held; then live delivery resumes, skipping what the catch-up sent. So each claim
 //! reaches a member here once, in its partition's order. A partition not heard from since
-//! this instance subscribed resumes from where its stream stood then. (A notice lost to a
-//! full queue, like any message lost to it, is counted in `arena_pubsub_dropped_total`;
-//! the catch-up then starts at the last claim delivered.)
+//! this instance subscribed resumes from where its stream stood then. A message lost to a
+//! full queue (this task behind a burst) counts as a loss of its channel: the subscriber
+//! drops the channel's later messages too until a catch-up notice fits, and the catch-up
+//! starts at the last claim delivered. A catch-up goes to each member socket by socket,
+//! each claim when its queue has room (`emit_each`): a burst longer than a client's queue
+//! would otherwise be cut short for every member.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,12 +47,15 @@ use super::projection::ClaimEntry;
 use super::state::Hunt;
 use crate::redis::entry_id::EntryId;
 use crate::services::realtime::outcome;
+use crate::services::realtime::paced::{Paced, emit_paced};
 use crate::services::realtime::shard_subscriber::{Incoming, ShardSubscriber};
 
 /// The event clients get.
 pub const EVENT: &str = "tile_claimed";
 /// Most entries one catch-up reads from a partition's stream.
 pub const CATCH_UP_MAX: usize = 10_000;
+/// How long a catch-up waits for one member's full queue to take a claim.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(5);
 
 /// One message of a `claimed` channel: its partition, its claim's entry id, the JSON.
 #[derive(Debug)]
@@ -201,7 +207,7 @@ impl Delivery {
                 return;
             }
         };
-        let mut sent = 0usize;
+        let mut items = Vec::with_capacity(reply.ids.len());
         for e in &reply.ids {
             let Some(id) = EntryId::parse(&e.id) else {
                 continue;
@@ -218,12 +224,36 @@ impl Delivery {
                 value: c.value,
             };
             if let Ok(json) = serde_json::value::to_raw_value(&delta) {
-                emit(hunt, &json).await;
-                sent += 1;
+                items.push(json);
             }
         }
-        tracing::info!(partition = p, sent, "tile_claimed caught up from the claim stream");
+        emit_each(hunt, &items).await;
+        tracing::info!(partition = p, sent = items.len(), "tile_claimed caught up from the claim stream");
     }
+}
+
+/// A catch-up's claims to every local member, socket by socket (all sockets at once), each
+/// claim when the socket's queue has room. A catch-up is a burst, often longer than a
+/// client's queue (`CLIENT_BUFFER`): one broadcast per claim would drop the rest for every
+/// member (it did, before). A member whose queue stays full for `CATCH_UP_PATIENCE` is
+/// left behind and its drops counted, as a live broadcast would.
+async fn emit_each(hunt: &Hunt, items: &[Box<RawValue>]) {
+    let sockets = hunt.ctx.io.local().to(ROOM).sockets();
+    join_all(sockets.iter().map(|s| async move {
+        for (i, json) in items.iter().enumerate() {
+            match emit_paced(s, EVENT, json, CATCH_UP_PATIENCE).await {
+                Ok(()) => {}
+                Err(Paced::Closed) => return,
+                Err(Paced::Slow) => {
+                    let left = (items.len() - i) as u64;
+                    hunt.ctx.app.metrics.client_send_dropped.increment(left);
+                    tracing::warn!(sid = %s.id, left, "tile_claimed catch-up: the client takes nothing; left behind");
+                    return;
+                }
+            }
+        }
+    }))
+    .await;
 }
 
 async fn emit(hunt: &Hunt, json: &RawValue) {

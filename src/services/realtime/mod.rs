@@ -18,6 +18,7 @@ pub mod events;
 pub mod health;
 pub mod intake;
 pub mod outcome;
+pub mod paced;
 pub mod probe;
 pub mod room_bus;
 pub mod room_channel;

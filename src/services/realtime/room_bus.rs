@@ -45,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::adapter::DriverError;
+use super::paced::{Paced, emit_paced};
 use super::room_channel::{Partitions, RoomKeys};
 use super::room_history::{self, Conn, HistoryLimits, Position, RoomEvent, Since};
 use super::shard_subscriber::{self, ShardSubscriber};
@@ -896,7 +897,7 @@ async fn replay(inner: &Inner, r: &mut Replay, upto: Position) -> bool {
                 let Ok(data) = serde_json::from_str::<Value>(&e.data) else {
                     continue;
                 };
-                match emit_paced(&r.socket, &e.event, &data).await {
+                match emit_paced(&r.socket, &e.event, &data, REPLAY_PATIENCE).await {
                     Ok(()) => {
                         inner.metrics.replayed.increment(1);
                         r.joined.replayed += 1;
@@ -956,32 +957,6 @@ impl Replay {
         resync_joiner(inner, &self.socket, &self.room, Some(at));
         self.joined.resync = true;
         self.reached = at.clone();
-    }
-}
-
-enum Paced {
-    Closed,
-    Slow,
-}
-
-/// Emit once the socket's queue has room, waiting at most `REPLAY_PATIENCE`.
-async fn emit_paced(s: &Socket, event: &str, data: &Value) -> Result<(), Paced> {
-    let deadline = tokio::time::Instant::now() + REPLAY_PATIENCE;
-    let mut wait = Duration::from_millis(1);
-    loop {
-        match s.emit(event, data) {
-            Ok(()) => return Ok(()),
-            Err(socketioxide::SendError::Socket(
-                socketioxide::SocketError::InternalChannelFull,
-            )) => {
-                if tokio::time::Instant::now() + wait > deadline {
-                    return Err(Paced::Slow);
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_millis(50));
-            }
-            Err(_) => return Err(Paced::Closed),
-        }
     }
 }
 

@@ -28,6 +28,12 @@
 //!
 //! Every channel that comes back after not being confirmed is handed to the reader as a
 //! catch-up: the room bus reads what the room's members missed from the history.
+//!
+//! A message lost to a full queue (the reader is behind) is a loss of its channel too:
+//! the channel's later messages are dropped as well until a catch-up notice for it fits
+//! in the queue (tried with each of its messages and every [`RETRY_EVERY`]), so the
+//! reader catches up on everything from the last message it took, in order, without
+//! waiting for the channel's next event (which may never come).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,6 +100,10 @@ struct Shared<M> {
     missing: Mutex<HashSet<String>>,
     /// Wanted channels whose connection broke, until they are subscribed again.
     lost: Mutex<HashSet<String>>,
+    /// Channels that lost a message to a full queue and whose catch-up notice is not
+    /// queued yet; `overflowing` says whether there are any (no lock per message).
+    overflowed: Mutex<HashSet<String>>,
+    overflowing: AtomicBool,
     /// The slot map is to be read again before the next round.
     stale_map: AtomicBool,
     wake: Notify,
@@ -118,11 +128,17 @@ impl<M: Send + 'static> ShardSink for Shared<M> {
             self.corrupt.increment(1);
             return;
         };
-        let item = Incoming::Event(m);
-        // A full queue loses the live copy only (for the room bus, the next event of the
-        // room finds the gap and reads it from the history).
-        if self.to_bus.try_send(item).is_err() {
+        // Behind a message lost to a full queue: only after the catch-up notice.
+        if self.overflowing.load(Ordering::Acquire) && !self.notify_overflowed(Some(&chan)) {
             self.dropped.increment(1);
+            return;
+        }
+        if self.to_bus.try_send(Incoming::Event(m)).is_err() {
+            self.dropped.increment(1);
+            // The flag changes under the set's lock only: never true over an empty set.
+            let mut over = lock(&self.overflowed);
+            over.insert(chan.into_owned());
+            self.overflowing.store(true, Ordering::Release);
         }
     }
 
@@ -182,6 +198,33 @@ impl<M: Send + 'static> ShardSink for Shared<M> {
 }
 
 impl<M> Shared<M> {
+    /// Queue a catch-up notice for the overflowed channels (`only`: just that one, if it
+    /// is one). False if `only` overflowed and its notice still does not fit.
+    fn notify_overflowed(&self, only: Option<&str>) -> bool {
+        let mut over = lock(&self.overflowed);
+        let chans: Vec<String> = match only {
+            Some(c) if over.contains(c) => vec![c.to_string()],
+            Some(_) => return true,
+            None => over.iter().cloned().collect(),
+        };
+        if chans.is_empty() {
+            self.overflowing.store(false, Ordering::Release);
+            return true;
+        }
+        if self
+            .to_bus
+            .try_send(Incoming::CatchUp(chans.clone()))
+            .is_err()
+        {
+            return false;
+        }
+        for c in &chans {
+            over.remove(c);
+        }
+        self.overflowing.store(!over.is_empty(), Ordering::Release);
+        true
+    }
+
     /// Tell the reader these channels stopped receiving. In the queue's order: behind
     /// every message they got. A full queue drops the notice, as it drops messages
     /// (counted); the reader then catches up from the last message it took.
@@ -238,6 +281,8 @@ impl<M: Send + 'static> ShardSubscriber<M> {
                 subscribed: Mutex::default(),
                 missing: Mutex::default(),
                 lost: Mutex::default(),
+                overflowed: Mutex::default(),
+                overflowing: AtomicBool::new(false),
                 stale_map: AtomicBool::new(cluster),
                 wake: Notify::new(),
                 to_bus,
@@ -439,7 +484,9 @@ impl<M: Send + 'static> ShardSubscriber<M> {
         let s = &self.state;
         let mut next_full = tokio::time::Instant::now() + RECONCILE_EVERY;
         loop {
-            let pending = !lock(&s.missing).is_empty() || s.stale_map.load(Ordering::SeqCst);
+            let pending = !lock(&s.missing).is_empty()
+                || s.stale_map.load(Ordering::SeqCst)
+                || s.overflowing.load(Ordering::Acquire);
             let pause = if pending {
                 RETRY_EVERY
             } else {
@@ -449,6 +496,10 @@ impl<M: Send + 'static> ShardSubscriber<M> {
                 _ = shutdown.cancelled() => return,
                 _ = s.wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
+            }
+            // Overflowed channels with no message since: their notice, once it fits.
+            if s.overflowing.load(Ordering::Acquire) {
+                s.notify_overflowed(None);
             }
             let wanted_any = !lock(&s.wanted).is_empty();
             if wanted_any
