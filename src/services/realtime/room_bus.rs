@@ -894,10 +894,11 @@ async fn replay(inner: &Inner, r: &mut Replay, upto: Position) -> bool {
     match history(inner, &r.room, &r.reached, Some(upto.offset)).await {
         Since::Covered { events, .. } => {
             for e in &events {
-                let Ok(data) = serde_json::from_str::<Value>(&e.data) else {
+                // Checked as JSON, not parsed into a tree (as `emit_room` does).
+                let Ok(data) = serde_json::from_str::<&RawValue>(&e.data) else {
                     continue;
                 };
-                match emit_paced(&r.socket, &e.event, &data, REPLAY_PATIENCE).await {
+                match emit_paced(&r.socket, &e.event, data, REPLAY_PATIENCE).await {
                     Ok(()) => {
                         inner.metrics.replayed.increment(1);
                         r.joined.replayed += 1;

@@ -211,15 +211,15 @@ impl<M> Shared<M> {
             self.overflowing.store(false, Ordering::Release);
             return true;
         }
-        if self
-            .to_bus
-            .try_send(Incoming::CatchUp(chans.clone()))
-            .is_err()
-        {
+        if self.to_bus.try_send(Incoming::CatchUp(chans)).is_err() {
             return false;
         }
-        for c in &chans {
-            over.remove(c);
+        // The notice named `only`, or every overflowed channel (all under this lock).
+        match only {
+            Some(c) => {
+                over.remove(c);
+            }
+            None => over.clear(),
         }
         self.overflowing.store(!over.is_empty(), Ordering::Release);
         true
