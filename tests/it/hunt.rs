@@ -17,6 +17,7 @@ use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use serde_json::{Value, json};
 
 use crate::harness::hunt::{PARTITIONS, board, log, owners, pending_total, store_map, tweak};
+use crate::harness::rooms::{RoomsClient, stuck_reader_in};
 use crate::harness::{Arena, HuntClient, RedisOptions, RedisServer, eventually, redis};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -140,48 +141,11 @@ async fn hunt_tile_claimed_lost_to_a_full_queue_is_caught_up() {
     })
     .await;
     let mut c = conn(&redis.url()).await;
-    const MAP: u64 = 11;
-    const CLAIMS: i64 = 256; // every tile of the 16 × 16 map
-    store_map(&mut c, MAP, &[(3, 30)], 120_000).await;
     let mut watchers = [
         arena[0].client_in("watch0", "hunt").await,
         arena[1].client_in("watch1", "hunt").await,
     ];
-    let players: Vec<String> = (0..CLAIMS).map(|t| format!("p{}", t % 8)).collect();
-    let claims = (0..CLAIMS).map(|tile| {
-        let mut c = c.clone();
-        let player = players[tile as usize].as_str();
-        async move {
-            scripts::claim(
-                &mut c,
-                &ClaimKeys::new(MAP, PARTITIONS, player),
-                &ClaimArgs {
-                    map_id: MAP,
-                    tile,
-                    player,
-                    now_ms: unix_ms(),
-                    stream_maxlen: 100_000,
-                    ttl_s: 3600,
-                    rate_per_s: 100_000,
-                },
-            )
-            .await
-        }
-    });
-    for out in futures_util::future::join_all(claims).await {
-        assert!(matches!(
-            out.unwrap(),
-            arena::modes::hunt::scripts::ClaimOutcome::Claimed { .. }
-        ));
-    }
-    // The partition's order is its stream's.
-    let stream: Vec<i64> = log(&mut c)
-        .await
-        .into_iter()
-        .filter(|e| e.map_id == MAP)
-        .map(|e| i64::from(e.tile))
-        .collect();
-    assert_eq!(stream.len(), CLAIMS as usize);
+    let stream = claim_every_tile_at_once(&mut c, 11).await;
     let dropped = [
         arena[0].metric("arena_pubsub_dropped_total").await,
         arena[1].metric("arena_pubsub_dropped_total").await,
@@ -210,6 +174,155 @@ async fn hunt_tile_claimed_lost_to_a_full_queue_is_caught_up() {
     }
     // The queue did overflow (on at least one instance), or the test showed nothing.
     assert!(dropped[0] + dropped[1] > 0.0, "no message was dropped");
+}
+
+/// Claim every tile of a fresh 16 × 16 map `map` straight into Redis, 256 at once (their
+/// `tile_claimed` messages reach the instances in a burst), and return the tiles in the
+/// partition stream's order.
+async fn claim_every_tile_at_once(c: &mut Conn, map: u64) -> Vec<i64> {
+    const CLAIMS: i64 = 256;
+    store_map(c, map, &[(3, 30)], 120_000).await;
+    let players: Vec<String> = (0..CLAIMS).map(|t| format!("p{}", t % 8)).collect();
+    let claims = (0..CLAIMS).map(|tile| {
+        let mut c = c.clone();
+        let player = players[tile as usize].as_str();
+        async move {
+            scripts::claim(
+                &mut c,
+                &ClaimKeys::new(map, PARTITIONS, player),
+                &ClaimArgs {
+                    map_id: map,
+                    tile,
+                    player,
+                    now_ms: unix_ms(),
+                    stream_maxlen: 100_000,
+                    ttl_s: 3600,
+                    rate_per_s: 100_000,
+                },
+            )
+            .await
+        }
+    });
+    for out in futures_util::future::join_all(claims).await {
+        assert!(matches!(
+            out.unwrap(),
+            arena::modes::hunt::scripts::ClaimOutcome::Claimed { .. }
+        ));
+    }
+    // The partition's order is its stream's.
+    let stream: Vec<i64> = log(c)
+        .await
+        .into_iter()
+        .filter(|e| e.map_id == map)
+        .map(|e| i64::from(e.tile))
+        .collect();
+    assert_eq!(stream.len(), CLAIMS as usize);
+    stream
+}
+
+/// A catch-up goes to each member at that member's own pace: a member that reads nothing
+/// (its queue full) holds back neither the catch-up nor the live claims after it from the
+/// other members. It did: the delivery task waited for the slowest member, up to 5 s per
+/// catch-up, with every live `tile_claimed` behind it.
+#[tokio::test]
+async fn hunt_catch_up_never_waits_for_a_member_that_does_not_read() {
+    let redis = redis();
+    let arena = Arena::spawn_with(&redis.url(), 1, |c| {
+        tweak(c);
+        c.services.pubsub_buffer = 16;
+        c.services.client_buffer = 16;
+        // The padded attacks below, back to back.
+        c.services.limits.socket_event_rate = 100_000;
+        c.services.limits.socket_event_burst = 100_000;
+    })
+    .await;
+    let mut c = conn(&redis.url()).await;
+    // A member that never reads again, with a small receive buffer, and its queue filled
+    // by padded attacks in a room it is also in (the kernel's buffers cannot absorb them).
+    let stuck = stuck_reader_in(&arena[0], &["r", "hunt"], Some(4096)).await;
+    let sender = arena[0].client_in("s", "r").await;
+    let pad = "p".repeat(16 * 1024);
+    let mut attacks = 0;
+    while arena[0].metric("arena_client_send_dropped_total").await == 0.0 {
+        assert!(attacks < 2_000, "the stuck member's queue never filled");
+        for _ in 0..50 {
+            let ack = sender
+                .attack_with("r", 1, &json!({"i": attacks, "pad": pad}))
+                .await;
+            assert_eq!(ack["ok"], json!(true), "{ack}");
+            attacks += 1;
+        }
+    }
+    let mut watcher = arena[0].client_in("watch", "hunt").await;
+    // Bursts until one overflows the subscriber's queue: that one is caught up.
+    for map in 20.. {
+        assert!(map < 26, "no burst overflowed the subscriber's queue");
+        let stream = claim_every_tile_at_once(&mut c, map).await;
+        let mut seen = Vec::new();
+        while seen.len() < stream.len() {
+            let d = watcher
+                .next_event("tile_claimed", WAIT)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("{} of {} tile_claimed, then {e}", seen.len(), stream.len())
+                });
+            seen.push(d["tile"].as_i64().unwrap());
+        }
+        assert_eq!(seen, stream, "map {map}");
+        if arena[0].metric("arena_pubsub_dropped_total").await > 0.0 {
+            break;
+        }
+    }
+    let dropped = arena[0].metric("arena_client_send_dropped_total").await;
+    // A live claim right after the catch-up reaches the reading member at once, while the
+    // stuck member's lane still waits for its queue.
+    const PROBE: u64 = 30;
+    store_map(&mut c, PROBE, &[], 120_000).await;
+    let probe = |tile: i64| {
+        let mut c = c.clone();
+        async move {
+            let args = ClaimArgs {
+                map_id: PROBE,
+                tile,
+                player: "probe",
+                now_ms: unix_ms(),
+                stream_maxlen: 100_000,
+                ttl_s: 3600,
+                rate_per_s: 100_000,
+            };
+            let keys = ClaimKeys::new(PROBE, PARTITIONS, "probe");
+            scripts::claim(&mut c, &keys, &args).await.unwrap();
+        }
+    };
+    let started = std::time::Instant::now();
+    probe(0).await;
+    let d = watcher.next_event("tile_claimed", WAIT).await.unwrap();
+    assert_eq!(
+        (d["mapId"].clone(), d["tile"].clone()),
+        (json!(PROBE), json!(0))
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(2_500),
+        "a live claim after the catch-up took {took:?}: it waited for the stuck member"
+    );
+    // The stuck member is left behind (its queue never drained) and what it did not take is
+    // counted; its lane closes and live claims go on to the others.
+    eventually(
+        Duration::from_secs(15),
+        "the stuck member's catch-up counted as dropped",
+        || async {
+            (arena[0].metric("arena_client_send_dropped_total").await > dropped).then_some(())
+        },
+    )
+    .await;
+    probe(1).await;
+    let d = watcher.next_event("tile_claimed", WAIT).await.unwrap();
+    assert_eq!(
+        (d["mapId"].clone(), d["tile"].clone()),
+        (json!(PROBE), json!(1))
+    );
+    drop(stuck);
 }
 
 #[tokio::test]

@@ -25,9 +25,10 @@
 //! this instance subscribed resumes from where its stream stood then. A message lost to a
 //! full queue (this task behind a burst) counts as a loss of its channel: the subscriber
 //! drops the channel's later messages too until a catch-up notice fits, and the catch-up
-//! starts at the last claim delivered. A catch-up goes to each member socket by socket,
-//! each claim when its queue has room (`emit_each`): a burst longer than a client's queue
-//! would otherwise be cut short for every member.
+//! starts at the last claim delivered. A catch-up goes to each member in a lane of its own
+//! (`lanes`), each claim when the member's queue has room: one broadcast per claim would
+//! cut a burst longer than a client's queue short for every member, and waiting here for
+//! each member would hold every member's live claims behind the slowest reader.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,19 +43,20 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::keys;
+use super::lanes::{Batch, Lanes};
 use super::payload::{ROOM, TileClaimed};
 use super::projection::ClaimEntry;
 use super::state::Hunt;
 use crate::redis::entry_id::EntryId;
 use crate::services::realtime::outcome;
-use crate::services::realtime::paced::{Paced, emit_paced};
 use crate::services::realtime::shard_subscriber::{Incoming, ShardSubscriber};
 
 /// The event clients get.
 pub const EVENT: &str = "tile_claimed";
 /// Most entries one catch-up reads from a partition's stream.
 pub const CATCH_UP_MAX: usize = 10_000;
-/// How long a catch-up waits for one member's full queue to take a claim.
+/// How long a member's catch-up waits for its full queue to take a claim before the
+/// member is left behind.
 const CATCH_UP_PATIENCE: Duration = Duration::from_secs(5);
 
 /// One message of a `claimed` channel: its partition, its claim's entry id, the JSON.
@@ -101,10 +103,16 @@ async fn deliver(
     shutdown: CancellationToken,
 ) {
     let partitions = hunt.settings.hunt_partitions;
+    let (lanes, mut returned) = Lanes::new(
+        EVENT,
+        CATCH_UP_PATIENCE,
+        hunt.ctx.app.metrics.client_send_dropped.clone(),
+    );
     let mut d = Delivery {
         hunt: hunt.clone(),
         last: HashMap::new(),
         held: HashMap::new(),
+        lanes,
     };
     // Where each partition's stream ends, read before subscribing: a message that arrives
     // between the two is then newer and delivered, never skipped as already seen. All
@@ -126,6 +134,10 @@ async fn deliver(
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => return,
+            Some(lane) = returned.recv() => {
+                d.lanes.returned(lane);
+                continue;
+            }
             n = rx.recv() => n,
         };
         match next {
@@ -153,6 +165,8 @@ struct Delivery {
     last: HashMap<u32, EntryId>,
     /// Partitions between a loss and their catch-up, with the live messages held meanwhile.
     held: HashMap<u32, Vec<Claimed>>,
+    /// Members being caught up, each at its own pace.
+    lanes: Lanes,
 }
 
 impl Delivery {
@@ -177,7 +191,12 @@ impl Delivery {
             return;
         }
         self.last.insert(c.partition, c.id);
-        emit(&self.hunt, &c.json).await;
+        if self.lanes.is_empty() {
+            emit(&self.hunt, &c.json).await;
+        } else {
+            let members = self.hunt.ctx.io.local().to(ROOM).sockets();
+            self.lanes.live(members, c.json);
+        }
     }
 
     /// Deliver partition `p`'s claims after `last[p]` from its stream, then what was held.
@@ -227,33 +246,11 @@ impl Delivery {
                 items.push(json);
             }
         }
-        emit_each(hunt, &items).await;
-        tracing::info!(partition = p, sent = items.len(), "tile_claimed caught up from the claim stream");
+        let sent = items.len();
+        let members = hunt.ctx.io.local().to(ROOM).sockets();
+        self.lanes.catch_up(members, Batch::from(items));
+        tracing::info!(partition = p, sent, "tile_claimed catch-up read from the claim stream");
     }
-}
-
-/// A catch-up's claims to every local member, socket by socket (all sockets at once), each
-/// claim when the socket's queue has room. A catch-up is a burst, often longer than a
-/// client's queue (`CLIENT_BUFFER`): one broadcast per claim would drop the rest for every
-/// member (it did, before). A member whose queue stays full for `CATCH_UP_PATIENCE` is
-/// left behind and its drops counted, as a live broadcast would.
-async fn emit_each(hunt: &Hunt, items: &[Box<RawValue>]) {
-    let sockets = hunt.ctx.io.local().to(ROOM).sockets();
-    join_all(sockets.iter().map(|s| async move {
-        for (i, json) in items.iter().enumerate() {
-            match emit_paced(s, EVENT, json, CATCH_UP_PATIENCE).await {
-                Ok(()) => {}
-                Err(Paced::Closed) => return,
-                Err(Paced::Slow) => {
-                    let left = (items.len() - i) as u64;
-                    hunt.ctx.app.metrics.client_send_dropped.increment(left);
-                    tracing::warn!(sid = %s.id, left, "tile_claimed catch-up: the client takes nothing; left behind");
-                    return;
-                }
-            }
-        }
-    }))
-    .await;
 }
 
 async fn emit(hunt: &Hunt, json: &RawValue) {

@@ -20,6 +20,7 @@ mod durability;
 mod events;
 mod http;
 pub mod keys;
+mod lanes;
 pub mod map;
 mod metrics;
 mod mode;

@@ -105,19 +105,28 @@ pub async fn stuck_reader(
     room: &str,
     recv_buffer: Option<u32>,
 ) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    stuck_reader_in(inst, &[room], recv_buffer).await
+}
+
+/// [`stuck_reader`] in several rooms, joined in order.
+pub async fn stuck_reader_in(
+    inst: &super::Instance,
+    rooms: &[&str],
+    recv_buffer: Option<u32>,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
     let mut reasons = Vec::new();
     for _ in 0..3 {
-        match try_stuck_reader(inst, room, recv_buffer).await {
+        match try_stuck_reader(inst, rooms, recv_buffer).await {
             Ok(ws) => return ws,
             Err(reason) => reasons.push(reason),
         }
     }
-    panic!("the stuck reader's join_room {room} was not acked ok: {reasons:?}");
+    panic!("the stuck reader's join_room {rooms:?} was not acked ok: {reasons:?}");
 }
 
 async fn try_stuck_reader(
     inst: &super::Instance,
-    room: &str,
+    rooms: &[&str],
     recv_buffer: Option<u32>,
 ) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String> {
     use futures_util::{SinkExt, StreamExt};
@@ -134,25 +143,28 @@ async fn try_stuck_reader(
         .await
         .unwrap();
     ws.next().await.unwrap().unwrap(); // connect
-    let join = format!(r#"421["join_room",{{"room":"{room}"}}]"#);
-    ws.send(Message::text(join)).await.unwrap();
-    let ack = tokio::time::timeout(WAIT, async {
-        while let Some(m) = ws.next().await {
-            match m {
-                Ok(m) if m.to_text().is_ok_and(|t| t.starts_with("431")) => {
-                    return m.to_text().unwrap_or_default().to_string();
+    for (i, room) in rooms.iter().enumerate() {
+        let id = 1 + i;
+        let join = format!(r#"42{id}["join_room",{{"room":"{room}"}}]"#);
+        ws.send(Message::text(join)).await.unwrap();
+        let prefix = format!("43{id}[");
+        let ack = tokio::time::timeout(WAIT, async {
+            while let Some(m) = ws.next().await {
+                match m {
+                    Ok(m) if m.to_text().is_ok_and(|t| t.starts_with(&prefix)) => {
+                        return m.to_text().unwrap_or_default().to_string();
+                    }
+                    Ok(_) => {}
+                    Err(e) => return format!("connection error: {e}"),
                 }
-                Ok(_) => {}
-                Err(e) => return format!("connection error: {e}"),
             }
+            "connection closed".to_string()
+        })
+        .await
+        .unwrap_or_else(|_| "no ack within 5 s".to_string());
+        if !ack.contains(r#""ok":true"#) {
+            return Err(format!("{room}: {ack}"));
         }
-        "connection closed".to_string()
-    })
-    .await
-    .unwrap_or_else(|_| "no ack within 5 s".to_string());
-    if ack.contains(r#""ok":true"#) {
-        Ok(ws)
-    } else {
-        Err(ack)
     }
+    Ok(ws)
 }
