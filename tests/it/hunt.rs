@@ -10,13 +10,15 @@ use std::time::Duration;
 use arena::base::clock::unix_ms;
 use arena::modes::hunt::keys;
 use arena::modes::hunt::projection::{self, ClaimEntry};
-use arena::modes::hunt::scripts::{self, ClaimArgs, ClaimKeys};
+use arena::modes::hunt::scripts::ClaimOutcome;
 use arena::redis::Conn;
 use redis::AsyncCommands;
 use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use serde_json::{Value, json};
 
-use crate::harness::hunt::{PARTITIONS, board, log, owners, pending_total, store_map, tweak};
+use crate::harness::hunt::{
+    PARTITIONS, board, claim_direct, log, owners, pending_total, store_map, tweak,
+};
 use crate::harness::rooms::{RoomsClient, stuck_reader_in};
 use crate::harness::{Arena, HuntClient, RedisOptions, RedisServer, eventually, redis};
 
@@ -186,28 +188,10 @@ async fn claim_every_tile_at_once(c: &mut Conn, map: u64) -> Vec<i64> {
     let claims = (0..CLAIMS).map(|tile| {
         let mut c = c.clone();
         let player = players[tile as usize].as_str();
-        async move {
-            scripts::claim(
-                &mut c,
-                &ClaimKeys::new(map, PARTITIONS, player),
-                &ClaimArgs {
-                    map_id: map,
-                    tile,
-                    player,
-                    now_ms: unix_ms(),
-                    stream_maxlen: 100_000,
-                    ttl_s: 3600,
-                    rate_per_s: 100_000,
-                },
-            )
-            .await
-        }
+        async move { claim_direct(&mut c, map, tile, player).await }
     });
     for out in futures_util::future::join_all(claims).await {
-        assert!(matches!(
-            out.unwrap(),
-            arena::modes::hunt::scripts::ClaimOutcome::Claimed { .. }
-        ));
+        assert!(matches!(out, ClaimOutcome::Claimed { .. }));
     }
     // The partition's order is its stream's.
     let stream: Vec<i64> = log(c)
@@ -278,24 +262,9 @@ async fn hunt_catch_up_never_waits_for_a_member_that_does_not_read() {
     // stuck member's lane still waits for its queue.
     const PROBE: u64 = 30;
     store_map(&mut c, PROBE, &[], 120_000).await;
-    let probe = |tile: i64| {
-        let mut c = c.clone();
-        async move {
-            let args = ClaimArgs {
-                map_id: PROBE,
-                tile,
-                player: "probe",
-                now_ms: unix_ms(),
-                stream_maxlen: 100_000,
-                ttl_s: 3600,
-                rate_per_s: 100_000,
-            };
-            let keys = ClaimKeys::new(PROBE, PARTITIONS, "probe");
-            scripts::claim(&mut c, &keys, &args).await.unwrap();
-        }
-    };
     let started = std::time::Instant::now();
-    probe(0).await;
+    let out = claim_direct(&mut c, PROBE, 0, "probe").await;
+    assert!(matches!(out, ClaimOutcome::Claimed { .. }));
     let d = watcher.next_event("tile_claimed", WAIT).await.unwrap();
     assert_eq!(
         (d["mapId"].clone(), d["tile"].clone()),
@@ -316,7 +285,8 @@ async fn hunt_catch_up_never_waits_for_a_member_that_does_not_read() {
         },
     )
     .await;
-    probe(1).await;
+    let out = claim_direct(&mut c, PROBE, 1, "probe").await;
+    assert!(matches!(out, ClaimOutcome::Claimed { .. }));
     let d = watcher.next_event("tile_claimed", WAIT).await.unwrap();
     assert_eq!(
         (d["mapId"].clone(), d["tile"].clone()),
@@ -520,25 +490,8 @@ async fn hunt_projection_survives_a_dead_consumer_and_rebuild_matches() {
         store_map(&mut c, map, &treasures, 120_000).await;
         for t in 0..40i64 {
             let player = format!("p{}", (map as i64 + t) % 5);
-            let out = scripts::claim(
-                &mut c,
-                &ClaimKeys::new(map, PARTITIONS, &player),
-                &ClaimArgs {
-                    map_id: map,
-                    tile: t,
-                    player: &player,
-                    now_ms: unix_ms(),
-                    stream_maxlen: 100_000,
-                    ttl_s: 3600,
-                    rate_per_s: 100_000,
-                },
-            )
-            .await
-            .unwrap();
-            assert!(matches!(
-                out,
-                arena::modes::hunt::scripts::ClaimOutcome::Claimed { .. }
-            ));
+            let out = claim_direct(&mut c, map, t, &player).await;
+            assert!(matches!(out, ClaimOutcome::Claimed { .. }));
             *expected.entry(player).or_default() += t % 7 + 1;
         }
     }
@@ -1008,25 +961,8 @@ async fn hunt_projection_readers_per_partition_group_apply_batches_once() {
         store_map(&mut c, map, &treasures, 120_000).await;
         for t in 0..64i64 {
             let player = format!("q{}", (map as i64 * 3 + t) % 7);
-            let out = scripts::claim(
-                &mut c,
-                &ClaimKeys::new(map, PARTITIONS, &player),
-                &ClaimArgs {
-                    map_id: map,
-                    tile: t,
-                    player: &player,
-                    now_ms: unix_ms(),
-                    stream_maxlen: 100_000,
-                    ttl_s: 3600,
-                    rate_per_s: 100_000,
-                },
-            )
-            .await
-            .unwrap();
-            assert!(matches!(
-                out,
-                arena::modes::hunt::scripts::ClaimOutcome::Claimed { .. }
-            ));
+            let out = claim_direct(&mut c, map, t, &player).await;
+            assert!(matches!(out, ClaimOutcome::Claimed { .. }));
             *expected.entry(player.clone()).or_default() += t % 5 + 1;
             *per_map.entry(map).or_default().entry(player).or_default() += t % 5 + 1;
         }

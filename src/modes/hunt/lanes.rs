@@ -31,7 +31,7 @@ use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 
 use crate::services::realtime::Socket;
-use crate::services::realtime::paced::{Paced, emit_paced};
+use crate::services::realtime::paced::{Paced, emit_now, emit_paced};
 
 /// Claims in the order a lane emits them; shared by every lane they were queued in.
 pub type Batch = Arc<[Box<RawValue>]>;
@@ -116,10 +116,7 @@ impl Lanes {
             match self.open.get(&s.id) {
                 Some(tx) => push(tx, &one, &self.dropped),
                 None => {
-                    if let Err(socketioxide::SendError::Socket(
-                        socketioxide::SocketError::InternalChannelFull,
-                    )) = s.emit(self.event, &one[0])
-                    {
+                    if emit_now(&s, self.event, &one[0]) == Err(Paced::Slow) {
                         self.dropped.increment(1);
                     }
                 }

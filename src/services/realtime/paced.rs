@@ -31,18 +31,26 @@ pub async fn emit_paced<T: Serialize + ?Sized>(
     let deadline = tokio::time::Instant::now() + patience;
     let mut wait = Duration::from_millis(1);
     loop {
-        match s.emit(event, data) {
-            Ok(()) => return Ok(()),
-            Err(socketioxide::SendError::Socket(
-                socketioxide::SocketError::InternalChannelFull,
-            )) => {
+        match emit_now(s, event, data) {
+            Err(Paced::Slow) => {
                 if tokio::time::Instant::now() + wait > deadline {
                     return Err(Paced::Slow);
                 }
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_millis(50));
             }
-            Err(_) => return Err(Paced::Closed),
+            done => return done,
         }
+    }
+}
+
+/// Emit without waiting: `Slow` when the socket's queue is full (the frame is not sent).
+pub fn emit_now<T: Serialize + ?Sized>(s: &Socket, event: &str, data: &T) -> Result<(), Paced> {
+    match s.emit(event, data) {
+        Ok(()) => Ok(()),
+        Err(socketioxide::SendError::Socket(socketioxide::SocketError::InternalChannelFull)) => {
+            Err(Paced::Slow)
+        }
+        Err(_) => Err(Paced::Closed),
     }
 }

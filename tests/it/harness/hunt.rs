@@ -9,6 +9,7 @@ use arena::edge::config::Config;
 use arena::modes::hunt::keys;
 use arena::modes::hunt::map::HuntMap;
 use arena::modes::hunt::projection::{self, ClaimEntry};
+use arena::modes::hunt::scripts::{self, ClaimArgs, ClaimKeys, ClaimOutcome};
 use arena::redis::Conn;
 use arena::tools::client::{Client, ClientError};
 use redis::AsyncCommands;
@@ -50,6 +51,23 @@ impl HuntClient for Client {
         self.emit_with_ack("claim", &json!({"mapId": map, "tile": tile}), within)
             .await
     }
+}
+
+/// `player` claims `tile` of `map` straight into Redis (the claim script, no instance),
+/// with a limit no test reaches.
+pub async fn claim_direct(c: &mut Conn, map: u64, tile: i64, player: &str) -> ClaimOutcome {
+    let args = ClaimArgs {
+        map_id: map,
+        tile,
+        player,
+        now_ms: unix_ms(),
+        stream_maxlen: 100_000,
+        ttl_s: 3600,
+        rate_per_s: 100_000,
+    };
+    scripts::claim(c, &ClaimKeys::new(map, PARTITIONS, player), &args)
+        .await
+        .unwrap()
 }
 
 /// Store map `id` with `treasures` (tile -> value), claimable for `valid_ms` more.
