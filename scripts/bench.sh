@@ -2,7 +2,7 @@
 # Reproduce the figures in BENCHMARKS.md: release build, a fresh `arena demo` per run,
 # `arena bench` as the client, every run 3 times. Writes one JSON line per run to
 # bench-results.jsonl (or $OUT). Takes about 15 minutes on 2 cores.
-#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|memory-floor|handshakes|claims|projection|durability|battles|flood|outbox|coding|judge|replay|shard|ticks|all]
+#   scripts/bench.sh [fanout|fanout-max|fanout-rooms|fanout-cluster|connections|memory-floor|handshakes|claims|projection|durability|battles|flood|outbox|coding|judge|replay|shard|scripts|ticks|all]
 #   scripts/bench.sh side-by-side   (arena against the Node stack in bench/node-stack; not in `all`;
 #     SIDE_DELAYS="0 5 10 20" and SIDE_THREADS="default 1 2" add arena variants with
 #     ROOM_WRITE_DELAY_MS / TOKIO_WORKER_THREADS, SIDE_PERF=1 counts the servers' syscalls,
@@ -304,6 +304,46 @@ if [[ $what == all || $what == shard ]]; then
       done
     done
     kill -TERM "$L1" "$L2" "$RS" 2>/dev/null || true; wait "$L1" "$L2" "$RS" 2>/dev/null || true
+  done
+fi
+if [[ $what == all || $what == scripts ]]; then
+  # What the two hottest scripts cost Redis per call: the hunt's claim (gcra.lua +
+  # claim.lua, as arena loads it) and the rooms' room_publish.lua, from redis-benchmark
+  # (50 clients, no pipelining) on a fresh redis-server per run, the per-call time from
+  # INFO commandstats. SCRIPTS_BASE=<git revision> pairs them, alternating, with the same
+  # scripts as they were at that revision (labels end in -<revision>).
+  SPORT=$((PORT + 24))
+  script_src() { # revision (empty: this checkout), then the files, concatenated
+    local rev=$1; shift
+    for f in "$@"; do if [[ -z $rev ]]; then cat "$f"; else git show "$rev:$f"; fi; done
+  }
+  script_usec() { # label, then the redis-benchmark command
+    local label=$1; shift
+    redis-cli -p "$SPORT" CONFIG RESETSTAT >/dev/null
+    redis-benchmark -p "$SPORT" -c 50 -n 300000 "$@" >/dev/null
+    local stats usec calls failed
+    stats=$(redis-cli -p "$SPORT" INFO commandstats | grep '^cmdstat_evalsha:' | tr -d '\r')
+    usec=$(sed 's/.*usec_per_call=\([0-9.]*\).*/\1/' <<<"$stats")
+    calls=$(sed 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/' <<<"$stats")
+    failed=$(sed 's/.*failed_calls=\([0-9]*\).*/\1/' <<<"$stats")
+    echo "{\"label\":\"$label\",\"calls\":$calls,\"failed\":$failed,\"usec_per_call\":$usec}" | tee -a "$OUT"
+  }
+  for i in 1 2 3; do
+    for rev in "" ${SCRIPTS_BASE:-}; do
+      redis-server --port "$SPORT" --save '' --appendonly no >/dev/null 2>&1 & RS=$!
+      for _ in $(seq 50); do redis-cli -p "$SPORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
+      sha=$(redis-cli -p "$SPORT" SCRIPT LOAD "$(script_src "$rev" src/services/lua/gcra.lua src/modes/hunt/lua/claim.lua)")
+      # A map of 1000 x 1000 tiles, one with treasure: random tiles, nearly all claimed.
+      redis-cli -p "$SPORT" HSET 'arena:{p0}:map:7' width 1000 height 1000 expiresAt 99999999999999 v:5 7 >/dev/null
+      script_usec "script-claim${rev:+-$rev}" -r 1000000 EVALSHA "$sha" 4 \
+        'arena:{p0}:map:7' 'arena:{p0}:map:7:owners' 'arena:{p0}:claims' 'arena:{p0}:rl:claim:bench' \
+        7 __rand_int__ bench "$(date +%s%3N)" 1000000 21600 100000 'arena:{p0}:claimed'
+      sha=$(redis-cli -p "$SPORT" SCRIPT LOAD "$(script_src "$rev" src/services/realtime/lua/room_publish.lua)")
+      script_usec "script-room_publish${rev:+-$rev}" EVALSHA "$sha" 2 \
+        'arena:{r7}:room:x:meta' 'arena:{r7}:room:x:log' 'arena:{r7}:room:x' e1 1000 86400 \
+        bench attack '{"from":"alice","damage":12,"at":1700000000000}'
+      kill -TERM "$RS" 2>/dev/null || true; wait "$RS" 2>/dev/null || true
+    done
   done
 fi
 if [[ $what == ticks ]]; then

@@ -879,6 +879,51 @@ async fn hunt_refusals_get_their_code_and_write_nothing() {
     assert_eq!(arena[0].get("/api/hunt/leaderboard?limit=x").await.0, 400);
 }
 
+/// A map whose stored tile value is not an integer (a corrupted or foreign write) makes
+/// the claim script fail before it writes anything: no owner, no log entry, no
+/// `tile_claimed` with a malformed body. The tile's other claims are unaffected.
+#[tokio::test]
+async fn hunt_claim_of_a_tile_with_a_corrupt_value_is_an_error_and_writes_nothing() {
+    use arena::modes::hunt::scripts::{self, ClaimArgs, ClaimKeys};
+    let redis = redis();
+    let mut c = conn(&redis.url()).await;
+    store_map(&mut c, 31, &[(1, 10)], 60_000).await;
+    let map_key = keys::hunt_map(keys::partition_of(31, PARTITIONS), 31);
+    for (tile, bad) in [(2i64, "1.5"), (3, "abc"), (4, "7}")] {
+        let _: () = c.hset(&map_key, format!("v:{tile}"), bad).await.unwrap();
+        let args = ClaimArgs {
+            map_id: 31,
+            tile,
+            player: "mallory",
+            now_ms: unix_ms(),
+            stream_maxlen: 1000,
+            ttl_s: 3600,
+            rate_per_s: 1000,
+        };
+        let out = scripts::claim(&mut c, &ClaimKeys::new(31, PARTITIONS, "mallory"), &args).await;
+        let err = out
+            .expect_err("a corrupt tile value must not be claimed")
+            .to_string();
+        assert!(err.contains("has no integer value"), "{err}");
+    }
+    assert!(
+        owners(&mut c, 31).await.is_empty(),
+        "a failed claim set an owner"
+    );
+    assert!(
+        log(&mut c).await.is_empty(),
+        "a failed claim reached the log"
+    );
+    let out = claim_direct(&mut c, 31, 1, "mallory").await;
+    assert!(
+        matches!(out, ClaimOutcome::Claimed { value: 10, .. }),
+        "{out:?}"
+    );
+    let entries = log(&mut c).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0].tile, entries[0].value), (1, 10));
+}
+
 #[tokio::test]
 async fn hunt_claim_limit_in_the_claim_script_holds_across_instances() {
     let redis = redis();

@@ -18,6 +18,9 @@ local function gcra(key, rate, burst)
   if new_tat - now > tolerance then
     return math.max(1, math.ceil(new_tat - now - tolerance))
   end
-  redis.call('SET', key, string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1)
+  -- The TTL as an integer string: a number argument would be formatted by Redis with
+  -- printf's floating-point path.
+  redis.call('SET', key, string.format('%.3f', new_tat), 'PX',
+    string.format('%d', math.ceil(new_tat - now) + 1))
   return 0
 end

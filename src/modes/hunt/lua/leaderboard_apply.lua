@@ -38,11 +38,11 @@ for i = 1, n do
   end
 end
 for player, v in pairs(global) do
-  redis.call('ZINCRBY', global_key, v, player)
+  redis.call('ZINCRBY', global_key, string.format('%d', v), player)
 end
 for board_key, b in pairs(boards) do
   for player, v in pairs(b) do
-    redis.call('ZINCRBY', board_key, v, player)
+    redis.call('ZINCRBY', board_key, string.format('%d', v), player)
   end
   redis.call('EXPIRE', board_key, ttl_s)
 end

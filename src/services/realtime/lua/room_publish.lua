@@ -6,7 +6,7 @@ local log = KEYS[2]       -- stream: entries 0-<offset> {e, o, d}
 local channel = ARGV[1]
 local new_epoch = ARGV[2] -- used only when the room has no epoch (new, or history lost)
 local maxlen = ARGV[3]
-local ttl = tonumber(ARGV[4])
+local ttl = ARGV[4]        -- seconds
 local origin = ARGV[5]    -- the publishing instance
 local event = ARGV[6]
 local body = ARGV[7]      -- a JSON object
@@ -18,7 +18,11 @@ if not epoch then
   redis.call('DEL', log)
   redis.call('HSET', meta, 'epoch', epoch)
 end
-local offset = redis.call('HINCRBY', meta, 'seq', 1)
+local seq = redis.call('HINCRBY', meta, 'seq', 1)
+-- Numbers become text once, here, as integers: Lua's own conversion (`..`) and Redis's
+-- for a number argument take printf's floating-point path (measured: a sixth of this
+-- script's time). Arguments passed on untouched stay the strings they came as.
+local offset = string.format('%d', seq)
 
 -- The body as delivered: the object with epoch and offset added (its last byte is `}`).
 local tail = '"epoch":"' .. epoch .. '","offset":' .. offset .. '}'
@@ -34,4 +38,4 @@ redis.call('EXPIRE', meta, ttl)
 redis.call('EXPIRE', log, ttl)
 local heard = redis.call('SPUBLISH', channel,
   origin .. '\n' .. epoch .. '\n' .. offset .. '\n' .. event .. '\n' .. data)
-return {epoch, offset, heard}
+return {epoch, seq, heard}
