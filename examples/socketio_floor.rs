@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     // arena's own per-socket state differ.
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(128)
-        .ws_read_buffer_size(1024)
+        .ws_read_buffer_size(256)
         .build_layer();
     let count = connected.clone();
     io.ns("/", move |socket: SocketRef| {

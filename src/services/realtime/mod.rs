@@ -69,8 +69,12 @@ pub fn layer(settings: &Settings, driver: ReconnectingDriver) -> (SocketIoLayer<
         // frame or a 60 MB fragmented message was read into memory before being refused.
         .ws_max_message_size(engine_cap)
         .ws_max_frame_size(engine_cap)
-        // Small read buffer: most of an idle client's memory otherwise.
-        .ws_read_buffer_size(1024)
+        // Small read buffer: most of an idle client's memory otherwise (tungstenite's
+        // default is 128 KiB). 256 bytes hold a few game events' frames; a larger frame's
+        // buffer grows to its length once its header is read, so it costs no extra reads.
+        // 1024 -> 256 took 0.75 KB off every idle client with no CPU change measured
+        // (BENCHMARKS.md, "Memory per idle client").
+        .ws_read_buffer_size(256)
         .with_adapter::<Adapter>(adapter)
         .build_layer()
 }
