@@ -63,7 +63,7 @@ const el = {
 const zone = window.zone = {
   me: null, connected: false, view: 'lobby', queued: false, battle: null,
   offsetMs: 0, // server clock minus local clock
-  acks: [], errors: [], ratingBefore: null, ratingAfter: null,
+  acks: [], errors: [],
 };
 
 let socket = null;
@@ -264,15 +264,13 @@ function newBattle(battleId) {
     battleId, players: [], problem: null, state: 'countdown', startsAt: 0, endsAt: 0,
     remainingMs: null, winner: null, reason: null, standings: [],
     subs: new Map(), // submissionId -> {player, language, verdict, passed, of, failedTest, tests: []}
-    drafts: {}, language: null, ratingAsked: false,
+    drafts: {}, language: null,
   };
 }
 
 function current(battleId) {
   if (!zone.battle || zone.battle.battleId !== battleId) {
     zone.battle = newBattle(battleId);
-    zone.ratingBefore = null;
-    zone.ratingAfter = null;
   }
   return zone.battle;
 }
@@ -298,7 +296,7 @@ function applyView(v) {
   history.replaceState(null, '', `/zone#battle=${encodeURIComponent(b.battleId)}`);
   drawBattle();
   if (b.state === 'ended') drawResult();
-  else { show('battle'); askRatingBefore(); }
+  else show('battle');
 }
 
 // A submission from battle_state: its per-test verdicts when it lists them (`tests`),
@@ -352,7 +350,6 @@ function onBattleStarted(e) {
   show('battle');
   // The event may predate the problem on the wire (an older server): ask for the rest.
   if (!e.problem || !e.startsAt) watch(e.battleId, { quiet: true });
-  askRatingBefore();
 }
 
 function ours(e) {
@@ -450,7 +447,10 @@ function drawBattle() {
   const playing = isPlayer(b);
   el.battleTitle.textContent = b.players.join(' vs ') || 'Battle';
   el.battleMeta.textContent = `battle ${b.battleId}`;
-  el.role.textContent = playing ? 'playing' : 'watching';
+  // The pill is the viewer's part in the battle; past tense once it is over, so an ended
+  // battle never reads as still "playing".
+  const over = b.state === 'ended';
+  el.role.textContent = playing ? (over ? 'played' : 'playing') : (over ? 'watched' : 'watching');
   el.role.dataset.role = playing ? 'player' : 'spectator';
   el.editorCard.hidden = !playing;
   el.forfeitBtn.hidden = !playing || b.state === 'ended';
@@ -681,45 +681,45 @@ el.forfeitBtn.addEventListener('click', async () => {
 
 // --- rating -------------------------------------------------------------------------
 
-async function fetchRating(id) {
+// The player's record (`GET /api/players/{id}`): null when no battle has named the player
+// yet (404), undefined when it could not be read.
+async function fetchPlayer(id) {
   try {
     const res = await fetch(`/api/players/${encodeURIComponent(id)}`, { cache: 'no-store' });
-    if (res.status === 404) return null; // no battle has named this player yet
+    if (res.status === 404) return null;
     if (!res.ok) return undefined;
-    const p = await res.json();
-    return typeof p.rating === 'number' ? p.rating : undefined;
+    return await res.json();
   } catch {
     return undefined;
   }
 }
 
-async function askRatingBefore() {
-  const b = zone.battle;
-  if (!b || !isPlayer(b) || b.ratingAsked) return;
-  b.ratingAsked = true;
-  const r = await fetchRating(zone.me);
-  if (zone.battle === b && typeof r === 'number') zone.ratingBefore = r;
-}
-
-// The rating is applied by the records after `ended` reaches SQL: poll until it moves.
+// The records rate a battle after its `ended` reaches SQL, and list the change in the
+// player's `history` under the battle's id: poll until this battle's entry is there. (The
+// page once compared the rating before and after the battle instead; a player whose
+// record did not exist yet when the battle started was then shown the default 1200 as
+// the "new rating" before the records had applied anything, and a change of 0 was never
+// recognised.)
 async function askRatingAfter(b) {
   el.resultRating.textContent = 'Rating: waiting for the records…';
-  let r;
+  delete el.resultRating.dataset.delta;
+  let p;
+  let entry;
   for (let i = 0; i < RATING_POLL_TRIES && zone.battle === b; i++) {
-    r = await fetchRating(zone.me);
-    if (typeof r === 'number' && (zone.ratingBefore == null || r !== zone.ratingBefore)) break;
+    p = await fetchPlayer(zone.me);
+    entry = p && Array.isArray(p.history) ? p.history.find((h) => h.battleId === b.battleId) : undefined;
+    if (entry) break;
     await new Promise((ok) => setTimeout(ok, RATING_POLL_MS));
   }
   if (zone.battle !== b) return;
-  if (typeof r !== 'number') { el.resultRating.textContent = 'Rating: not available.'; return; }
-  zone.ratingAfter = r;
-  const before = zone.ratingBefore;
-  if (typeof before === 'number') {
-    const d = r - before;
-    el.resultRating.textContent = `Rating: ${before} → ${r} (${d >= 0 ? '+' : ''}${d})`;
+  if (entry && typeof entry.before === 'number' && typeof entry.after === 'number') {
+    const d = entry.after - entry.before;
+    el.resultRating.textContent = `Rating: ${entry.before} → ${entry.after} (${d >= 0 ? '+' : ''}${d})`;
     el.resultRating.dataset.delta = String(d);
+  } else if (p && typeof p.rating === 'number') {
+    el.resultRating.textContent = `Rating: ${p.rating} (this battle's change is not in the records yet)`;
   } else {
-    el.resultRating.textContent = `New rating: ${r}`;
+    el.resultRating.textContent = 'Rating: not available.';
   }
 }
 

@@ -79,8 +79,8 @@ async function open(name, url, player) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, colorScheme: 'light' });
   const page = await context.newPage();
   page.on('console', (m) => {
-    // A player no battle has named yet is a 404 from /api/players/{id}, which the page
-    // expects (it then shows the new rating alone); Chromium logs every 404 anyway.
+    // A player no battle has named yet is a 404 from /api/players/{id} while the page
+    // waits for the records to rate the battle; Chromium logs every 404 anyway.
     if (m.type() !== 'error' || (m.location().url || '').includes('/api/players/')) return;
     errors.push(`${name}: ${m.text()}`);
   });
@@ -245,13 +245,13 @@ async function main() {
     if (!/You won/.test(text)) throw new Error(`alice's page says ${text}`);
   });
   await at("alice's page shows her rating change, bob's his", async () => {
-    // "Rating: before → after (±d)", or "New rating: r" when the page found no record
-    // of the player before the battle. The winner never loses points, the loser never
-    // gains (the amounts are the records' business, tested there).
+    // "Rating: before → after (±d)", read from the records' entry for this very battle
+    // (never the rating the player had before it). The winner never loses points, the
+    // loser never gains (the amounts are the records' business, tested there).
     for (const [page, sign] of [[alice, 1], [bob, -1]]) {
-      await page.waitForFunction(() => /^(Rating: \d+ → \d+ \([+-]\d+\)|New rating: \d+)$/.test(document.querySelector('#result-rating').textContent));
+      await page.waitForFunction(() => /^Rating: \d+ → \d+ \([+-]\d+\)$/.test(document.querySelector('#result-rating').textContent));
       const delta = await page.evaluate(() => document.querySelector('#result-rating').dataset.delta);
-      if (delta !== undefined && Number(delta) * sign < 0) throw new Error(`rating moved the wrong way: ${delta}`);
+      if (delta === undefined || Number(delta) * sign < 0) throw new Error(`rating moved the wrong way: ${delta}`);
     }
   });
   await at('screenshots of the result', async () => {
