@@ -17,7 +17,8 @@ use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use serde_json::{Value, json};
 
 use crate::harness::hunt::{
-    PARTITIONS, board, claim_direct, log, owners, pending_total, store_map, tweak,
+    PARTITIONS, board, claim_direct, log, next_tile_claimed, owners, pending_total, store_map,
+    try_claim_direct, tweak,
 };
 use crate::harness::rooms::{RoomsClient, stuck_reader_in};
 use crate::harness::{Arena, HuntClient, RedisOptions, RedisServer, eventually, redis};
@@ -91,23 +92,23 @@ async fn hunt_tile_claimed_reaches_every_watcher_once_through_lost_subscriptions
     let acked = claims.await.unwrap();
     assert!(kills >= 4, "only {kills} pub/sub connections killed");
     for (i, w) in watchers.iter_mut().enumerate() {
+        let events = next_tile_claimed(w, acked.len(), WAIT)
+            .await
+            .unwrap_or_else(|(seen, e)| {
+                let seen: Vec<i64> = seen.iter().map(|d| d["tile"].as_i64().unwrap()).collect();
+                let missing: Vec<i64> = acked
+                    .iter()
+                    .copied()
+                    .filter(|t| !seen.contains(t))
+                    .collect();
+                panic!(
+                    "instance {i}: {} of {} tile_claimed (missing {missing:?}), then {e}",
+                    seen.len(),
+                    acked.len()
+                )
+            });
         let mut seen = Vec::new();
-        while seen.len() < acked.len() {
-            let d = w
-                .next_event("tile_claimed", WAIT)
-                .await
-                .unwrap_or_else(|e| {
-                    let missing: Vec<i64> = acked
-                        .iter()
-                        .copied()
-                        .filter(|t| !seen.contains(t))
-                        .collect();
-                    panic!(
-                        "instance {i}: {} of {} tile_claimed (missing {missing:?}), then {e}",
-                        seen.len(),
-                        acked.len()
-                    )
-                });
+        for d in &events {
             let tile = d["tile"].as_i64().unwrap();
             assert_eq!(d["mapId"], json!(MAP), "{d}");
             assert_eq!(
@@ -153,19 +154,17 @@ async fn hunt_tile_claimed_lost_to_a_full_queue_is_caught_up() {
         arena[1].metric("arena_pubsub_dropped_total").await,
     ];
     for (i, w) in watchers.iter_mut().enumerate() {
-        let mut seen = Vec::new();
-        while seen.len() < stream.len() {
-            let d = match w.next_event("tile_claimed", WAIT).await {
-                Ok(d) => d,
-                Err(e) => panic!(
+        let seen = next_tile_claimed(w, stream.len(), WAIT)
+            .await
+            .unwrap_or_else(|(seen, e)| {
+                panic!(
                     "instance {i}: {} of {} tile_claimed ({} dropped by the queue), then {e}",
                     seen.len(),
                     stream.len(),
                     dropped[i]
-                ),
-            };
-            seen.push(d["tile"].as_i64().unwrap());
-        }
+                )
+            });
+        let seen: Vec<i64> = seen.iter().map(|d| d["tile"].as_i64().unwrap()).collect();
         assert_eq!(seen, stream, "instance {i}");
         assert!(
             w.next_event("tile_claimed", Duration::from_millis(300))
@@ -242,16 +241,12 @@ async fn hunt_catch_up_never_waits_for_a_member_that_does_not_read() {
     for map in 20.. {
         assert!(map < 26, "no burst overflowed the subscriber's queue");
         let stream = claim_every_tile_at_once(&mut c, map).await;
-        let mut seen = Vec::new();
-        while seen.len() < stream.len() {
-            let d = watcher
-                .next_event("tile_claimed", WAIT)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("{} of {} tile_claimed, then {e}", seen.len(), stream.len())
-                });
-            seen.push(d["tile"].as_i64().unwrap());
-        }
+        let seen = next_tile_claimed(&mut watcher, stream.len(), WAIT)
+            .await
+            .unwrap_or_else(|(seen, e)| {
+                panic!("{} of {} tile_claimed, then {e}", seen.len(), stream.len())
+            });
+        let seen: Vec<i64> = seen.iter().map(|d| d["tile"].as_i64().unwrap()).collect();
         assert_eq!(seen, stream, "map {map}");
         if arena[0].metric("arena_pubsub_dropped_total").await > 0.0 {
             break;
@@ -884,24 +879,14 @@ async fn hunt_refusals_get_their_code_and_write_nothing() {
 /// `tile_claimed` with a malformed body. The tile's other claims are unaffected.
 #[tokio::test]
 async fn hunt_claim_of_a_tile_with_a_corrupt_value_is_an_error_and_writes_nothing() {
-    use arena::modes::hunt::scripts::{self, ClaimArgs, ClaimKeys};
     let redis = redis();
     let mut c = conn(&redis.url()).await;
     store_map(&mut c, 31, &[(1, 10)], 60_000).await;
     let map_key = keys::hunt_map(keys::partition_of(31, PARTITIONS), 31);
     for (tile, bad) in [(2i64, "1.5"), (3, "abc"), (4, "7}")] {
         let _: () = c.hset(&map_key, format!("v:{tile}"), bad).await.unwrap();
-        let args = ClaimArgs {
-            map_id: 31,
-            tile,
-            player: "mallory",
-            now_ms: unix_ms(),
-            stream_maxlen: 1000,
-            ttl_s: 3600,
-            rate_per_s: 1000,
-        };
-        let out = scripts::claim(&mut c, &ClaimKeys::new(31, PARTITIONS, "mallory"), &args).await;
-        let err = out
+        let err = try_claim_direct(&mut c, 31, tile, "mallory")
+            .await
             .expect_err("a corrupt tile value must not be claimed")
             .to_string();
         assert!(err.contains("has no integer value"), "{err}");

@@ -12,8 +12,8 @@ use arena::modes::hunt::projection::{self, ClaimEntry};
 use arena::modes::hunt::scripts::{self, ClaimArgs, ClaimKeys, ClaimOutcome};
 use arena::redis::Conn;
 use arena::tools::client::{Client, ClientError};
-use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;
+use redis::{AsyncCommands, RedisError};
 use serde_json::{Value, json};
 
 use super::ack;
@@ -56,6 +56,16 @@ impl HuntClient for Client {
 /// `player` claims `tile` of `map` straight into Redis (the claim script, no instance),
 /// with a limit no test reaches.
 pub async fn claim_direct(c: &mut Conn, map: u64, tile: i64, player: &str) -> ClaimOutcome {
+    try_claim_direct(c, map, tile, player).await.unwrap()
+}
+
+/// [`claim_direct`], with the script's error for the caller to check.
+pub async fn try_claim_direct(
+    c: &mut Conn,
+    map: u64,
+    tile: i64,
+    player: &str,
+) -> Result<ClaimOutcome, RedisError> {
     let args = ClaimArgs {
         map_id: map,
         tile,
@@ -65,9 +75,24 @@ pub async fn claim_direct(c: &mut Conn, map: u64, tile: i64, player: &str) -> Cl
         ttl_s: 3600,
         rate_per_s: 100_000,
     };
-    scripts::claim(c, &ClaimKeys::new(map, PARTITIONS, player), &args)
-        .await
-        .unwrap()
+    scripts::claim(c, &ClaimKeys::new(map, PARTITIONS, player), &args).await
+}
+
+/// The next `n` `tile_claimed` events `c` gets, in the order they came, each within `wait`;
+/// on a timeout, the ones seen so far and the error (for the caller's message).
+pub async fn next_tile_claimed(
+    c: &mut Client,
+    n: usize,
+    wait: Duration,
+) -> Result<Vec<Value>, (Vec<Value>, ClientError)> {
+    let mut seen = Vec::with_capacity(n);
+    while seen.len() < n {
+        match c.next_event("tile_claimed", wait).await {
+            Ok(d) => seen.push(d),
+            Err(e) => return Err((seen, e)),
+        }
+    }
+    Ok(seen)
 }
 
 /// Store map `id` with `treasures` (tile -> value), claimable for `valid_ms` more.
