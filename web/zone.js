@@ -453,7 +453,7 @@ function drawBattle() {
   el.role.textContent = playing ? (over ? 'played' : 'playing') : (over ? 'watched' : 'watching');
   el.role.dataset.role = playing ? 'player' : 'spectator';
   el.editorCard.hidden = !playing;
-  el.forfeitBtn.hidden = !playing || b.state === 'ended';
+  el.forfeitBtn.hidden = !playing || over;
   el.paused.hidden = b.state !== 'paused';
   if (b.state === 'paused') {
     el.paused.textContent = `Paused: the judge is unavailable. The clock is stopped with ${fmtClock(b.remainingMs ?? 0)} left; it resumes when the judge is back.`;
@@ -681,16 +681,14 @@ el.forfeitBtn.addEventListener('click', async () => {
 
 // --- rating -------------------------------------------------------------------------
 
-// The player's record (`GET /api/players/{id}`): null when no battle has named the player
-// yet (404), undefined when it could not be read.
+// The player's record (`GET /api/players/{id}`), or null: no battle has named the player
+// yet (404), or it could not be read (the caller polls again either way).
 async function fetchPlayer(id) {
   try {
     const res = await fetch(`/api/players/${encodeURIComponent(id)}`, { cache: 'no-store' });
-    if (res.status === 404) return null;
-    if (!res.ok) return undefined;
-    return await res.json();
+    return res.ok ? await res.json() : null;
   } catch {
-    return undefined;
+    return null;
   }
 }
 
