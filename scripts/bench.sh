@@ -34,6 +34,15 @@ demo_up() { # extra env for the demo as arguments
   echo "demo did not come up" >&2; exit 1
 }
 demo_down() { kill -TERM "$DEMO" 2>/dev/null || true; wait "$DEMO" 2>/dev/null || true; }
+# A command's stats on a Redis since its last CONFIG RESETSTAT, from INFO commandstats:
+# `cmdstat_<command>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`.
+cmdstat() { # port, command as commandstats names it (evalsha, spublish)
+  redis-cli -p "$1" INFO commandstats | grep "^cmdstat_$2:" | tr -d '\r'
+}
+cmdstat_field() { # the stats line, a field name -> its value
+  sed "s/.*[:,]$2=\([0-9.]*\).*/\1/" <<<"$1"
+}
+
 # The same claim script straight from redis-benchmark (50 clients, no pipelining) against
 # the demo's own Redis, on a map of 1000x1000 tiles so claims rarely collide.
 redis_benchmark_claim() {
@@ -50,7 +59,7 @@ redis_benchmark_claim() {
     'arena:{p0}:rl:claim:bench' \
     999999999 __rand_int__ bench "$now" 1000000 21600 100000 'arena:{p0}:claimed' | tail -1 | cut -d, -f2 | tr -d '"')
   local usec
-  usec=$(redis-cli -p "$rport" INFO commandstats | grep '^cmdstat_evalsha' | sed 's/.*usec_per_call=\([0-9.]*\).*/\1/')
+  usec=$(cmdstat_field "$(cmdstat "$rport" evalsha)" usec_per_call)
   echo "{\"label\":\"$1\",\"rps\":$rps,\"usec_per_call\":$usec}" | tee -a "$OUT"
   RB_RPS=${rps%.*}
 }
@@ -298,8 +307,7 @@ if [[ $what == all || $what == shard ]]; then
             'arena:{r7}:room:x' "bench e1 1 attack $body" | tail -1 | awk -F, '{print $(NF-6)}' | tr -d '"')
           cmd=spublish
         fi
-        usec=$(redis-cli -p "$SPORT" INFO commandstats | grep "^cmdstat_$cmd:" |
-          sed 's/.*usec_per_call=\([0-9.]*\).*/\1/' | tr -d '\r')
+        usec=$(cmdstat_field "$(cmdstat "$SPORT" "$cmd")" usec_per_call)
         echo "{\"label\":\"shard-$what_cmd-P$pipe\",\"rps\":$rps,\"usec_per_call\":$usec}" | tee -a "$OUT"
       done
     done
@@ -322,10 +330,10 @@ if [[ $what == all || $what == scripts ]]; then
     redis-cli -p "$SPORT" CONFIG RESETSTAT >/dev/null
     redis-benchmark -p "$SPORT" -c 50 -n 300000 "$@" >/dev/null
     local stats usec calls failed
-    stats=$(redis-cli -p "$SPORT" INFO commandstats | grep '^cmdstat_evalsha:' | tr -d '\r')
-    usec=$(sed 's/.*usec_per_call=\([0-9.]*\).*/\1/' <<<"$stats")
-    calls=$(sed 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/' <<<"$stats")
-    failed=$(sed 's/.*failed_calls=\([0-9]*\).*/\1/' <<<"$stats")
+    stats=$(cmdstat "$SPORT" evalsha)
+    usec=$(cmdstat_field "$stats" usec_per_call)
+    calls=$(cmdstat_field "$stats" calls)
+    failed=$(cmdstat_field "$stats" failed_calls)
     echo "{\"label\":\"$label\",\"calls\":$calls,\"failed\":$failed,\"usec_per_call\":$usec}" | tee -a "$OUT"
   }
   for i in 1 2 3; do
